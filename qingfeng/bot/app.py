@@ -1,0 +1,102 @@
+"""The application: builds every part from the settings and runs them in order.
+
+Lifecycle, explicit and in this order: initialize -> start -> stop -> shutdown.
+Nothing starts at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from aiohttp import web
+
+from qingfeng.bot.clock import Clock, SystemClock
+from qingfeng.bot.config import Settings
+from qingfeng.bot.context import Services
+from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.router import Router
+from qingfeng.bot.sending import Transport
+from qingfeng.handlers.registry import all_commands
+from qingfeng.schedules.holidays import HolidayCalendar
+from qingfeng.storage import groups, members
+from qingfeng.storage.engine import Database
+from qingfeng.storage.migrate import current_revision, head_revision
+
+log = logging.getLogger(__name__)
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+class WebAdapter(Protocol):
+    """A platform adapter that receives callbacks over HTTP."""
+
+    def add_routes(self, router: web.UrlDispatcher) -> None: ...
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        db: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock(settings.tz)
+        self.db = db or Database(settings.database.url, echo=settings.database.echo)
+        self.calendar = HolidayCalendar(settings.calendar.overrides)
+        self.services = Services(settings=settings, clock=self.clock, calendar=self.calendar)
+        self.router = Router(all_commands())
+        self.dispatcher = Dispatcher(self.db, self.router, self.services)
+        self.transports: dict[str, Transport] = {}
+        self.web_adapters: list[WebAdapter] = []
+        self.started = False
+
+    async def initialize(self) -> None:
+        """Check the schema and bring the config's groups into the database."""
+        current, head = await current_revision(self.db), head_revision()
+        if current != head:
+            raise SchemaOutOfDate(
+                f"数据库结构不是最新（当前 {current or '空'}，应为 {head}），"
+                "请先运行：qingfeng db upgrade"
+            )
+        await self.sync_config()
+
+    async def sync_config(self) -> None:
+        async with self.db.write() as s:
+            for g in self.settings.groups:
+                branch_id = None
+                if g.branch:
+                    branch_id = (await members.get_or_create_branch(s, g.branch)).id
+                chat_id = g.chat_id or f"name:{g.name}"
+                await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    async def shutdown(self) -> None:
+        await self.db.dispose()
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application: /healthz and each platform's callback routes."""
+        app = web.Application(client_max_size=self.settings.server.max_body_bytes)
+        app.router.add_get("/healthz", self._healthz)
+        for adapter in self.web_adapters:
+            adapter.add_routes(app.router)
+        return app
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        db_ok = True
+        try:
+            async with self.db.read() as s:
+                await members.count_members(s)
+        except Exception as exc:  # report, never raise, from a health check
+            log.warning("health check: database unavailable: %s", type(exc).__name__)
+            db_ok = False
+        body = {"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"}
+        return web.json_response(body, status=200 if db_ok else 503)

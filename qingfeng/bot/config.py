@@ -1,0 +1,266 @@
+"""Configuration: one TOML file, overridable by QINGFENG_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_ENV = "QINGFENG_CONFIG"
+DEFAULT_CONFIG_FILE = "qingfeng.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator; never contains secret values."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///qingfeng.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    # Signs export links; replicas must share it. Empty: derived per database (see exports).
+    export_secret: SecretStr = SecretStr("")
+    export_ttl_hours: int = Field(24, ge=1, le=24 * 30)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class WeComAppConfig(_Section):
+    agent_id: int = 0
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+
+
+class WeComAibotConfig(_Section):
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+
+
+class WeComConfig(_Section):
+    corp_id: str = ""
+    api_base: str = "https://qyapi.weixin.qq.com"
+    app: WeComAppConfig = WeComAppConfig()
+    aibot: WeComAibotConfig = WeComAibotConfig()
+
+
+class DingTalkConfig(_Section):
+    app_key: str = ""
+    app_secret: SecretStr = SecretStr("")
+    robot_code: str = ""
+    api_base: str = "https://api.dingtalk.com"
+
+
+class GroupConfig(_Section):
+    name: str
+    branch: str = ""
+    platform: Literal["wecom", "dingtalk", "console"] = "wecom"
+    chat_id: str = ""
+    webhook: SecretStr = SecretStr("")  # the URL carries the robot key
+    secret: SecretStr = SecretStr("")
+
+
+class SlotConfig(_Section):
+    """One daily check-in slot: the window it is accepted in, and the on-time deadline."""
+
+    start: time
+    end: time
+    on_time_by: time | None = None
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: time, info: Any) -> time:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError("must be later than start")
+        return v
+
+
+class CheckinConfig(_Section):
+    morning: SlotConfig = SlotConfig(start=time(7, 0), end=time(9, 30), on_time_by=time(8, 30))
+    evening: SlotConfig = SlotConfig(start=time(16, 30), end=time(20, 0))
+
+
+class ThemeDayRule(_Section):
+    """The branch's 主题党日: a fixed day of the month, or the n-th weekday (1=Monday)."""
+
+    day: int | None = Field(None, ge=1, le=28)
+    nth: int = Field(1, ge=1, le=4)
+    weekday: int = Field(5, ge=1, le=7)
+    at: time = time(15, 0)
+    place: str = "党员活动室"
+
+
+class BranchConfig(_Section):
+    name: str
+    daily_checkin: bool = False
+    morning: SlotConfig | None = None
+    evening: SlotConfig | None = None
+    theme_day: ThemeDayRule = ThemeDayRule()
+
+
+class CalendarOverride(_Section):
+    """A festival date for a year the official calendar does not cover yet."""
+
+    name: str
+    date: date
+    rest_days: list[date] = []
+    workdays: list[date] = []
+
+
+class CalendarConfig(_Section):
+    overrides: list[CalendarOverride] = []
+
+
+class RemindersConfig(_Section):
+    grace_hours: int = Field(6, ge=0, le=72)
+    holiday_extra_days_before: int = Field(0, ge=0, le=30)
+    graduation_dates: list[str] = ["06-10", "07-10"]
+    education_month: int = Field(9, ge=1, le=12)
+    templates_dir: str = ""  # empty: the templates shipped with the package
+
+
+class Settings(BaseSettings):
+    """Every key of the configuration file (see `qingfeng init`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QINGFENG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        hide_input_in_errors=True,
+    )
+
+    timezone: str = "Asia/Shanghai"
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    wecom: WeComConfig = WeComConfig()
+    dingtalk: DingTalkConfig = DingTalkConfig()
+    groups: list[GroupConfig] = []
+    checkin: CheckinConfig = CheckinConfig()
+    branches: list[BranchConfig] = []
+    calendar: CalendarConfig = CalendarConfig()
+    reminders: RemindersConfig = RemindersConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _real_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def branch(self, name: str) -> BranchConfig:
+        """The per-branch settings, or the defaults for a branch the file does not list."""
+        for b in self.branches:
+            if b.name == name:
+                return b
+        return BranchConfig(name=name)
+
+    def slot(self, branch: str, slot: Literal["morning", "evening"]) -> SlotConfig:
+        own = getattr(self.branch(branch), slot)
+        return own if own is not None else getattr(self.checkin, slot)
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        key = ".".join(str(p) for p in err["loc"]) or "(根)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "不认识的配置项（拼写错误？）"
+        lines.append(f"配置项 {key}: {msg}")
+    return "\n".join(lines)
+
+
+def config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    """The file to read: --config, else $QINGFENG_CONFIG, else ./qingfeng.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read and validate the configuration; raise ConfigError with one clear message."""
+    env = os.environ if env is None else env
+    file = config_path(path, env)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"找不到配置文件 {file}（可先运行 qingfeng init 生成）") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"配置文件 {file} 格式错误: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"配置文件 {file} 不是 UTF-8 编码") from exc
+    data.update(overrides)
+    environ = dict(env)
+
+    class _Bound(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            **_: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # The file's values arrive as init kwargs; the environment must win over them.
+            return (_MappingEnvSource(settings_cls, environ), init_settings)
+
+    try:
+        return _Bound(**data)
+    except ValidationError as exc:
+        where = f"（{file}）" if file else ""
+        raise ConfigError(f"配置错误{where}:\n{_describe(exc)}") from None
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """Environment variables from a given mapping, so tests need not touch os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if self.case_sensitive:
+            return dict(self._environ)
+        return {k.lower(): v for k, v in self._environ.items()}

@@ -1,0 +1,77 @@
+"""One incoming message, start to finish: dedupe, identify, route, record the reply."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from qingfeng.bot.context import Context, Services
+from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.bot.router import Router
+from qingfeng.storage import groups, inbound, members
+from qingfeng.storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+BUSY_REPLY = "抱歉，系统暂时繁忙，请稍后再发一次。"
+ERROR_REPLY = "抱歉，处理时出错了，已记录，请稍后再试或联系管理员。"
+
+
+class _SeenBefore(Exception):
+    pass
+
+
+class Dispatcher:
+    def __init__(self, db: Database, router: Router, services: Services) -> None:
+        self.db = db
+        self.router = router
+        self.services = services
+
+    async def handle(self, msg: IncomingMessage) -> Reply:
+        """The reply to `msg`; the same message id always gets the same reply."""
+        try:
+            return await self._handle_once(msg)
+        except _SeenBefore:
+            return await self._earlier_reply(msg)
+        except (OperationalError, DBAPIError) as exc:
+            log.error(
+                "database unavailable for %s message %s: %s",
+                msg.platform,
+                msg.message_id,
+                type(exc.orig).__name__ if exc.orig else exc,
+            )
+            return Reply(BUSY_REPLY)
+        except Exception:
+            log.exception("handler failed for %s message %s", msg.platform, msg.message_id)
+            return Reply(ERROR_REPLY)
+
+    async def _handle_once(self, msg: IncomingMessage) -> Reply:
+        now = self.services.clock.now()
+        async with self.db.write() as s:
+            prior = await inbound.find(s, msg.platform, msg.message_id)
+            if prior is not None:
+                raise _SeenBefore
+            try:
+                # A nested savepoint keeps the outer transaction usable if we lose the race.
+                async with s.begin_nested():
+                    row = await inbound.claim(s, msg.platform, msg.message_id, msg.sender_id, now)
+            except IntegrityError:
+                raise _SeenBefore from None
+            member = await members.member_by_account(s, msg.platform, msg.sender_id)
+            ctx = Context(msg=msg, session=s, services=self.services, now=now, member=member)
+            if member is not None:
+                ctx.branch = await members.branch_by_id(s, member.branch_id)
+            if msg.chat_type == "group":
+                ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
+            reply = await self.router.dispatch(ctx)
+            row.reply = reply.to_json()
+            s.add(row)
+        return reply
+
+    async def _earlier_reply(self, msg: IncomingMessage) -> Reply:
+        async with self.db.read() as s:
+            prior = await inbound.find(s, msg.platform, msg.message_id)
+        if prior is None or not prior.reply:
+            return Reply(BUSY_REPLY)
+        return Reply.from_json(prior.reply)

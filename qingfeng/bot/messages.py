@@ -1,0 +1,53 @@
+"""The platform-neutral message model: the only types that cross from bot/ into handlers/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+ChatType = Literal["group", "direct"]
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One text message from a person, already verified and parsed by its adapter."""
+
+    platform: str  # "wecom", "dingtalk", "console"
+    message_id: str
+    chat_type: ChatType
+    chat_id: str  # the group's id; for a direct chat, the sender's id
+    sender_id: str  # the platform's user id (WeCom userid, DingTalk staffId)
+    text: str
+    sender_name: str = ""
+    chat_title: str = ""
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Someone to @ in a reply or push: their id on the target platform and their name."""
+
+    external_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says: a reply to a message, or the body of a push."""
+
+    text: str
+    mentions: tuple[Mention, ...] = ()
+    markdown: bool = False
+    image_png: bytes | None = field(default=None, repr=False)
+
+    def to_json(self) -> str:
+        """Serialise for the inbound record and the outbox (images are not kept)."""
+        data = asdict(self)
+        data.pop("image_png")
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Reply:
+        data = json.loads(raw)
+        mentions = tuple(Mention(**m) for m in data.get("mentions", ()))
+        return cls(text=data["text"], mentions=mentions, markdown=data.get("markdown", False))

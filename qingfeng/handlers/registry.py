@@ -1,0 +1,15 @@
+"""Every command the bot knows, in the order 帮助 lists them."""
+
+from __future__ import annotations
+
+from qingfeng.bot.router import Command
+from qingfeng.handlers import binding, checkin, events, records, study
+from qingfeng.handlers.help import make_help
+
+
+def all_commands() -> list[Command]:
+    commands: list[Command] = []
+    commands.append(make_help(lambda: commands))
+    for module in (binding, checkin, study, events, records):
+        commands.extend(module.COMMANDS)
+    return commands

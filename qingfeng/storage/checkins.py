@@ -1,0 +1,26 @@
+"""Daily check-ins (上下班两次签到)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from qingfeng.storage.models import CheckIn
+
+
+async def checkin_of(s: AsyncSession, member_id: int, day: date, slot: str) -> CheckIn | None:
+    stmt = select(CheckIn).where(
+        CheckIn.member_id == member_id, CheckIn.day == day, CheckIn.slot == slot
+    )
+    return (await s.exec(stmt)).first()
+
+
+async def record_checkin(
+    s: AsyncSession, member_id: int, day: date, slot: str, at: datetime, on_time: bool
+) -> CheckIn:
+    row = CheckIn(member_id=member_id, day=day, slot=slot, at=at, on_time=on_time)
+    s.add(row)
+    await s.flush()
+    return row

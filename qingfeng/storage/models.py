@@ -1,0 +1,240 @@
+"""SQLModel tables. Every datetime is stored as time-zone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+# Named constraints, so later migrations can alter them (SQLite batch mode needs names).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC out, on every backend.
+
+    SQLite keeps no offset, so values are normalised to UTC before they are written and
+    marked UTC when read back; a naive value is a bug and is refused.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Status(StrEnum):
+    """身份: political status in the roster."""
+
+    MEMBER = "党员"
+    PROBATIONARY = "预备党员"
+    MASSES = "群众"
+
+
+class Role(StrEnum):
+    """角色: what the person may ask the bot for."""
+
+    MEMBER = "成员"
+    SECRETARY = "书记"
+    ADMIN = "管理员"
+
+    @property
+    def rank(self) -> int:
+        return {Role.MEMBER: 0, Role.SECRETARY: 1, Role.ADMIN: 2}[self]
+
+
+class Slot(StrEnum):
+    MORNING = "上班"
+    EVENING = "下班"
+
+
+class EventKind(StrEnum):
+    THEME_DAY = "主题党日"
+    COMMITTEE = "支委会"
+    GENERAL = "党员大会"
+    GROUP = "党小组会"
+    LECTURE = "党课"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "出席"
+    LATE = "迟到"
+    LEAVE = "请假"
+    ABSENT = "缺席"  # never stored: an expected member without a row is absent
+
+
+class Branch(SQLModel, table=True):
+    __tablename__ = "branches"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50, index=True)
+    branch_id: int = Field(foreign_key="branches.id", index=True)
+    status: str = Field(max_length=10)  # Status
+    role: str = Field(max_length=10)  # Role
+    phone: str = Field(max_length=20, sa_column_kwargs={"unique": True})
+    active: bool = True
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class Account(SQLModel, table=True):
+    """A platform identity (WeCom userid, DingTalk staffId, console name) of a member."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "external_id", name="uq_account_platform_external"),
+        sa.UniqueConstraint("platform", "member_id", name="uq_account_platform_member"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    external_id: str = Field(max_length=128)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    bound_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class Group(SQLModel, table=True):
+    """A chat group the bot answers in and pushes to."""
+
+    __tablename__ = "chat_groups"
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", name="uq_group_platform_chat"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    platform: str = Field(max_length=20)
+    chat_id: str = Field(max_length=128)
+    branch_id: int | None = Field(default=None, foreign_key="branches.id", index=True)
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class CheckIn(SQLModel, table=True):
+    __tablename__ = "checkins"
+    __table_args__ = (sa.UniqueConstraint("member_id", "day", "slot", name="uq_checkin_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    day: date = Field(index=True)
+    slot: str = Field(max_length=10)  # Slot
+    at: datetime = Field(sa_column=_ts())
+    on_time: bool
+
+
+class Event(SQLModel, table=True):
+    """A 主题党日 or 三会一课 meeting of one branch."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branches.id", index=True)
+    kind: str = Field(max_length=20)  # EventKind
+    starts_at: datetime = Field(sa_column=_ts(index=True))
+    place: str = Field(default="", max_length=100)
+    # Rule-generated events carry a unique key so regeneration never duplicates them.
+    rule_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
+    created_by: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class Attendance(SQLModel, table=True):
+    __tablename__ = "attendance"
+    __table_args__ = (sa.UniqueConstraint("event_id", "member_id", name="uq_attendance_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    status: str = Field(max_length=10)  # AttendanceStatus, never ABSENT
+    reason: str = Field(default="", max_length=200)
+    at: datetime = Field(sa_column=_ts())
+
+
+class StudyTask(SQLModel, table=True):
+    __tablename__ = "study_tasks"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    link: str = Field(default="", max_length=500)
+    # None: a county-wide task.
+    branch_id: int | None = Field(default=None, foreign_key="branches.id", index=True)
+    due: date | None = None
+    created_by: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class StudyConfirmation(SQLModel, table=True):
+    __tablename__ = "study_confirmations"
+    __table_args__ = (sa.UniqueConstraint("task_id", "member_id", name="uq_study_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="study_tasks.id", index=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    at: datetime = Field(sa_column=_ts())
+    late: bool = False
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every platform message id seen, with the reply given, so retries change nothing."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (sa.UniqueConstraint("platform", "message_id", name="uq_inbound_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    message_id: str = Field(max_length=128)
+    sender: str = Field(default="", max_length=128)
+    reply: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
+    received_at: datetime = Field(sa_column=_ts(index=True))
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    MISSED = "missed"
+
+
+class Outbox(SQLModel, table=True):
+    """One push to one target; the unique key makes each occurrence go out once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_state_due", "state", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, sa_column_kwargs={"unique": True})
+    kind: str = Field(max_length=40)
+    group_id: int | None = Field(default=None, foreign_key="chat_groups.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id")
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # JSON of the message
+    due_at: datetime = Field(sa_column=_ts())
+    state: str = Field(default=OutboxState.PENDING, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
