@@ -71,11 +71,9 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only snapshot; on SQLite it does not block writers."""
         async with self._sessions() as session:
+            # Closing the session ends the transaction; objects stay readable (detached).
             await session.connection(execution_options={_READ_ONLY: True})
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

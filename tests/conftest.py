@@ -1,0 +1,126 @@
+"""Shared fixtures: a real SQLite file per test, a movable clock, and a way to talk to the bot."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import SHANGHAI, FakeClock
+from qingfeng.bot.config import Settings, load_settings
+from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.handlers.roster import import_roster
+from qingfeng.storage import members
+from qingfeng.storage.migrate import upgrade
+
+ROSTER = """姓名,支部,身份,角色,手机,企业微信账号,钉钉账号
+周管理,县教育局机关党支部,党员,管理员,13800000001,zhou,
+李书记,县教育局机关党支部,党员,书记,13800000002,li,
+王党员,县教育局机关党支部,党员,成员,13800000003,wang,
+孙预备,县教育局机关党支部,预备党员,成员,13800000005,sun,
+钱群众,县教育局机关党支部,群众,成员,13800000006,qian,
+陈书记,县第一中学党支部,党员,书记,13900000011,chen,chen-dt
+刘老师,县第一中学党支部,党员,成员,13900000012,liu,liu-dt
+新同志,县第一中学党支部,党员,成员,13900000019,,
+"""
+
+BUREAU = "县教育局机关党支部"
+SCHOOL = "县第一中学党支部"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'qingfeng.db'}"},
+        "branches": [{"name": BUREAU, "daily_checkin": True}],
+        "groups": [
+            {"name": "机关群", "branch": BUREAU, "platform": "wecom", "chat_id": "wr-bureau"},
+            {"name": "一中群", "branch": SCHOOL, "platform": "wecom", "chat_id": "wr-school"},
+        ],
+    }
+    data.update(overrides)
+    return load_settings(None, env={}, **data)
+
+
+def at(text: str) -> datetime:
+    """A Shanghai wall-clock time, e.g. at('2026-12-01 08:10')."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+
+
+class Chat:
+    """Talks to the bot as roster members do, through the real dispatcher."""
+
+    def __init__(self, app: App, clock: FakeClock) -> None:
+        self.app = app
+        self.clock = clock
+        self._ids = itertools.count(1)
+
+    async def say(
+        self,
+        sender: str,
+        text: str,
+        *,
+        chat: str = "wr-bureau",
+        direct: bool = False,
+        platform: str = "wecom",
+        message_id: str | None = None,
+    ) -> Reply:
+        msg = IncomingMessage(
+            platform=platform,
+            message_id=message_id or f"m{next(self._ids)}",
+            chat_type="direct" if direct else "group",
+            chat_id=sender if direct else chat,
+            sender_id=sender,
+            text=f"@清风 {text}",
+        )
+        return await self.app.dispatcher.handle(msg)
+
+    async def text(self, sender: str, text: str, **kw: Any) -> str:
+        return (await self.say(sender, text, **kw)).text
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(at("2026-12-01 08:10"))  # a Tuesday, a working day
+
+
+@pytest.fixture
+def roster_file(tmp_path: Path) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: FakeClock, roster_file: Path) -> AsyncIterator[App]:
+    application = App(make_settings(tmp_path), clock=clock)
+    await upgrade(application.db)
+    await import_roster(application.db, roster_file)
+    await application.initialize()
+    await application.start()
+    yield application
+    await application.stop()
+    await application.shutdown()
+
+
+@pytest.fixture
+def chat(app: App, clock: FakeClock) -> Chat:
+    return Chat(app, clock)
+
+
+async def branch_id(app: App, name: str) -> int:
+    async with app.db.read() as s:
+        branch = await members.branch_by_name(s, name)
+    assert branch is not None and branch.id is not None
+    return branch.id
+
+
+async def member_id(app: App, name: str) -> int:
+    async with app.db.read() as s:
+        found = await members.members_named(s, name)
+    assert len(found) == 1 and found[0].id is not None
+    return found[0].id
