@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+import aiohttp
 from aiohttp import web
 
 from qingfeng.bot.clock import Clock, SystemClock
@@ -52,7 +53,12 @@ class App:
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.transports: dict[str, Transport] = {}
         self.web_adapters: list[WebAdapter] = []
+        self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.started = False
+        self._build_platforms()
+
+    def _build_platforms(self) -> None:
+        """Create the adapters and transports of the platforms the config enables."""
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""
@@ -63,6 +69,8 @@ class App:
                 "请先运行：qingfeng db upgrade"
             )
         await self.sync_config()
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def sync_config(self) -> None:
         async with self.db.write() as s:
@@ -80,6 +88,9 @@ class App:
         self.started = False
 
     async def shutdown(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         await self.db.dispose()
 
     def web_app(self) -> web.Application:
