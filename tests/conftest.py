@@ -99,7 +99,7 @@ def roster_file(tmp_path: Path) -> Path:
 async def app(tmp_path: Path, clock: FakeClock, roster_file: Path) -> AsyncIterator[App]:
     application = App(make_settings(tmp_path), clock=clock)
     await upgrade(application.db)
-    await import_roster(application.db, roster_file)
+    await import_roster(application.db, roster_file, clock.now())
     await application.initialize()
     await application.start()
     yield application

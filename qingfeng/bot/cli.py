@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from qingfeng.bot.clock import SystemClock
 from qingfeng.bot.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -116,7 +117,7 @@ def roster_import(
     async def go() -> Any:
         db = Database(settings.database.url)
         try:
-            return await import_roster(db, file)
+            return await import_roster(db, file, SystemClock().now())
         finally:
             await db.dispose()
 
