@@ -45,5 +45,5 @@ def test_serve_health_and_graceful_stop(tmp_path: Path):
         assert body is not None and '"database": "ok"' in body
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
