@@ -68,7 +68,10 @@ async def test_reimport_updates_in_place_without_duplicates(app, tmp_path, clock
 
 
 async def test_reimport_moves_an_account_to_its_new_owner(app, tmp_path, clock):
-    text = "姓名,支部,身份,角色,手机,企业微信账号\n新同志,县第一中学党支部,党员,成员,13900000019,wang\n"
+    text = (
+        "姓名,支部,身份,角色,手机,企业微信账号\n"
+        "新同志,县第一中学党支部,党员,成员,13900000019,wang\n"
+    )
     await import_roster(app.db, csv_file(tmp_path, text), clock.now())
     async with app.db.read() as s:
         acc = (await s.exec(select(Account).where(Account.external_id == "wang"))).one()
