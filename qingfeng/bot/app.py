@@ -16,6 +16,7 @@ from qingfeng.bot.clock import Clock, SystemClock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.platforms.longconn import LongConnection, build_long_connections
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
@@ -53,12 +54,14 @@ class App:
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.transports: dict[str, Transport] = {}
         self.web_adapters: list[WebAdapter] = []
+        self.long_connections: list[LongConnection] = []  # dialled out; see longconn
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.started = False
         self._build_platforms()
 
     def _build_platforms(self) -> None:
         """Create the adapters and transports of the platforms the config enables."""
+        self.long_connections = build_long_connections(self)
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""
@@ -82,9 +85,13 @@ class App:
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
+        for conn in self.long_connections:
+            conn.start()
         self.started = True
 
     async def stop(self) -> None:
+        for conn in self.long_connections:
+            await conn.stop()
         self.started = False
 
     async def shutdown(self) -> None:
@@ -109,5 +116,10 @@ class App:
         except Exception as exc:  # report, never raise, from a health check
             log.warning("health check: database unavailable: %s", type(exc).__name__)
             db_ok = False
-        body = {"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"}
+        body: dict[str, object] = {
+            "status": "ok" if db_ok else "degraded",
+            "database": "ok" if db_ok else "down",
+        }
+        if self.long_connections:
+            body["connections"] = {c.platform: c.state for c in self.long_connections}
         return web.json_response(body, status=200 if db_ok else 503)

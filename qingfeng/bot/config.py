@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -59,23 +67,50 @@ class WeComAppConfig(_Section):
     encoding_aes_key: SecretStr = SecretStr("")
 
 
+# "callback": the platform calls our public URL; "long_connection": we dial out over a
+# WebSocket, so no public address, domain or 企业可信IP is needed.
+Mode = Literal["callback", "long_connection"]
+
+
 class WeComAibotConfig(_Section):
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
+    # Long connection (智能机器人 → API 模式 → 长连接): the bot's id and secret.
+    bot_id: str = ""
+    secret: SecretStr = SecretStr("")
+    ws_url: str = "wss://openws.work.weixin.qq.com"
 
 
 class WeComConfig(_Section):
+    mode: Mode = "callback"
     corp_id: str = ""
     api_base: str = "https://qyapi.weixin.qq.com"
     app: WeComAppConfig = WeComAppConfig()
     aibot: WeComAibotConfig = WeComAibotConfig()
 
+    @model_validator(mode="after")
+    def _long_connection_keys(self) -> WeComConfig:
+        if self.mode == "long_connection" and not (
+            self.aibot.bot_id and self.aibot.secret.get_secret_value()
+        ):
+            raise ValueError("mode = long_connection 需要 [wecom.aibot] bot_id 和 secret")
+        return self
+
 
 class DingTalkConfig(_Section):
+    mode: Mode = "callback"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
     robot_code: str = ""
-    api_base: str = "https://api.dingtalk.com"
+    api_base: str = "https://api.dingtalk.com"  # the Stream gateway is opened here too
+
+    @model_validator(mode="after")
+    def _long_connection_keys(self) -> DingTalkConfig:
+        if self.mode == "long_connection" and not (
+            self.app_key and self.app_secret.get_secret_value()
+        ):
+            raise ValueError("mode = long_connection 需要 app_key 和 app_secret")
+        return self
 
 
 class GroupConfig(_Section):

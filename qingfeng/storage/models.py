@@ -238,3 +238,16 @@ class Outbox(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class Lease(SQLModel, table=True):
+    """Who holds a named resource (a bot's long connection) and until when.
+
+    Several replicas share one database; only the holder of an unexpired lease may act.
+    """
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())
+    acquired_at: datetime = Field(sa_column=_ts())

@@ -1,0 +1,197 @@
+"""DingTalk Stream mode: the bot opens a WebSocket to DingTalk's gateway.
+
+POST {api_base}/v1.0/gateway/connections/open with the app's clientId and clientSecret
+and the robot-message subscription returns an endpoint and a one-time ticket; we connect
+to endpoint?ticket=... . Frames are {"specVersion", "type", "headers", "data"} with
+`data` a JSON string. SYSTEM `ping` is answered by echoing its data (the `opaque`);
+SYSTEM `disconnect` means the gateway is rotating: reconnect. Every EVENT and CALLBACK
+is acknowledged by its messageId, or DingTalk delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from qingfeng.bot.clock import Clock
+from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.messages import Mention, Reply
+from qingfeng.bot.platforms.longconn.backoff import Backoff, Sleep, real_sleep
+from qingfeng.bot.platforms.longconn.connection import (
+    ConnectionLost,
+    LongConnection,
+    read_json,
+)
+from qingfeng.bot.platforms.longconn.lease import Lease
+from qingfeng.bot.platforms.longconn.payloads import dingtalk_incoming
+
+log = logging.getLogger(__name__)
+
+OPEN_PATH = "/v1.0/gateway/connections/open"
+ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
+NOT_TEXT = "目前只能处理文字消息，发送“帮助”查看可用命令。"
+USER_AGENT = "qingfeng/0.1"
+
+
+def reply_body(reply: Reply) -> dict[str, Any]:
+    """The body posted to a sessionWebhook: text (or markdown) with its @mentions."""
+    at = " ".join(f"@{m.external_id}" for m in reply.mentions)
+    content = f"{at}\n{reply.text}" if at else reply.text
+    ats = {"atUserIds": [m.external_id for m in reply.mentions]}
+    if reply.markdown:
+        return {"msgtype": "markdown", "markdown": {"title": "清风", "text": content}, "at": ats}
+    return {"msgtype": "text", "text": {"content": content}, "at": ats}
+
+
+def _ack(message_id: str, data: Any) -> dict[str, Any]:
+    return {
+        "code": 200,
+        "headers": {"contentType": "application/json", "messageId": message_id},
+        "message": "OK",
+        "data": json.dumps(data, ensure_ascii=False),
+    }
+
+
+class DingTalkStream(LongConnection):
+    platform = "dingtalk"
+
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        client_id: str,
+        client_secret: str,
+        dispatcher: Dispatcher,
+        http: Callable[[], aiohttp.ClientSession | None],
+        clock: Clock,
+        lease: Lease,
+        sleep: Sleep = real_sleep,
+        backoff: Backoff | None = None,
+        idle_timeout: float = 120.0,  # the gateway pings every few seconds
+    ) -> None:
+        super().__init__(lease, sleep, backoff)
+        self.api_base = api_base.rstrip("/")
+        self.client_id = client_id
+        self._secret = client_secret
+        self.dispatcher = dispatcher
+        self._http = http
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        self._replies: set[asyncio.Task[None]] = set()
+
+    async def stop(self) -> None:
+        await super().stop()
+        for task in list(self._replies):
+            task.cancel()
+        await asyncio.gather(*self._replies, return_exceptions=True)
+
+    async def _open(self, http: aiohttp.ClientSession) -> URL:
+        body = {
+            "clientId": self.client_id,
+            "clientSecret": self._secret,
+            "subscriptions": [{"type": "CALLBACK", "topic": ROBOT_TOPIC}],
+            "ua": USER_AGENT,
+        }
+        async with http.post(self.api_base + OPEN_PATH, json=body) as resp:
+            if resp.status != 200:
+                raise ConnectionLost(f"gateway refused the connection: HTTP {resp.status}")
+            data = await resp.json(content_type=None)
+        endpoint = data.get("endpoint") if isinstance(data, dict) else None
+        ticket = data.get("ticket") if isinstance(data, dict) else None
+        if not isinstance(endpoint, str) or not isinstance(ticket, str) or not ticket:
+            raise ConnectionLost("gateway answer has no endpoint or ticket")
+        log.info("dingtalk stream endpoint %s", URL(endpoint).with_query(None))  # no ticket
+        return URL(endpoint).update_query(ticket=ticket)
+
+    async def session(self) -> None:
+        http = self._http()
+        if http is None:
+            raise ConnectionLost("no HTTP session (App not initialized)")
+        url = await self._open(http)
+        async with http.ws_connect(url, autoping=True) as ws:
+            self.connected()
+            while True:
+                frame = await read_json(ws, self.idle_timeout)
+                headers = frame.get("headers")
+                headers = headers if isinstance(headers, dict) else {}
+                kind, topic = frame.get("type"), headers.get("topic")
+                if kind == "SYSTEM" and topic == "ping":
+                    pong = {
+                        "code": 200,
+                        "headers": headers,
+                        "message": "OK",
+                        "data": frame.get("data"),
+                    }
+                    await ws.send_json(pong)
+                elif kind == "SYSTEM" and topic == "disconnect":
+                    log.info("dingtalk stream: the gateway asked us to reconnect")
+                    return
+                elif kind == "CALLBACK":
+                    await self._callback(ws, headers, frame.get("data"))
+                elif kind == "EVENT":
+                    ack = _ack(str(headers.get("messageId", "")), {"status": "SUCCESS"})
+                    await ws.send_json(ack)
+                else:
+                    log.info("dingtalk stream: %s frame %s ignored", kind, topic)
+
+    async def _callback(
+        self, ws: aiohttp.ClientWebSocketResponse, headers: dict[str, Any], data: object
+    ) -> None:
+        message_id = str(headers.get("messageId", ""))
+        payload: object = None
+        if isinstance(data, str):
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                payload = None
+        if headers.get("topic") != ROBOT_TOPIC or not isinstance(payload, dict):
+            log.warning("dingtalk stream: callback %s not understood, acknowledged", message_id)
+            await ws.send_json(_ack(message_id, {"response": None}))
+            return
+        msg = dingtalk_incoming(payload)
+        if msg is None:
+            reply = Reply(NOT_TEXT)
+        else:
+            # Recorded before the ack: if we die in between, DingTalk re-delivers the frame and
+            # the dispatcher hands back the reply it already gave.
+            reply = await self.dispatcher.handle(msg)
+            if msg.chat_type == "group" and not reply.mentions:
+                staff = payload.get("senderStaffId")
+                if isinstance(staff, str) and staff:
+                    reply = Reply(reply.text, (Mention(staff, msg.sender_name),), reply.markdown)
+        await ws.send_json(_ack(message_id, {"response": None}))
+        task = asyncio.create_task(self._reply(payload, reply))
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    async def _reply(self, payload: dict[str, Any], reply: Reply) -> None:
+        """Answer through the message's sessionWebhook while it is valid."""
+        url = payload.get("sessionWebhook")
+        expires_ms = payload.get("sessionWebhookExpiredTime")
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        msgid = payload.get("msgId")
+        if not isinstance(url, str) or not url:
+            log.warning("dingtalk message %s has no sessionWebhook; reply dropped", msgid)
+            return
+        if isinstance(expires_ms, int) and expires_ms <= now_ms:
+            log.warning("dingtalk message %s: sessionWebhook expired; reply dropped", msgid)
+            return
+        http = self._http()
+        if http is None:
+            return
+        try:
+            async with http.post(url, json=reply_body(reply)) as resp:
+                answer = await resp.json(content_type=None)
+                errcode = answer.get("errcode", 0) if isinstance(answer, dict) else None
+                ok = resp.status == 200 and errcode == 0
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("dingtalk reply to %s failed: %s", msgid, type(exc).__name__)
+            return
+        if not ok:
+            log.warning("dingtalk reply to %s refused: HTTP %s", msgid, resp.status)

@@ -1,0 +1,213 @@
+"""WeCom 智能机器人 long connection: the bot dials wss://openws.work.weixin.qq.com.
+
+Frames are JSON objects {"cmd", "headers": {"req_id"}, "body"}. We subscribe with the
+bot's id and secret, ping every 30 s, answer each `aibot_msg_callback` with an
+`aibot_respond_msg` carrying its req_id, and push with `aibot_send_msg`. WeCom answers
+each of our commands with {"headers": {"req_id"}, "errcode", "errmsg"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.messages import Reply
+from qingfeng.bot.platforms.longconn.backoff import Backoff, Sleep, real_sleep
+from qingfeng.bot.platforms.longconn.connection import (
+    ConnectionLost,
+    LongConnection,
+    read_json,
+)
+from qingfeng.bot.platforms.longconn.lease import Lease
+from qingfeng.bot.platforms.longconn.payloads import wecom_incoming
+from qingfeng.bot.sending import GroupTarget, SendError
+
+log = logging.getLogger(__name__)
+
+NOT_TEXT = "目前只能处理文字消息，发送“帮助”查看可用命令。"
+STREAM_MAX_BYTES = 20480  # WeCom's limit on a stream reply's content
+# Errors that another try will not fix: bad chat id, bot not in the chat, no permission.
+PERMANENT_ERRCODES = {40058, 93000, 93006, 600039}
+CHAT_DIRECT, CHAT_GROUP = 1, 2
+
+
+def as_text(reply: Reply) -> str:
+    """A reply as chat text: the @mentions first, then the message."""
+    if reply.mentions:
+        return " ".join(f"@{m.name}" for m in reply.mentions) + "\n" + reply.text
+    return reply.text
+
+
+def _clip(text: str, limit: int) -> str:
+    raw = text.encode("utf-8")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+
+
+def _req_id(cmd: str) -> str:
+    return f"{cmd}_{uuid.uuid4().hex}"
+
+
+class WeComLongConnection(LongConnection):
+    platform = "wecom"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        bot_id: str,
+        secret: str,
+        dispatcher: Dispatcher,
+        http: Callable[[], aiohttp.ClientSession | None],
+        lease: Lease,
+        sleep: Sleep = real_sleep,
+        backoff: Backoff | None = None,
+        ping_every: float = 30.0,
+        answer_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(lease, sleep, backoff)
+        self.url = url
+        self.bot_id = bot_id
+        self._secret = secret
+        self.dispatcher = dispatcher
+        self._http = http
+        self.ping_every = ping_every
+        self.answer_timeout = answer_timeout
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def session(self) -> None:
+        http = self._http()
+        if http is None:
+            raise ConnectionLost("no HTTP session (App not initialized)")
+        async with http.ws_connect(self.url, autoping=True) as ws:
+            sub_id = _req_id("aibot_subscribe")
+            body = {"bot_id": self.bot_id, "secret": self._secret}
+            await ws.send_json(
+                {"cmd": "aibot_subscribe", "headers": {"req_id": sub_id}, "body": body}
+            )
+            answer = await read_json(ws, self.answer_timeout)
+            if _get_req_id(answer) != sub_id or answer.get("errcode") != 0:
+                raise ConnectionLost(
+                    f"subscribe refused: errcode={answer.get('errcode')} {answer.get('errmsg', '')}"
+                )
+            self._ws = ws
+            self.connected()
+            pinger = asyncio.create_task(self._ping(ws))
+            try:
+                while True:
+                    frame = await read_json(ws, self.ping_every * 3 + self.answer_timeout)
+                    await self._on_frame(ws, frame)
+            finally:
+                self._ws = None
+                pinger.cancel()
+                await asyncio.gather(pinger, return_exceptions=True)
+                for fut in self._pending.values():
+                    if not fut.done():
+                        fut.set_exception(ConnectionLost("connection closed"))
+
+    async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while not ws.closed:
+            await self.sleep(self.ping_every)
+            try:
+                await ws.send_json({"cmd": "ping", "headers": {"req_id": _req_id("ping")}})
+            except (ConnectionError, RuntimeError):
+                return  # the reader notices the close and reconnects
+
+    async def _on_frame(self, ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any]) -> None:
+        cmd = frame.get("cmd")
+        if cmd == "aibot_msg_callback":
+            await self._answer(ws, frame)
+        elif cmd == "aibot_event_callback":
+            body = frame.get("body")
+            event = body.get("event") if isinstance(body, dict) else None
+            kind = event.get("eventtype") if isinstance(event, dict) else None
+            if kind == "disconnected_event":
+                log.warning("wecom: another connection for this bot took over")
+            else:
+                log.info("wecom event %s", kind)
+        else:
+            fut = self._pending.get(_get_req_id(frame))
+            if fut is not None and not fut.done():
+                fut.set_result(frame)
+
+    async def _answer(self, ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any]) -> None:
+        req_id = _get_req_id(frame)
+        body = frame.get("body")
+        if not req_id or not isinstance(body, dict):
+            log.warning("wecom: a message frame without req_id or body, skipped")
+            return
+        msg = wecom_incoming(body)
+        if msg is None:
+            content, stream_id = NOT_TEXT, req_id
+        else:
+            if msg.chat_type == "group":
+                # The operator copies a group's chatid from here into [[groups]] chat_id.
+                log.info("wecom message %s in group chatid=%s", msg.message_id, msg.chat_id)
+            reply = await self.dispatcher.handle(msg)
+            content, stream_id = as_text(reply), msg.message_id
+        stream = {"id": stream_id[:64], "finish": True, "content": _clip(content, STREAM_MAX_BYTES)}
+        await ws.send_json(
+            {
+                "cmd": "aibot_respond_msg",
+                "headers": {"req_id": req_id},
+                "body": {"msgtype": "stream", "stream": stream},
+            }
+        )
+
+    async def push(self, chat_id: str, chat_type: int, content: str) -> None:
+        """Send `aibot_send_msg` (markdown) and wait for WeCom's answer; SendError if not sent."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise SendError("企业微信长连接未建立", permanent=False)
+        req_id = _req_id("aibot_send_msg")
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        body = {
+            "chatid": chat_id,
+            "chat_type": chat_type,
+            "msgtype": "markdown",
+            "markdown": {"content": content},
+        }
+        try:
+            await ws.send_json(
+                {"cmd": "aibot_send_msg", "headers": {"req_id": req_id}, "body": body}
+            )
+            answer = await asyncio.wait_for(fut, self.answer_timeout)
+        except (ConnectionLost, ConnectionError, RuntimeError, TimeoutError) as exc:
+            reason = f"企业微信长连接发送失败：{type(exc).__name__}"
+            raise SendError(reason, permanent=False) from None
+        finally:
+            self._pending.pop(req_id, None)
+        errcode = answer.get("errcode")
+        if errcode != 0:
+            reason = f"企业微信 errcode={errcode} {answer.get('errmsg', '')}".strip()
+            raise SendError(reason, permanent=errcode in PERMANENT_ERRCODES)
+
+
+def _get_req_id(frame: dict[str, Any]) -> str:
+    headers = frame.get("headers")
+    value = headers.get("req_id") if isinstance(headers, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+class WeComLongConnectionTransport:
+    """Pushes over the long connection: groups need no webhook key."""
+
+    platform = "wecom"
+
+    def __init__(self, connection: WeComLongConnection) -> None:
+        self.connection = connection
+
+    async def send_group(self, target: GroupTarget, message: Reply) -> None:
+        if not target.chat_id or target.chat_id.startswith("name:"):
+            raise SendError(f"群 {target.name} 没有配置 chat_id", permanent=True)
+        await self.connection.push(target.chat_id, CHAT_GROUP, as_text(message))
+
+    async def send_direct(self, user_id: str, message: Reply) -> None:
+        await self.connection.push(user_id, CHAT_DIRECT, as_text(message))

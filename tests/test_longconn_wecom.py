@@ -1,0 +1,250 @@
+"""WeCom 智能机器人 over the long connection, against a fake WeCom server on loopback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import func, select
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import FakeClock
+from qingfeng.bot.messages import Mention, Reply
+from qingfeng.bot.sending import GroupTarget, SendError
+from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.fakes.wecom_longconn import FakeWeComWS, text_message
+from tests.longconn_support import CompressedSleep, close_app, serve, start_app
+
+BOT_ID, SECRET = "bot-1", "aibot-secret-value"
+
+
+@pytest.fixture
+async def wecom() -> AsyncIterator[tuple[FakeWeComWS, TestServer]]:
+    fake = FakeWeComWS(BOT_ID, SECRET)
+    server = await serve(fake.app)
+    yield fake, server
+    await server.close()
+
+
+def _overrides(server: TestServer, secret: str = SECRET) -> dict[str, object]:
+    url = str(server.make_url("/")).replace("http://", "ws://")
+    return {
+        "wecom": {
+            "mode": "long_connection",
+            "aibot": {"bot_id": BOT_ID, "secret": secret, "ws_url": url},
+        }
+    }
+
+
+@pytest.fixture
+def sleep() -> CompressedSleep:
+    return CompressedSleep()
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    wecom: tuple[FakeWeComWS, TestServer],
+    sleep: CompressedSleep,
+) -> AsyncIterator[App]:
+    fake, server = wecom
+    app = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
+    )
+    await fake.connected()
+    yield app
+    await close_app(app)
+
+
+async def _count(app: App, model: type, **where: object) -> int:
+    async with app.db.read() as s:
+        stmt = select(func.count()).select_from(model)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(model, key) == value)
+        return (await s.exec(stmt)).one()
+
+
+async def test_checkin_frame_gets_its_reply_frame_and_its_row(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    req_id = await fake.deliver(text_message("msg-1", "wang", "签到"))
+    reply = await fake.reply_to(req_id)
+    stream = reply["body"]["stream"]
+    assert reply["body"]["msgtype"] == "stream"
+    assert stream["finish"] is True
+    assert stream["content"] == "✅ 上班签到成功 08:10，按时。"
+    assert await _count(bot, CheckIn) == 1
+
+
+async def test_a_redelivered_frame_changes_nothing(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    first = await fake.reply_to(await fake.deliver(text_message("msg-1", "wang", "签到")))
+    again = await fake.reply_to(await fake.deliver(text_message("msg-1", "wang", "签到")))
+    assert again["body"]["stream"]["content"] == first["body"]["stream"]["content"]
+    assert "按时" in again["body"]["stream"]["content"]
+    assert await _count(bot, CheckIn) == 1
+    assert await _count(bot, InboundMessage, message_id="msg-1") == 1
+
+
+async def test_a_dropped_connection_is_redialled_and_no_message_is_lost_or_doubled(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer], sleep: CompressedSleep
+) -> None:
+    fake, _ = wecom
+    await fake.reply_to(await fake.deliver(text_message("m-wang", "wang", "签到")))
+    await fake.drop()
+    # Sent while the bot is away: WeCom holds it until the bot is back.
+    pending = await fake.deliver(text_message("m-sun", "sun", "签到"))
+    await fake.connected(subscribes=2)
+    assert (await fake.reply_to(pending))["body"]["stream"]["content"].startswith("✅")
+    assert len(fake.frames("aibot_respond_msg")) == 2
+    assert await _count(bot, CheckIn) == 2
+    assert any(0.5 <= d <= 1.0 for d in sleep.delays)  # the first back-off step, jittered
+    assert bot.long_connections[0].state == "connected"
+
+
+async def test_pushes_go_out_over_the_connection_exactly_once(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    transport = bot.transports["wecom"]
+    target = GroupTarget("wecom", "wr-bureau", "机关群")  # no webhook key
+    await transport.send_group(target, Reply("请按时参加主题党日。", (Mention("wang", "王党员"),)))
+    await transport.send_direct("li", Reply("本月汇总已生成。"))
+    sent = fake.frames("aibot_send_msg")
+    assert [f["body"]["chatid"] for f in sent] == ["wr-bureau", "li"]
+    assert [f["body"]["chat_type"] for f in sent] == [2, 1]
+    assert sent[0]["body"]["msgtype"] == "markdown"
+    assert sent[0]["body"]["markdown"]["content"] == "@王党员\n请按时参加主题党日。"
+
+
+async def test_a_push_refused_or_without_connection_raises_and_is_not_sent_twice(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    transport = bot.transports["wecom"]
+    fake.send_errcode = 93000
+    with pytest.raises(SendError) as refused:
+        await transport.send_group(GroupTarget("wecom", "wr-gone", "旧群"), Reply("通知"))
+    assert refused.value.permanent
+    assert len(fake.frames("aibot_send_msg")) == 1
+    await bot.long_connections[0].stop()
+    with pytest.raises(SendError) as offline:
+        await transport.send_group(GroupTarget("wecom", "wr-bureau", "机关群"), Reply("通知"))
+    assert not offline.value.permanent
+    assert len(fake.frames("aibot_send_msg")) == 1
+
+
+async def test_healthz_shows_the_connection_state(bot: App) -> None:
+    async with TestClient(TestServer(bot.web_app())) as client:
+        resp = await client.get("/healthz")
+        body = await resp.json()
+    assert resp.status == 200
+    assert body["connections"] == {"wecom": "connected"}
+
+
+async def test_a_wrong_secret_is_retried_with_growing_capped_backoff_and_never_logged(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    wecom: tuple[FakeWeComWS, TestServer],
+    sleep: CompressedSleep,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake, server = wecom
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-secret-value"
+    app = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server, wrong)
+    )
+    try:
+        conn = app.long_connections[0]
+        while fake.refused < 9:
+            await sleep(1)
+        assert fake.subscribes == 0
+        assert conn.state in ("connecting", "reconnecting")
+        backoffs = [d for d in sleep.delays if d != conn.lease.renew_every and d != 1]
+        assert max(backoffs) <= 60 and max(backoffs) >= 30  # it grew, up to the cap
+    finally:
+        await close_app(app)
+    assert "errcode=40058" in caplog.text
+    assert wrong not in caplog.text and SECRET not in caplog.text
+
+
+async def test_a_second_replica_takes_over_when_the_first_dies(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    wecom: tuple[FakeWeComWS, TestServer],
+    sleep: CompressedSleep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake, server = wecom
+    first = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
+    )
+    await fake.connected()
+    second = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=None, **_overrides(server)
+    )
+    try:
+        standby = second.long_connections[0]
+        while standby.state != "standby":
+            await sleep(1)
+        for _ in range(20):  # the standby keeps polling; the holder keeps its lease
+            await sleep(10)
+        assert fake.subscribes == 1 and standby.state == "standby"
+
+        # The first replica dies: its socket goes, its lease is never released.
+        holder = first.long_connections[0]
+        monkeypatch.setattr(holder.lease, "release", _no_release)
+        await first.stop()
+        await sleep(10)
+        assert standby.state == "standby"  # the dead replica's lease still runs
+        clock.advance(timedelta(seconds=31))
+        await fake.connected(subscribes=2)
+        req_id = await fake.deliver(text_message("after-takeover", "wang", "签到"))
+        assert (await fake.reply_to(req_id))["body"]["stream"]["content"].startswith("✅")
+        assert standby.state == "connected"
+    finally:
+        await close_app(second)
+        await first.shutdown()
+
+
+async def _no_release() -> None:
+    """A killed process releases nothing."""
+
+
+async def test_a_clean_stop_hands_the_connection_over_at_once(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    wecom: tuple[FakeWeComWS, TestServer],
+    sleep: CompressedSleep,
+) -> None:
+    fake, server = wecom
+    first = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
+    )
+    await fake.connected()
+    second = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=None, **_overrides(server)
+    )
+    try:
+        await close_app(first)  # releases the lease; the clock does not move
+        await fake.connected(subscribes=2)
+        assert second.long_connections[0].state == "connected"
+    finally:
+        await close_app(second)
