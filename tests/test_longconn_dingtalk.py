@@ -1,0 +1,194 @@
+"""DingTalk Stream mode, against a fake Stream gateway on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import func, select
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import FakeClock
+from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.conftest import BUREAU, SCHOOL
+from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
+from tests.fakes.waiting import eventually
+from tests.longconn_support import CompressedSleep, close_app, serve, start_app
+
+CLIENT_ID, CLIENT_SECRET = "ding-app-key", "ding-app-secret-value"
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[FakeDingTalkStream]:
+    fake = FakeDingTalkStream(CLIENT_ID, CLIENT_SECRET)
+    server = await serve(fake.app)
+    fake.base = str(server.make_url("")).rstrip("/")
+    yield fake
+    await server.close()
+
+
+def _overrides(gateway: FakeDingTalkStream, secret: str = CLIENT_SECRET) -> dict[str, object]:
+    return {
+        "dingtalk": {
+            "mode": "long_connection",
+            "app_key": CLIENT_ID,
+            "app_secret": secret,
+            "api_base": gateway.base,
+        },
+        # The school's members are the roster's DingTalk users; give them the daily check-in.
+        "branches": [
+            {"name": BUREAU, "daily_checkin": True},
+            {"name": SCHOOL, "daily_checkin": True},
+        ],
+    }
+
+
+@pytest.fixture
+def sleep() -> CompressedSleep:
+    return CompressedSleep()
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    gateway: FakeDingTalkStream,
+    sleep: CompressedSleep,
+) -> AsyncIterator[App]:
+    app = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(gateway)
+    )
+    await gateway.connected()
+    yield app
+    await close_app(app)
+
+
+def _valid_until(clock: FakeClock, minutes: int = 90) -> int:
+    return int(clock.now().timestamp() * 1000) + minutes * 60_000
+
+
+async def _count(app: App, model: type) -> int:
+    async with app.db.read() as s:
+        return (await s.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_checkin_callback_is_acked_answered_and_recorded(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    payload = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    mid = await gateway.deliver(payload)
+    await eventually(lambda: gateway.replies, "a reply")
+    assert [a["headers"]["messageId"] for a in gateway.acks] == [mid]
+    assert gateway.acks[0]["code"] == 200 and gateway.acks[0]["message"] == "OK"
+    assert gateway.replies == [
+        {
+            "msgtype": "text",
+            "text": {"content": "@liu-dt\n✅ 上班签到成功 08:10，按时。"},
+            "at": {"atUserIds": ["liu-dt"]},
+        }
+    ]
+    assert await _count(bot, CheckIn) == 1
+
+
+async def test_a_redelivered_callback_changes_nothing(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    payload = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    await gateway.deliver(payload)
+    await gateway.deliver(payload)  # the same message again, in a new frame
+    await eventually(lambda: len(gateway.replies) == 2, "two replies")
+    assert gateway.replies[0] == gateway.replies[1]
+    assert len(gateway.acks) == 2 and not gateway.unacked
+    assert await _count(bot, CheckIn) == 1
+    assert await _count(bot, InboundMessage) == 1
+
+
+async def test_pings_are_answered_with_their_opaque(bot: App, gateway: FakeDingTalkStream) -> None:
+    opaque = await gateway.ping()
+    await eventually(lambda: gateway.pongs, "a pong")
+    assert gateway.pongs[0]["code"] == 200
+    assert json.loads(gateway.pongs[0]["data"]) == {"opaque": opaque}
+
+
+async def test_a_dropped_connection_is_redialled_and_no_message_is_lost_or_doubled(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    await gateway.drop()
+    # Sent while the bot is away; the gateway delivers it on the next connection.
+    await gateway.deliver(
+        gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    )
+    await gateway.connected(connections=2)
+    await eventually(lambda: gateway.replies, "a reply")
+    assert gateway.opens == 2  # a fresh ticket for the new connection
+    assert not gateway.unacked
+    assert len(gateway.replies) == 1
+    assert await _count(bot, CheckIn) == 1
+
+
+async def test_disconnect_frame_leads_to_a_new_connection(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    await gateway.ask_to_reconnect()
+    await gateway.connected(connections=2)
+    payload = gateway.robot_message("dt-2", "chen-dt", "签到", expires_ms=_valid_until(clock))
+    await gateway.deliver(payload)
+    await eventually(lambda: gateway.replies, "a reply")
+    assert "上班签到成功" in gateway.replies[0]["text"]["content"]
+    assert bot.long_connections[0].state == "connected"
+
+
+async def test_an_expired_session_webhook_gets_no_post_but_the_message_counts(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    payload = gateway.robot_message("dt-3", "liu-dt", "签到", expires_ms=_valid_until(clock, -1))
+    await gateway.deliver(payload)
+    await eventually(lambda: gateway.acks, "an ack")
+    assert gateway.replies == []
+    assert await _count(bot, CheckIn) == 1
+
+
+async def test_healthz_shows_the_stream_state(bot: App) -> None:
+    async with TestClient(TestServer(bot.web_app())) as client:
+        body = await (await client.get("/healthz")).json()
+    assert body["connections"] == {"dingtalk": "connected"}
+
+
+async def test_wrong_credentials_back_off_and_the_secret_is_never_logged(
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    postgres_url: str | None,
+    gateway: FakeDingTalkStream,
+    sleep: CompressedSleep,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "not-the-secret-value"
+    app = await start_app(
+        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(gateway, wrong)
+    )
+    try:
+        await eventually(lambda: gateway.refused >= 4, "four refusals")
+        assert gateway.connections == 0
+        assert app.long_connections[0].state != "connected"
+    finally:
+        await close_app(app)
+    assert "HTTP 401" in caplog.text
+    assert wrong not in caplog.text
+
+
+async def test_tickets_never_reach_the_log(
+    bot: App, gateway: FakeDingTalkStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await gateway.drop()
+    await gateway.connected(connections=2)
+    assert "dingtalk stream endpoint" in caplog.text
+    assert "ticket" not in caplog.text and CLIENT_SECRET not in caplog.text
