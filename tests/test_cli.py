@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from qingfeng.storage.migrate import head_revision
 from tests.conftest import ROSTER
 
 QINGFENG = str(Path(sys.executable).parent / "qingfeng")
@@ -34,7 +35,7 @@ def test_init_upgrade_import_export(tmp_path):
 
     r = run("db", "upgrade", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "数据库已升级：空 → 0001" in r.stdout
+    assert f"数据库已升级：空 → {head_revision()}" in r.stdout
     assert "数据库已是最新" in run("db", "upgrade", cwd=tmp_path).stdout
 
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
