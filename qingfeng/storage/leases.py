@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +21,12 @@ async def acquire(s: AsyncSession, name: str, holder: str, now: datetime, ttl: t
             col(Lease.name) == name,
             or_(col(Lease.holder) == holder, col(Lease.expires_at) <= now),
         )
-        .values(holder=holder, expires_at=now + ttl)
+        .values(
+            holder=holder,
+            expires_at=now + ttl,
+            # A renewal keeps the start of the tenure; a takeover starts a new one.
+            acquired_at=case((col(Lease.holder) == holder, col(Lease.acquired_at)), else_=now),
+        )
     )
     if taken.rowcount == 1:
         return True
