@@ -16,6 +16,7 @@ from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.messages import Mention, Reply
 from qingfeng.bot.sending import GroupTarget, SendError
 from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.fakes.waiting import eventually
 from tests.fakes.wecom_longconn import FakeWeComWS, text_message
 from tests.longconn_support import CompressedSleep, close_app, serve, start_app
 
@@ -169,11 +170,10 @@ async def test_a_wrong_secret_is_retried_with_growing_capped_backoff_and_never_l
     )
     try:
         conn = app.long_connections[0]
-        while fake.refused < 9:
-            await sleep(1)
+        await eventually(lambda: fake.refused >= 9, "nine refusals")
         assert fake.subscribes == 0
         assert conn.state in ("connecting", "reconnecting")
-        backoffs = [d for d in sleep.delays if d != conn.lease.renew_every and d != 1]
+        backoffs = [d for d in sleep.delays if d != conn.lease.renew_every]
         assert max(backoffs) <= 60 and max(backoffs) >= 30  # it grew, up to the cap
     finally:
         await close_app(app)
@@ -200,8 +200,7 @@ async def test_a_second_replica_takes_over_when_the_first_dies(
     )
     try:
         standby = second.long_connections[0]
-        while standby.state != "standby":
-            await sleep(1)
+        await eventually(lambda: standby.state == "standby", "standby")
         for _ in range(20):  # the standby keeps polling; the holder keeps its lease
             await sleep(10)
         assert fake.subscribes == 1 and standby.state == "standby"
@@ -248,3 +247,19 @@ async def test_a_clean_stop_hands_the_connection_over_at_once(
         assert second.long_connections[0].state == "connected"
     finally:
         await close_app(second)
+
+
+async def test_a_replica_that_loses_its_lease_closes_its_connection(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, _ = wecom
+    conn = bot.long_connections[0]
+
+    async def taken_by_another() -> bool:
+        conn.lease.held = False
+        return False
+
+    monkeypatch.setattr(conn.lease, "acquire", taken_by_another)
+    await eventually(lambda: fake.current is None, "connection closed")
+    await eventually(lambda: conn.state == "standby", "standby")
+    assert fake.subscribes == 1

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.messages import Reply
@@ -35,6 +36,7 @@ STREAM_MAX_BYTES = 20480  # WeCom's limit on a stream reply's content
 # Errors that another try will not fix: bad chat id, bot not in the chat, no permission.
 PERMANENT_ERRCODES = {40058, 93000, 93006, 600039}
 CHAT_DIRECT, CHAT_GROUP = 1, 2
+PUSHES_PER_MINUTE = 20  # WeCom's limit per robot
 
 
 def as_text(reply: Reply) -> str:
@@ -203,11 +205,15 @@ class WeComLongConnectionTransport:
 
     def __init__(self, connection: WeComLongConnection) -> None:
         self.connection = connection
+        # One bot, one connection: all its pushes share the per-robot limit.
+        self._limit = AsyncLimiter(PUSHES_PER_MINUTE, 60)
 
     async def send_group(self, target: GroupTarget, message: Reply) -> None:
         if not target.chat_id or target.chat_id.startswith("name:"):
             raise SendError(f"群 {target.name} 没有配置 chat_id", permanent=True)
-        await self.connection.push(target.chat_id, CHAT_GROUP, as_text(message))
+        async with self._limit:
+            await self.connection.push(target.chat_id, CHAT_GROUP, as_text(message))
 
     async def send_direct(self, user_id: str, message: Reply) -> None:
-        await self.connection.push(user_id, CHAT_DIRECT, as_text(message))
+        async with self._limit:
+            await self.connection.push(user_id, CHAT_DIRECT, as_text(message))

@@ -1,0 +1,71 @@
+"""The parts of long-connection mode: config checks, back-off, the database lease."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import FakeClock
+from qingfeng.bot.config import ConfigError
+from qingfeng.bot.platforms.longconn.backoff import Backoff
+from qingfeng.bot.platforms.longconn.lease import Lease
+from tests.conftest import make_settings
+
+
+def test_long_connection_mode_needs_its_keys(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as wecom:
+        make_settings(tmp_path, wecom={"mode": "long_connection"})
+    assert "bot_id" in str(wecom.value)
+    with pytest.raises(ConfigError) as ding:
+        make_settings(tmp_path, dingtalk={"mode": "long_connection", "app_key": "k"})
+    assert "app_secret" in str(ding.value)
+    with pytest.raises(ConfigError):
+        make_settings(tmp_path, wecom={"mode": "websocket"})
+
+
+def test_callback_mode_is_the_default_and_starts_no_connection(app: App) -> None:
+    assert app.settings.wecom.mode == "callback" and app.settings.dingtalk.mode == "callback"
+    assert app.long_connections == []
+    assert "wecom" not in app.transports
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:
+    backoff = Backoff(base=1, cap=60, rng=random.Random(7))
+    delays = [backoff.next_delay() for _ in range(10)]
+    for attempt, delay in enumerate(delays):
+        ceiling = min(60, 2**attempt)
+        assert ceiling / 2 <= delay <= ceiling
+    assert len(set(delays[6:])) == 4  # capped, yet not in lockstep
+    backoff.reset()
+    assert backoff.next_delay() <= 1
+
+
+async def test_one_holder_at_a_time_and_takeover_after_expiry(app: App, clock: FakeClock) -> None:
+    ttl = timedelta(seconds=30)
+    a = Lease(app.db, clock, "wecom:bot-1", "replica-a", ttl)
+    b = Lease(app.db, clock, "wecom:bot-1", "replica-b", ttl)
+    other_bot = Lease(app.db, clock, "wecom:bot-2", "replica-b", ttl)
+    assert await a.acquire()
+    assert not await b.acquire()
+    assert await other_bot.acquire()  # leases are per bot
+    clock.advance(timedelta(seconds=20))
+    assert await a.acquire()  # renewed: good for another 30 s
+    clock.advance(timedelta(seconds=20))
+    assert not await b.acquire()
+    clock.advance(timedelta(seconds=11))  # a stopped renewing 31 s ago
+    assert await b.acquire()
+    assert not await a.acquire() and not a.held
+
+
+async def test_a_released_lease_is_free_at_once(app: App, clock: FakeClock) -> None:
+    a = Lease(app.db, clock, "dingtalk:app", "replica-a")
+    b = Lease(app.db, clock, "dingtalk:app", "replica-b")
+    assert await a.acquire()
+    await a.release()
+    assert await b.acquire()
+    await a.release()  # not held any more: nothing to give up, b keeps it
+    assert await b.acquire()
