@@ -1,4 +1,4 @@
-"""Helpers for the long-connection tests: a compressed sleep, loopback servers, Apps."""
+"""Helpers for the long-connection tests: a compressed sleep, loopback servers, replicas."""
 
 from __future__ import annotations
 
@@ -33,32 +33,44 @@ async def serve(app: web.Application) -> TestServer:
     return server
 
 
-async def start_app(
-    tmp_path: Path,
-    clock: FakeClock,
-    postgres_url: str | None,
-    sleep: CompressedSleep,
-    *,
-    roster: Path | None,
-    **overrides: Any,
-) -> App:
-    """An App in long-connection mode; `roster` given: a fresh database with that roster."""
-    if postgres_url:
-        overrides["database"] = {"url": postgres_url}
-    app = App(make_settings(tmp_path, **overrides), clock=clock)
-    if roster is not None:
-        if postgres_url:
-            await _empty_tables(app.db)
-        else:
-            await upgrade(app.db)
-        await import_roster(app.db, roster, clock.now())
-    await app.initialize()
-    for conn in app.long_connections:
-        conn.sleep = sleep
-    await app.start()
-    return app
+class Replicas:
+    """Starts Apps (replicas) in long-connection mode on one database; stops them all."""
 
+    def __init__(
+        self,
+        tmp_path: Path,
+        clock: FakeClock,
+        roster: Path,
+        postgres_url: str | None,
+        sleep: CompressedSleep,
+    ) -> None:
+        self.tmp_path = tmp_path
+        self.clock = clock
+        self.roster = roster
+        self.postgres_url = postgres_url
+        self.sleep = sleep
+        self.started: list[App] = []
 
-async def close_app(app: App) -> None:
-    await app.stop()
-    await app.shutdown()
+    async def start(self, **overrides: Any) -> App:
+        """A new replica; the first one also prepares the database and imports the roster."""
+        if self.postgres_url:
+            overrides["database"] = {"url": self.postgres_url}
+        app = App(make_settings(self.tmp_path, **overrides), clock=self.clock)
+        if not self.started:
+            if self.postgres_url:
+                await _empty_tables(app.db)
+            else:
+                await upgrade(app.db)
+            await import_roster(app.db, self.roster, self.clock.now())
+        self.started.append(app)
+        await app.initialize()
+        for conn in app.long_connections:
+            conn.sleep = self.sleep
+        await app.start()
+        return app
+
+    async def close_all(self) -> None:
+        while self.started:
+            app = self.started.pop()
+            await app.stop()
+            await app.shutdown()

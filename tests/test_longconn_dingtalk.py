@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,7 +16,9 @@ from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import BUREAU, SCHOOL
 from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
 from tests.fakes.waiting import eventually
-from tests.longconn_support import CompressedSleep, close_app, serve, start_app
+from tests.longconn_support import Replicas, serve
+
+pytest_plugins = ["tests.longconn_fixtures"]
 
 CLIENT_ID, CLIENT_SECRET = "ding-app-key", "ding-app-secret-value"
 
@@ -48,25 +49,10 @@ def _overrides(gateway: FakeDingTalkStream, secret: str = CLIENT_SECRET) -> dict
 
 
 @pytest.fixture
-def sleep() -> CompressedSleep:
-    return CompressedSleep()
-
-
-@pytest.fixture
-async def bot(
-    tmp_path: Path,
-    clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
-    gateway: FakeDingTalkStream,
-    sleep: CompressedSleep,
-) -> AsyncIterator[App]:
-    app = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(gateway)
-    )
+async def bot(replicas: Replicas, gateway: FakeDingTalkStream) -> App:
+    app = await replicas.start(**_overrides(gateway))
     await gateway.connected()
-    yield app
-    await close_app(app)
+    return app
 
 
 def _valid_until(clock: FakeClock, minutes: int = 90) -> int:
@@ -161,25 +147,15 @@ async def test_healthz_shows_the_stream_state(bot: App) -> None:
 
 
 async def test_wrong_credentials_back_off_and_the_secret_is_never_logged(
-    tmp_path: Path,
-    clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
-    gateway: FakeDingTalkStream,
-    sleep: CompressedSleep,
-    caplog: pytest.LogCaptureFixture,
+    replicas: Replicas, gateway: FakeDingTalkStream, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "not-the-secret-value"
-    app = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(gateway, wrong)
-    )
-    try:
-        await eventually(lambda: gateway.refused >= 4, "four refusals")
-        assert gateway.connections == 0
-        assert app.long_connections[0].state != "connected"
-    finally:
-        await close_app(app)
+    app = await replicas.start(**_overrides(gateway, wrong))
+    await eventually(lambda: gateway.refused >= 4, "four refusals")
+    assert gateway.connections == 0
+    assert app.long_connections[0].state != "connected"
+    await replicas.close_all()
     assert "HTTP 401" in caplog.text
     assert wrong not in caplog.text
 

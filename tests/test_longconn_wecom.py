@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,7 +17,9 @@ from qingfeng.bot.sending import GroupTarget, SendError
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.fakes.waiting import eventually
 from tests.fakes.wecom_longconn import FakeWeComWS, text_message
-from tests.longconn_support import CompressedSleep, close_app, serve, start_app
+from tests.longconn_support import CompressedSleep, Replicas, serve
+
+pytest_plugins = ["tests.longconn_fixtures"]
 
 BOT_ID, SECRET = "bot-1", "aibot-secret-value"
 
@@ -42,26 +43,11 @@ def _overrides(server: TestServer, secret: str = SECRET) -> dict[str, object]:
 
 
 @pytest.fixture
-def sleep() -> CompressedSleep:
-    return CompressedSleep()
-
-
-@pytest.fixture
-async def bot(
-    tmp_path: Path,
-    clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
-    wecom: tuple[FakeWeComWS, TestServer],
-    sleep: CompressedSleep,
-) -> AsyncIterator[App]:
+async def bot(replicas: Replicas, wecom: tuple[FakeWeComWS, TestServer]) -> App:
     fake, server = wecom
-    app = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
-    )
+    app = await replicas.start(**_overrides(server))
     await fake.connected()
-    yield app
-    await close_app(app)
+    return app
 
 
 async def _count(app: App, model: type, **where: object) -> int:
@@ -154,10 +140,7 @@ async def test_healthz_shows_the_connection_state(bot: App) -> None:
 
 
 async def test_a_wrong_secret_is_retried_with_growing_capped_backoff_and_never_logged(
-    tmp_path: Path,
-    clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
+    replicas: Replicas,
     wecom: tuple[FakeWeComWS, TestServer],
     sleep: CompressedSleep,
     caplog: pytest.LogCaptureFixture,
@@ -165,60 +148,45 @@ async def test_a_wrong_secret_is_retried_with_growing_capped_backoff_and_never_l
     fake, server = wecom
     caplog.set_level(logging.DEBUG)
     wrong = "wrong-secret-value"
-    app = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server, wrong)
-    )
-    try:
-        conn = app.long_connections[0]
-        await eventually(lambda: fake.refused >= 9, "nine refusals")
-        assert fake.subscribes == 0
-        assert conn.state in ("connecting", "reconnecting")
-        backoffs = [d for d in sleep.delays if d != conn.lease.renew_every]
-        assert max(backoffs) <= 60 and max(backoffs) >= 30  # it grew, up to the cap
-    finally:
-        await close_app(app)
+    app = await replicas.start(**_overrides(server, wrong))
+    conn = app.long_connections[0]
+    await eventually(lambda: fake.refused >= 9, "nine refusals")
+    assert fake.subscribes == 0
+    assert conn.state in ("connecting", "reconnecting")
+    backoffs = [d for d in sleep.delays if d != conn.lease.renew_every]
+    assert max(backoffs) <= 60 and max(backoffs) >= 30  # it grew, up to the cap
+    await replicas.close_all()
     assert "errcode=40058" in caplog.text
     assert wrong not in caplog.text and SECRET not in caplog.text
 
 
 async def test_a_second_replica_takes_over_when_the_first_dies(
-    tmp_path: Path,
+    replicas: Replicas,
     clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
     wecom: tuple[FakeWeComWS, TestServer],
     sleep: CompressedSleep,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake, server = wecom
-    first = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
-    )
+    first = await replicas.start(**_overrides(server))
     await fake.connected()
-    second = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=None, **_overrides(server)
-    )
-    try:
-        standby = second.long_connections[0]
-        await eventually(lambda: standby.state == "standby", "standby")
-        for _ in range(20):  # the standby keeps polling; the holder keeps its lease
-            await sleep(10)
-        assert fake.subscribes == 1 and standby.state == "standby"
-
-        # The first replica dies: its socket goes, its lease is never released.
-        holder = first.long_connections[0]
-        monkeypatch.setattr(holder.lease, "release", _no_release)
-        await first.stop()
+    second = await replicas.start(**_overrides(server))
+    standby = second.long_connections[0]
+    await eventually(lambda: standby.state == "standby", "standby")
+    for _ in range(20):  # the standby keeps polling; the holder keeps its lease
         await sleep(10)
-        assert standby.state == "standby"  # the dead replica's lease still runs
-        clock.advance(timedelta(seconds=31))
-        await fake.connected(subscribes=2)
-        req_id = await fake.deliver(text_message("after-takeover", "wang", "签到"))
-        assert (await fake.reply_to(req_id))["body"]["stream"]["content"].startswith("✅")
-        assert standby.state == "connected"
-    finally:
-        await close_app(second)
-        await first.shutdown()
+    assert fake.subscribes == 1 and standby.state == "standby"
+
+    # The first replica dies: its socket goes, its lease is never released.
+    monkeypatch.setattr(first.long_connections[0].lease, "release", _no_release)
+    await first.stop()
+    await sleep(10)
+    assert standby.state == "standby"  # the dead replica's lease still runs
+    clock.advance(timedelta(seconds=31))
+    await fake.connected(subscribes=2)
+    req_id = await fake.deliver(text_message("after-takeover", "wang", "签到"))
+    assert (await fake.reply_to(req_id))["body"]["stream"]["content"].startswith("✅")
+    assert standby.state == "connected"
 
 
 async def _no_release() -> None:
@@ -226,27 +194,15 @@ async def _no_release() -> None:
 
 
 async def test_a_clean_stop_hands_the_connection_over_at_once(
-    tmp_path: Path,
-    clock: FakeClock,
-    roster_file: Path,
-    postgres_url: str | None,
-    wecom: tuple[FakeWeComWS, TestServer],
-    sleep: CompressedSleep,
+    replicas: Replicas, wecom: tuple[FakeWeComWS, TestServer]
 ) -> None:
     fake, server = wecom
-    first = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=roster_file, **_overrides(server)
-    )
+    first = await replicas.start(**_overrides(server))
     await fake.connected()
-    second = await start_app(
-        tmp_path, clock, postgres_url, sleep, roster=None, **_overrides(server)
-    )
-    try:
-        await close_app(first)  # releases the lease; the clock does not move
-        await fake.connected(subscribes=2)
-        assert second.long_connections[0].state == "connected"
-    finally:
-        await close_app(second)
+    second = await replicas.start(**_overrides(server))
+    await first.stop()  # releases the lease; the clock does not move
+    await fake.connected(subscribes=2)
+    assert second.long_connections[0].state == "connected"
 
 
 async def test_a_replica_that_loses_its_lease_closes_its_connection(

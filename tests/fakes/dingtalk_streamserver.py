@@ -34,6 +34,7 @@ class FakeDingTalkStream:
         self.replies: list[dict[str, Any]] = []  # bodies posted to sessionWebhooks
         self.base = ""  # set once the server listens
         self.app = web.Application()
+        self.app.on_shutdown.append(self._hang_up)
         self.app.router.add_post("/v1.0/gateway/connections/open", self._open)
         self.app.router.add_get("/connect", self._socket)
         self.app.router.add_post("/robot/sendBySession", self._session_webhook)
@@ -120,6 +121,9 @@ class FakeDingTalkStream:
     async def ask_to_reconnect(self) -> None:
         assert self.current is not None
         await self.current.send_json(self._frame("SYSTEM", "disconnect", {"reason": "rotate"}))
+
+    async def _hang_up(self, _: web.Application) -> None:
+        await self.drop()
 
     async def drop(self) -> None:
         if self.current is not None:

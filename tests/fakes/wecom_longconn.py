@@ -30,6 +30,7 @@ class FakeWeComWS:
         self.delivered: set[str] = set()  # req_ids of callbacks sent
         self.current: web.WebSocketResponse | None = None
         self.app = web.Application()
+        self.app.on_shutdown.append(self._hang_up)
         self.app.router.add_get("/", self._socket)
 
     def frames(self, cmd: str) -> list[dict[str, Any]]:
@@ -112,6 +113,9 @@ class FakeWeComWS:
 
         await eventually(found, f"reply to {req_id}")
         return found()[0]
+
+    async def _hang_up(self, _: web.Application) -> None:
+        await self.drop()
 
     async def drop(self) -> None:
         """Cut the current connection, as a network failure would."""
