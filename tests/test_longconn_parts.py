@@ -7,12 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.config import ConfigError
 from qingfeng.bot.platforms.longconn.backoff import Backoff
 from qingfeng.bot.platforms.longconn.lease import Lease
+from qingfeng.storage import leases
 from tests.conftest import make_settings
 
 
@@ -69,3 +71,19 @@ async def test_a_released_lease_is_free_at_once(app: App, clock: FakeClock) -> N
     assert await b.acquire()
     await a.release()  # not held any more: nothing to give up, b keeps it
     assert await b.acquire()
+
+
+async def test_a_database_hiccup_keeps_the_lease_only_until_it_would_expire(
+    app: App, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = Lease(app.db, clock, "wecom:bot-1", "replica-a")
+    assert await a.acquire()
+
+    async def database_down(*_: object) -> bool:
+        raise OperationalError("renew", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(leases, "acquire", database_down)
+    clock.advance(timedelta(seconds=20))
+    assert await a.acquire()  # still within the 30 s it was granted
+    clock.advance(timedelta(seconds=11))
+    assert not await a.acquire()  # another replica may hold it now

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from qingfeng.bot.clock import Clock
 from qingfeng.storage import leases
@@ -40,6 +40,7 @@ class Lease:
         self.holder = holder
         self.ttl = ttl
         self.held = False
+        self._valid_until: datetime | None = None
 
     @property
     def renew_every(self) -> float:
@@ -47,12 +48,16 @@ class Lease:
 
     async def acquire(self) -> bool:
         """Take or renew the lease; False while another replica holds it."""
+        now = self.clock.now()
         try:
             async with self.db.write() as s:
-                got = await leases.acquire(s, self.name, self.holder, self.clock.now(), self.ttl)
-        except Exception as exc:  # a database hiccup: treat as not held, try again later
+                got = await leases.acquire(s, self.name, self.holder, now, self.ttl)
+        except Exception as exc:  # a database hiccup; what we hold stays ours until it expires
             log.warning("lease %s: database error %s", self.name, type(exc).__name__)
-            got = False
+            got = self.held and self._valid_until is not None and now < self._valid_until
+        else:
+            if got:
+                self._valid_until = now + self.ttl
         if got != self.held:
             log.info("lease %s %s by %s", self.name, "taken" if got else "lost", self.holder)
         self.held = got
