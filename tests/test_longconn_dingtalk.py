@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,7 +17,7 @@ from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import BUREAU, SCHOOL
 from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
 from tests.fakes.waiting import eventually
-from tests.longconn_support import Replicas, serve
+from tests.longconn_support import CompressedSleep, Replicas, serve
 
 pytest_plugins = ["tests.longconn_fixtures"]
 
@@ -168,3 +169,35 @@ async def test_tickets_never_reach_the_log(
     await gateway.connected(connections=2)
     assert "dingtalk stream endpoint" in caplog.text
     assert "ticket" not in caplog.text and CLIENT_SECRET not in caplog.text
+
+
+async def test_a_second_replica_takes_over_the_stream_when_the_first_dies(
+    replicas: Replicas,
+    gateway: FakeDingTalkStream,
+    clock: FakeClock,
+    sleep: CompressedSleep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = await replicas.start(**_overrides(gateway))
+    await gateway.connected()
+    second = await replicas.start(**_overrides(gateway))
+    standby = second.long_connections[0]
+    await eventually(lambda: standby.state == "standby", "standby")
+
+    async def killed() -> None:
+        """A killed process releases nothing."""
+
+    monkeypatch.setattr(first.long_connections[0].lease, "release", killed)
+    await first.stop()
+    # Sent while nobody is connected: held by the gateway until someone is.
+    await gateway.deliver(
+        gateway.robot_message("dt-9", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    )
+    for _ in range(5):
+        await sleep(10)
+    assert gateway.connections == 1  # the dead replica's lease has not run out yet
+    clock.advance(timedelta(seconds=31))
+    await gateway.connected(connections=2)
+    await eventually(lambda: gateway.replies, "a reply")
+    assert standby.state == "connected" and not gateway.unacked
+    assert await _count(second, CheckIn) == 1
