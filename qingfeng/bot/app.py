@@ -16,6 +16,7 @@ from qingfeng.bot.clock import Clock, SystemClock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.exports import ExportRoute
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
@@ -52,7 +53,7 @@ class App:
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.transports: dict[str, Transport] = {}
-        self.web_adapters: list[WebAdapter] = []
+        self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.started = False
         self._build_platforms()

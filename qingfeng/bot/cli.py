@@ -222,6 +222,33 @@ def demo(
 
 
 @cli.command()
+def summary(
+    period: Annotated[str, typer.Argument(help="期间：本月 上月 2026-05 等（默认本月）")] = "",
+    branch: Annotated[str | None, typer.Option("--branch", help="只看这个支部")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="同时导出 Excel 到此文件")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="按此时刻统计 'YYYY-MM-DD HH:MM'（默认现在）")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """支部书记的汇总（不写 --branch 为全县排名）。"""
+    from qingfeng.handlers.summary_cli import run_summary
+
+    settings = _settings(config)
+    when = None
+    if at:
+        try:
+            when = datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
+    try:
+        text = _run(run_summary(settings, period, branch, xlsx, when))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(text)
+
+
+@cli.command()
 def backup(
     file: Annotated[Path, typer.Argument(help="备份到哪个文件")], config: ConfigOpt = None
 ) -> None:

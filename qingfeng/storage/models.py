@@ -238,3 +238,15 @@ class Outbox(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class AppSecret(SQLModel, table=True):
+    """A random secret the app made for itself (e.g. export links when none is configured).
+
+    Kept in the database so every replica that shares it signs and checks alike.
+    """
+
+    __tablename__ = "app_secrets"
+    name: str = Field(primary_key=True, max_length=50)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
