@@ -242,10 +242,13 @@ def summary(
         except ValueError:
             raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
     try:
-        text = _run(run_summary(settings, period, branch, xlsx, when))
+        text, body = _run(run_summary(settings, period, branch, xlsx is not None, when))
     except ValueError as exc:
         raise _fail(str(exc)) from None
     typer.echo(text)
+    if xlsx is not None and body is not None:
+        xlsx.write_bytes(body)
+        typer.echo(f"\n已导出 {xlsx}")
 
 
 @cli.command()

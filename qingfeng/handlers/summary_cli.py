@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from qingfeng.bot.clock import FakeClock, SystemClock
 from qingfeng.bot.config import Settings
@@ -19,10 +18,10 @@ async def run_summary(
     settings: Settings,
     period_text: str,
     branch_name: str | None,
-    xlsx: Path | None,
+    want_xlsx: bool,
     at: datetime | None = None,
-) -> str:
-    """The summary text; also writes the .xlsx when asked. ValueError for bad input."""
+) -> tuple[str, bytes | None]:
+    """The summary text, and the .xlsx bytes when asked. ValueError for bad input."""
     clock = FakeClock(at, settings.tz) if at else SystemClock(settings.tz)
     services = Services(settings, clock, HolidayCalendar(settings.calendar.overrides))
     now = clock.now()
@@ -41,12 +40,10 @@ async def run_summary(
             else:
                 scope = Scope(tuple(await members.all_branches(s)), county=True)
             text = summary_text(await load_summary(s, services, scope, period, now))
-            if xlsx is not None:
+            body = None
+            if want_xlsx:
                 one = None if scope.county else scope.branches[0].id
                 body = await export_workbook(s, services, one, period, now)
-                assert body is not None
-                xlsx.write_bytes(body)
-                text += f"\n\n已导出 {xlsx}"
     finally:
         await db.dispose()
-    return text
+    return text, body
