@@ -145,11 +145,15 @@ def _sum_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
     """Slots due per member: a step function of the member's join time, per branch."""
-    whens = []
+    # Branches with the same windows share one step function: one CASE, not one per branch.
+    by_steps: dict[tuple[tuple[datetime, int], ...], list[int]] = {}
     for due in dues:
-        steps = [(col(Member.created_at) < end, literal(n)) for end, n in due.steps]
-        per_member = case(*steps, else_=literal(0)) if steps else literal(0)
-        whens.append((Member.branch_id == due.branch_id, per_member))
+        by_steps.setdefault(due.steps, []).append(due.branch_id)
+    whens = []
+    for steps, branch_ids in by_steps.items():
+        stepped = [(col(Member.created_at) < end, literal(n)) for end, n in steps]
+        per_member = case(*stepped, else_=literal(0)) if stepped else literal(0)
+        whens.append((col(Member.branch_id).in_(branch_ids), per_member))
     if not whens:
         return literal(None)
     return case(*whens, else_=literal(None))
@@ -160,15 +164,22 @@ def _member_counts(branch_ids: Sequence[int] | None, w: Window, dues: Sequence[C
     scope = _scope(branch_ids)
     in_scope = select(Member.id).where(scope)
     today = dues[0].today if dues else w.last
-    ck = (
-        select(
-            col(CheckIn.member_id).label("mid"),
-            _sum_if(col(CheckIn.on_time).is_(True)).label("on_time"),
-            _sum_if(col(CheckIn.on_time).is_(False)).label("late"),
+    # Once the period is over every check-in in it counts; only a period reaching today
+    # needs today's slots split by whether they have closed (and costs more per row).
+    splits_today = today <= w.last
+    counted = [
+        col(CheckIn.member_id).label("mid"),
+        _sum_if(col(CheckIn.on_time).is_(True)).label("on_time"),
+        func.count().label("n"),
+    ]
+    if splits_today:
+        counted += [
             _sum_if(col(CheckIn.day) < today).label("past"),
             _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.MORNING.value)).label("tm"),
             _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.EVENING.value)).label("te"),
-        )
+        ]
+    ck = (
+        select(*counted)
         .where(col(CheckIn.day) >= w.first, col(CheckIn.day) <= w.last)
         .group_by(col(CheckIn.member_id))
     )
@@ -233,14 +244,17 @@ def _member_counts(branch_ids: Sequence[int] | None, w: Window, dues: Sequence[C
         .subquery("st")
     )
 
-    morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
-    evening_closed = [d.branch_id for d in dues if Slot.EVENING.value in d.closed_today]
     z = func.coalesce
-    done = (
-        z(ck_sq.c.past, 0)
-        + case((col(Member.branch_id).in_(morning_closed), z(ck_sq.c.tm, 0)), else_=0)
-        + case((col(Member.branch_id).in_(evening_closed), z(ck_sq.c.te, 0)), else_=0)
-    )
+    if splits_today:
+        morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
+        evening_closed = [d.branch_id for d in dues if Slot.EVENING.value in d.closed_today]
+        done = (
+            z(ck_sq.c.past, 0)
+            + case((col(Member.branch_id).in_(morning_closed), z(ck_sq.c.tm, 0)), else_=0)
+            + case((col(Member.branch_id).in_(evening_closed), z(ck_sq.c.te, 0)), else_=0)
+        )
+    else:
+        done = z(ck_sq.c.n, 0)
     return (
         select(
             col(Member.id).label("member_id"),
@@ -248,7 +262,7 @@ def _member_counts(branch_ids: Sequence[int] | None, w: Window, dues: Sequence[C
             col(Member.branch_id).label("branch_id"),
             col(Member.status).label("status"),
             z(ck_sq.c.on_time, 0).label("ck_on_time"),
-            z(ck_sq.c.late, 0).label("ck_late"),
+            (z(ck_sq.c.n, 0) - z(ck_sq.c.on_time, 0)).label("ck_late"),
             _due_expr(dues).label("ck_due"),
             done.label("ck_done"),
             z(ev.c.expected, 0).label("ev_expected"),
