@@ -86,32 +86,47 @@ def checkin_dues(
     tz = services.clock.tz
     local_now = now.astimezone(tz)
     today = local_now.date()
+    # The calendar is slow to ask, and most branches share their windows: work each out once.
+    workdays = services.calendar.workdays(period.first, min(period.last, today))
+    computed: dict[tuple[time, time], tuple[tuple[tuple[datetime, int], ...], frozenset[str]]]
+    computed = {}
     dues = []
     for branch in branches:
         if branch.id is None or not services.settings.branch(branch.name).daily_checkin:
             continue
-        ends = {
-            Slot.MORNING.value: services.settings.slot(branch.name, "morning").end,
-            Slot.EVENING.value: services.settings.slot(branch.name, "evening").end,
-        }
-        per_day: list[tuple[datetime, int]] = []
-        closed_today: frozenset[str] = frozenset()
-        for day in services.calendar.workdays(period.first, min(period.last, today)):
-            closed = frozenset(
-                s for s, end in ends.items() if datetime.combine(day, end, tz) <= local_now
-            )
-            if day == today:
-                closed_today = closed
-            if closed:
-                day_end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
-                per_day.append((day_end, len(closed)))
-        steps, total = [], 0
-        for day_end, n in reversed(per_day):
-            total += n
-            steps.append((day_end, total))
-        steps.reverse()
-        dues.append(CheckinDue(branch.id, tuple(steps), today, closed_today))
+        ends = (
+            services.settings.slot(branch.name, "morning").end,
+            services.settings.slot(branch.name, "evening").end,
+        )
+        if ends not in computed:
+            computed[ends] = _due_steps(workdays, ends, local_now)
+        steps, closed_today = computed[ends]
+        dues.append(CheckinDue(branch.id, steps, today, closed_today))
     return dues
+
+
+def _due_steps(
+    workdays: Sequence[date], ends: tuple[time, time], local_now: datetime
+) -> tuple[tuple[tuple[datetime, int], ...], frozenset[str]]:
+    """(day end, slots due from that day on) for one pair of slot end times."""
+    tz = local_now.tzinfo
+    today = local_now.date()
+    slots = ((Slot.MORNING.value, ends[0]), (Slot.EVENING.value, ends[1]))
+    per_day: list[tuple[datetime, int]] = []
+    closed_today: frozenset[str] = frozenset()
+    for day in workdays:
+        closed = frozenset(s for s, end in slots if datetime.combine(day, end, tz) <= local_now)
+        if day == today:
+            closed_today = closed
+        if closed:
+            day_end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+            per_day.append((day_end, len(closed)))
+    steps, total = [], 0
+    for day_end, n in reversed(per_day):
+        total += n
+        steps.append((day_end, total))
+    steps.reverse()
+    return tuple(steps), closed_today
 
 
 def window(services: Services, period: Period, now: datetime) -> Window:

@@ -140,7 +140,11 @@ class Group(SQLModel, table=True):
 
 class CheckIn(SQLModel, table=True):
     __tablename__ = "checkins"
-    __table_args__ = (sa.UniqueConstraint("member_id", "day", "slot", name="uq_checkin_once"),)
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "day", "slot", name="uq_checkin_once"),
+        # Covers the summaries' per-member counts over a date range without table lookups.
+        sa.Index("ix_checkins_member_day_on_time", "member_id", "day", "on_time"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     day: date = Field(index=True)

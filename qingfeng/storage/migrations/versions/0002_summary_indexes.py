@@ -25,7 +25,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_app_secrets")),
     )
+    with op.batch_alter_table("checkins", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_checkins_member_day_on_time", ["member_id", "day", "on_time"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("checkins", schema=None) as batch_op:
+        batch_op.drop_index("ix_checkins_member_day_on_time")
     op.drop_table("app_secrets")
