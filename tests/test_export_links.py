@@ -115,3 +115,9 @@ def test_token_round_trip(clock):
     grant = ExportGrant(7, period, clock.now() + timedelta(hours=1))
     back = read_token(b"k", make_token(b"k", grant), clock.now())
     assert (back.branch_id, back.period.first, back.period.last) == (7, period.first, period.last)
+
+
+async def test_a_link_before_any_was_issued_is_refused(client):
+    forged = "1.all.20261101.20261130.9999999999." + "A" * 43
+    resp = await client.get(f"/exports/{forged}")
+    assert resp.status == 403

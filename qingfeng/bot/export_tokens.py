@@ -15,6 +15,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import overload
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,10 +38,18 @@ class ExportGrant:
     expires: datetime
 
 
-async def export_key(s: AsyncSession, settings: Settings) -> bytes:
+@overload
+async def export_key(s: AsyncSession, settings: Settings) -> bytes: ...
+@overload
+async def export_key(s: AsyncSession, settings: Settings, create: bool) -> bytes | None: ...
+async def export_key(s: AsyncSession, settings: Settings, create: bool = True) -> bytes | None:
+    """The signing key; without `create`, None when none was stored yet."""
     configured = settings.server.export_secret.get_secret_value()
     if configured:
         return configured.encode()
+    if not create:
+        stored = await app_secrets.find(s, SECRET_NAME)
+        return None if stored is None else stored.encode()
     return (await app_secrets.get_or_create(s, SECRET_NAME)).encode()
 
 

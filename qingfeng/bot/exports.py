@@ -14,6 +14,7 @@ from qingfeng.storage.engine import Database
 
 log = logging.getLogger(__name__)
 
+REFUSED = "链接无效或已过期，请在群里重新发送「导出」。"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -30,14 +31,15 @@ class ExportRoute:
     async def serve(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         now = self.services.clock.now()
-        # A write session: the first export may create the stored signing key.
-        async with self.db.write() as s:
-            key = await export_key(s, self.services.settings)
+        async with self.db.read() as s:
+            key = await export_key(s, self.services.settings, create=False)
+        if key is None:  # no link was ever issued from this database
+            return web.Response(status=403, text=REFUSED)
         try:
             grant = read_token(key, token, now)
         except BadToken as exc:
             log.info("export link refused: %s", exc)
-            return web.Response(status=403, text="链接无效或已过期，请在群里重新发送「导出」。")
+            return web.Response(status=403, text=REFUSED)
         async with self.db.read() as s:
             body = await export_workbook(s, self.services, grant.branch_id, grant.period, now)
         if body is None:

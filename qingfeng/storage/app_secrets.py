@@ -10,6 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from qingfeng.storage.models import AppSecret
 
 
+async def find(s: AsyncSession, name: str) -> str | None:
+    row = await s.get(AppSecret, name)
+    return None if row is None else row.value
+
+
 async def get_or_create(s: AsyncSession, name: str) -> str:
     """The secret called `name`, made (random, 256 bits) the first time it is asked for."""
     row = await s.get(AppSecret, name)
