@@ -85,7 +85,9 @@ def build(path: Path) -> None:
                 mid = (b - 1) * PER_BRANCH + i + 1
                 status = "群众" if i % 10 == 9 else ("预备党员" if i % 10 == 8 else "党员")
                 role = "书记" if i == 0 else "成员"
-                rows.append((mid, f"成员{mid}", b, status, role, f"1{mid:010d}", 1, created, created))
+                rows.append(
+                    (mid, f"成员{mid}", b, status, role, f"1{mid:010d}", 1, created, created)
+                )
         con.executemany(
             "INSERT INTO members (id, name, branch_id, status, role, phone, active, created_at,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -100,7 +102,13 @@ def build(path: Path) -> None:
                     r = rnd.random()
                     if r < 0.97:
                         late = r > 0.9
-                        yield (mid, d, "上班", ts(local(day, 8, 40 if late else 8)), 0 if late else 1)
+                        yield (
+                            mid,
+                            d,
+                            "上班",
+                            ts(local(day, 8, 40 if late else 8)),
+                            0 if late else 1,
+                        )
                     if rnd.random() < 0.96:
                         yield (mid, d, "下班", ts(local(day, 17, 30)), 1)
 
