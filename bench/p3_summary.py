@@ -22,22 +22,19 @@ import asyncio
 import random
 import sqlite3
 import statistics
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from qingfeng.bot.clock import FakeClock  # noqa: E402
-from qingfeng.bot.config import load_settings  # noqa: E402
-from qingfeng.bot.context import Services  # noqa: E402
-from qingfeng.handlers.periods import parse_period  # noqa: E402
-from qingfeng.handlers.summary import Scope, load_summary  # noqa: E402
-from qingfeng.schedules.holidays import HolidayCalendar  # noqa: E402
-from qingfeng.storage import members  # noqa: E402
-from qingfeng.storage.engine import Database  # noqa: E402
-from qingfeng.storage.migrate import upgrade  # noqa: E402
+from qingfeng.bot.clock import FakeClock
+from qingfeng.bot.config import load_settings
+from qingfeng.bot.context import Services
+from qingfeng.handlers.periods import parse_period
+from qingfeng.handlers.summary import Scope, load_summary
+from qingfeng.schedules.holidays import HolidayCalendar
+from qingfeng.storage import members
+from qingfeng.storage.engine import Database
+from qingfeng.storage.migrate import upgrade
 
 BRANCHES = 100
 PER_BRANCH = 50
@@ -273,7 +270,7 @@ def main() -> None:
         build(args.db)
         con = sqlite3.connect(args.db)
         counts = {
-            t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
+            t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in ("members", "checkins", "attendance", "study_confirmations")
         }
         con.close()
