@@ -203,3 +203,15 @@ def test_paragraphs_repeat_the_title_and_respect_the_limit():
     out = paragraphs("【日常签到】", lines)
     assert all(len(p.encode()) <= PARAGRAPH_BYTES for p in out)
     assert sum(p.count("成员") for p in out) == 300
+
+
+def test_name_lists_wrap_into_short_lines_per_branch():
+    from qingfeng.handlers.summary import name_lines
+
+    rows = [(1, f"甲{i}", i) for i in range(10)] + [(2, "乙0", 99)]
+    assert name_lines(rows, {1: "一支部", 2: "二支部"}, True) == [
+        "一支部：甲0、甲1、甲2、甲3、甲4、甲5、甲6、甲7",
+        "甲8、甲9",
+        "二支部：乙0",
+    ]
+    assert name_lines([], {}, False) == ["无"]

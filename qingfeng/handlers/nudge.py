@@ -12,7 +12,7 @@ from qingfeng.bot.router import ArgError, Command
 from qingfeng.handlers import text
 from qingfeng.handlers.periods import PeriodError, parse_date
 from qingfeng.handlers.study import _title, parse_task_number
-from qingfeng.handlers.summary import Refusal, Scope, _names_by_branch, resolve_scope
+from qingfeng.handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from qingfeng.storage import members, study, summaries
 from qingfeng.storage.models import Role, StudyTask
 
@@ -54,11 +54,10 @@ async def not_studied(ctx: Context, number: int | None) -> Reply:
     lines = [f"📚 {_title(task)}", f"{scope.label}：已学 {done} 人，未学 {len(rows)} 人"]
     if task.due:
         lines.append(f"截止 {text.day(task.due)}")
+    parts = ["\n".join(lines)]
     if rows:
-        lines.append("")
-        lines.append("未学：")
-        lines.extend(_names_by_branch(rows, names, len(scope.branches) > 1))
-    return Reply("\n".join(lines))
+        parts.extend(paragraphs("未学：", name_lines(rows, names, len(scope.branches) > 1)))
+    return Reply("\n\n".join(parts))
 
 
 async def nudge(ctx: Context, number: int | None) -> Reply:

@@ -22,6 +22,7 @@ from qingfeng.storage.summaries import BranchSummary, CheckinDue, MemberSummary,
 # WeCom caps a text message at 2048 UTF-8 bytes; adapters split a reply at blank lines,
 # so every paragraph stays under this.
 PARAGRAPH_BYTES = 2000
+NAMES_PER_LINE = 8  # a phone shows about this many names on a line
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ async def missing_checkins(ctx: Context, rest: str) -> Reply:
         return Reply(f"{text.day(day)} 是休息日，无需签到。")
     ids = [b.id for b in on if b.id is not None]
     names = {b.id: b.name for b in on}
-    lines = [f"🕒 {scope.label} · {text.day(day)} 未签到"]
+    parts = [f"🕒 {scope.label} · {text.day(day)} 未签到"]
     local = ctx.local_now
     for slot, key in ((Slot.MORNING.value, "morning"), (Slot.EVENING.value, "evening")):
         # A slot whose window has not closed yet is reported as "so far".
@@ -322,41 +323,28 @@ async def missing_checkins(ctx: Context, rest: str) -> Reply:
         )
         rows = await summaries.missing_checkins(ctx.session, ids, day, slot)
         label = f"{slot}（截至 {text.hm(local)}）" if open_now else slot
-        lines.append("")
-        lines.append(f"【{label}】{len(rows)} 人")
-        lines.extend(_names_by_branch(rows, names, len(on) > 1))
-    return Reply("\n".join(_paragraph_safe(lines)))
+        parts.extend(paragraphs(f"【{label}】{len(rows)} 人", name_lines(rows, names, len(on) > 1)))
+    return Reply("\n\n".join(parts))
 
 
-def _names_by_branch(
+def name_lines(
     rows: Sequence[tuple[int, str, int]], names: dict[int | None, str], show_branch: bool
 ) -> list[str]:
+    """(branch id, name, member id) rows as short lines of names, grouped by branch."""
     if not rows:
         return ["无"]
-    if not show_branch:
-        return ["、".join(n for _, n, _ in rows)]
+    groups: list[tuple[int, list[str]]] = []
+    for branch_id, name, _ in rows:
+        if not groups or groups[-1][0] != branch_id:
+            groups.append((branch_id, []))
+        groups[-1][1].append(name)
     out: list[str] = []
-    current: int | None = None
-    bucket: list[str] = []
-    for branch_id, name, _ in [*rows, (-1, "", -1)]:
-        if branch_id != current and bucket:
-            out.append(f"{names.get(current, '')}：{'、'.join(bucket)}")
-            bucket = []
-        current = branch_id
-        if name:
-            bucket.append(name)
-    return out
-
-
-def _paragraph_safe(lines: list[str]) -> list[str]:
-    """Break any line longer than a paragraph may be (a very long name list)."""
-    out = []
-    for line in lines:
-        while len(line.encode()) > PARAGRAPH_BYTES:
-            cut = PARAGRAPH_BYTES // 3
-            out.extend([line[:cut], ""])
-            line = line[cut:]
-        out.append(line)
+    for branch_id, people in groups:
+        step = NAMES_PER_LINE
+        chunks = ["、".join(people[i : i + step]) for i in range(0, len(people), step)]
+        if show_branch:
+            chunks[0] = f"{names.get(branch_id, '')}：{chunks[0]}"
+        out.extend(chunks)
     return out
 
 
