@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.bot.context import Context, Services
+from qingfeng.bot.export_tokens import ExportGrant, export_url
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.router import Command
 from qingfeng.handlers import text
@@ -35,6 +36,11 @@ class Scope:
     @property
     def branch_ids(self) -> list[int] | None:
         return None if self.county else [b.id for b in self.branches if b.id is not None]
+
+    @property
+    def branch_id(self) -> int | None:
+        """The one branch, or None for the county."""
+        return None if self.county else self.branches[0].id
 
     @property
     def label(self) -> str:
@@ -251,46 +257,50 @@ def split_args(ctx: Context, rest: str) -> tuple[Period, str]:
     return parse_period(period_words[0] if period_words else "", ctx.today), " ".join(others)
 
 
-async def summarize(ctx: Context, rest: str) -> Reply:
+async def _period_and_scope(ctx: Context, rest: str, usage: str) -> tuple[Period, Scope] | Reply:
+    """The 期间 and branches asked for, or the one-line reply refusing them."""
     try:
         period, branch_name = split_args(ctx, rest)
-        scope = await resolve_scope(ctx, branch_name)
+        return period, await resolve_scope(ctx, branch_name)
     except PeriodError as exc:
-        return Reply(f"{exc}\n用法：汇总 [期间]")
+        return Reply(f"{exc}\n用法：{usage}")
     except Refusal as exc:
         return Reply(str(exc))
+
+
+async def summarize(ctx: Context, rest: str) -> Reply:
+    asked = await _period_and_scope(ctx, rest, "汇总 [期间]")
+    if isinstance(asked, Reply):
+        return asked
+    period, scope = asked
     data = await load_summary(ctx.session, ctx.services, scope, period, ctx.now)
     body = summary_text(data)
     image = None
     if ctx.msg.platform in ("wecom", "console"):
+        # Imported here: matplotlib is slow to import and only 汇总 needs it.
         from qingfeng.handlers.chart import summary_chart
 
         # Rendering takes a moment; keep it off the event loop.
         image = await asyncio.to_thread(summary_chart, data)
     elif ctx.msg.platform == "dingtalk":
+        # DingTalk robots cannot post an image from bytes: give the workbook instead.
         body += "\n\n" + await export_link_text(ctx, scope, period)
     return Reply(body, image_png=image)
 
 
 async def export_link_text(ctx: Context, scope: Scope, period: Period) -> str:
-    from qingfeng.bot.export_tokens import ExportGrant, export_url
-
     settings = ctx.settings
     expires = ctx.now + timedelta(hours=settings.server.export_ttl_hours)
-    grant = ExportGrant(scope.branch_ids[0] if not scope.county else None, period, expires)  # type: ignore[index]
-    url = await export_url(ctx.session, settings, grant)
+    url = await export_url(ctx.session, settings, ExportGrant(scope.branch_id, period, expires))
     until = expires.astimezone(ctx.services.clock.tz)
     return f"📎 Excel 明细（{text.when(until)} 前有效）：\n{url}"
 
 
 async def export(ctx: Context, rest: str) -> Reply:
-    try:
-        period, branch_name = split_args(ctx, rest)
-        scope = await resolve_scope(ctx, branch_name)
-    except PeriodError as exc:
-        return Reply(f"{exc}\n用法：导出 [期间]")
-    except Refusal as exc:
-        return Reply(str(exc))
+    asked = await _period_and_scope(ctx, rest, "导出 [期间]")
+    if isinstance(asked, Reply):
+        return asked
+    period, scope = asked
     head = f"📤 {scope.label} · {period.label}（{period.first} ~ {period.last}）"
     return Reply(f"{head}\n{await export_link_text(ctx, scope, period)}")
 

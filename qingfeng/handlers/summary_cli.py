@@ -42,8 +42,7 @@ async def run_summary(
             text = summary_text(await load_summary(s, services, scope, period, now))
             body = None
             if want_xlsx:
-                one = None if scope.county else scope.branches[0].id
-                body = await export_workbook(s, services, one, period, now)
+                body = await export_workbook(s, services, scope.branch_id, period, now)
     finally:
         await db.dispose()
     return text, body
