@@ -137,8 +137,7 @@ async def publish(ctx: Context, args: NewTask) -> Reply:
     # A secretary's task is their branch's; an admin's is the group's branch, else the county's.
     branch_id: int | None = member.branch_id
     if ctx.role is Role.ADMIN:
-        in_group = ctx.group is not None and ctx.msg.chat_type == "group"
-        branch_id = ctx.group.branch_id if in_group and ctx.group else None  # type: ignore[union-attr]
+        branch_id = ctx.group.branch_id if ctx.group is not None else None
     task = await study.create_task(
         ctx.session, args.title, args.link, branch_id, args.due, member.id, created_at=ctx.now
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -159,11 +160,14 @@ def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
     return case(*whens, else_=literal(None))
 
 
-def _member_counts(branch_ids: Sequence[int] | None, w: Window, dues: Sequence[CheckinDue]):  # type: ignore[no-untyped-def]
+def _member_counts(
+    branch_ids: Sequence[int] | None, w: Window, dues: Sequence[CheckinDue]
+) -> Select[Any]:
     """One row per active member in scope with every count (a subquery)."""
     scope = _scope(branch_ids)
     in_scope = select(Member.id).where(scope)
-    today = dues[0].today if dues else w.last
+    # Without daily check-in nothing depends on today: take the cheap path below.
+    today = dues[0].today if dues else date.max
     # Once the period is over every check-in in it counts; only a period reaching today
     # needs today's slots split by whether they have closed (and costs more per row).
     splits_today = today <= w.last
@@ -296,20 +300,22 @@ _FIELDS = (
 )
 
 
-def _counts(row: Sequence[object]) -> Counts:
-    (on_time, late, due, done, expected, present, ev_late, leave, total, conf, st_late) = row
+def _counts(row: Sequence[Any]) -> Counts:
+    """A Counts from the _FIELDS columns of a result row, in order."""
+    values = dict(zip(_FIELDS, row, strict=True))
+    due = values["ck_due"]
     return Counts(
-        checkin_on_time=int(on_time),  # type: ignore[call-overload]
-        checkin_late=int(late),  # type: ignore[call-overload]
-        checkin_due=None if due is None else int(due),  # type: ignore[call-overload]
-        checkin_done=int(done),  # type: ignore[call-overload]
-        ev_expected=int(expected),  # type: ignore[call-overload]
-        ev_present=int(present),  # type: ignore[call-overload]
-        ev_late=int(ev_late),  # type: ignore[call-overload]
-        ev_leave=int(leave),  # type: ignore[call-overload]
-        st_total=int(total),  # type: ignore[call-overload]
-        st_confirmed=int(conf),  # type: ignore[call-overload]
-        st_late=int(st_late),  # type: ignore[call-overload]
+        checkin_on_time=int(values["ck_on_time"]),
+        checkin_late=int(values["ck_late"]),
+        checkin_due=None if due is None else int(due),
+        checkin_done=int(values["ck_done"]),
+        ev_expected=int(values["ev_expected"]),
+        ev_present=int(values["ev_present"]),
+        ev_late=int(values["ev_late"]),
+        ev_leave=int(values["ev_leave"]),
+        st_total=int(values["st_total"]),
+        st_confirmed=int(values["st_confirmed"]),
+        st_late=int(values["st_late"]),
     )
 
 
