@@ -215,3 +215,13 @@ def test_name_lists_wrap_into_short_lines_per_branch():
         "二支部：乙0",
     ]
     assert name_lines([], {}, False) == ["无"]
+
+
+async def test_secretary_in_another_branchs_group_still_acts_on_own_branch(app, chat):
+    reply = await chat.text("li", "未签到", chat="wr-school")
+    assert reply.startswith(f"🕒 {BUREAU} ·")
+    assert "刘老师" not in reply
+    reply = await chat.text("li", "发布学习 机关任务", chat="wr-school")
+    assert f"范围：{BUREAU}" in reply
+    reply = await chat.text("li", "未学习", chat="wr-school")
+    assert reply.startswith("📚 #1《机关任务》\n县教育局机关党支部：已学 0 人，未学 5 人")
