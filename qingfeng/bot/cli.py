@@ -55,13 +55,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-
-
 @cli.command()
 def init(
     path: Annotated[Path, typer.Argument(help="写到哪个文件")] = Path("qingfeng.toml"),
@@ -161,9 +154,10 @@ def serve(config: ConfigOpt = None) -> None:
     from aiohttp import web
 
     from qingfeng.bot.app import App, SchemaOutOfDate
+    from qingfeng.bot.logs import setup_logging
 
     settings = _settings(config)
-    _logging()
+    setup_logging(settings)
 
     async def go() -> None:
         app = App(settings)
