@@ -84,7 +84,7 @@ async def test_configured_secret_signs_links_and_ttl_is_honoured(tmp_path, clock
     )
     app = App(settings, clock=clock)
     await upgrade(app.db)
-    await import_roster(app.db, roster_file)
+    await import_roster(app.db, roster_file, clock.now())
     await app.initialize()
     try:
         chat = Chat(app, clock)

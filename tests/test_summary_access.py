@@ -47,7 +47,9 @@ async def test_secretary_summary_in_another_group_still_shows_own_branch(chat):
 async def test_secretary_cannot_see_another_branchs_task(app, chat, clock):
     school = await branch_id(app, SCHOOL)
     async with app.db.write() as s:
-        task = await study.create_task(s, "一中内部材料", "", school, None, None, clock.now())
+        task = await study.create_task(
+            s, "一中内部材料", "", school, None, None, created_at=clock.now()
+        )
     assert await chat.text("li", f"未学习 {task.id}") == f"没有编号为 {task.id} 的学习任务。"
     assert await chat.text("li", f"催学 {task.id}") == f"没有编号为 {task.id} 的学习任务。"
     reply = await chat.text("chen", f"未学习 {task.id}", chat="wr-school")

@@ -17,6 +17,7 @@ from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.exports import ExportRoute
+from qingfeng.bot.logs import request_log
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
@@ -96,7 +97,9 @@ class App:
 
     def web_app(self) -> web.Application:
         """The aiohttp application: /healthz and each platform's callback routes."""
-        app = web.Application(client_max_size=self.settings.server.max_body_bytes)
+        app = web.Application(
+            client_max_size=self.settings.server.max_body_bytes, middlewares=[request_log]
+        )
         app.router.add_get("/healthz", self._healthz)
         for adapter in self.web_adapters:
             adapter.add_routes(app.router)

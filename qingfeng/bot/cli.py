@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from qingfeng.bot.clock import SystemClock
 from qingfeng.bot.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -52,13 +53,6 @@ def _settings(config: str | None) -> Settings:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
 
 
 @cli.command()
@@ -116,7 +110,7 @@ def roster_import(
     async def go() -> Any:
         db = Database(settings.database.url)
         try:
-            return await import_roster(db, file)
+            return await import_roster(db, file, SystemClock().now())
         finally:
             await db.dispose()
 
@@ -160,9 +154,10 @@ def serve(config: ConfigOpt = None) -> None:
     from aiohttp import web
 
     from qingfeng.bot.app import App, SchemaOutOfDate
+    from qingfeng.bot.logs import setup_logging
 
     settings = _settings(config)
-    _logging()
+    setup_logging(settings)
 
     async def go() -> None:
         app = App(settings)
