@@ -98,10 +98,10 @@ async def test_configured_secret_signs_links_and_ttl_is_honoured(tmp_path, clock
         await app.shutdown()
 
 
-async def test_generated_secret_is_stable_across_restarts(app, chat, client, clock, tmp_path):
+async def test_generated_secret_is_stable_across_restarts(app, chat, client, clock):
     path = await link_path(chat, "li")
     # A second app on the same database (a restart, or another replica) accepts the link.
-    other = App(make_settings(tmp_path), clock=clock)
+    other = App(app.settings, clock=clock)
     await other.initialize()
     try:
         async with TestClient(TestServer(other.web_app())) as c2:

@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -155,9 +167,11 @@ def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
         stepped = [(col(Member.created_at) < end, literal(n)) for end, n in steps]
         per_member = case(*stepped, else_=literal(0)) if stepped else literal(0)
         whens.append((col(Member.branch_id).in_(branch_ids), per_member))
+    # Typed NULL: PostgreSQL cannot SUM an untyped one.
+    no_checkin = cast(null(), Integer)
     if not whens:
-        return literal(None)
-    return case(*whens, else_=literal(None))
+        return no_checkin
+    return case(*whens, else_=no_checkin)
 
 
 def _member_counts(
