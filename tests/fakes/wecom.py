@@ -168,7 +168,7 @@ class FakeWeCom:
 
     def fail(self, route: str, *kinds: str) -> None:
         """The next answers of `route` ("webhook", "send", "gettoken"): "5xx", "45009",
-        "42001" or "slow" (never answers)."""
+        "42001", "slow" (never answers), or "ok" (answers normally)."""
         self.failures[route].extend(kinds)
 
     def expire_tokens(self) -> None:
@@ -196,6 +196,8 @@ class FakeWeCom:
         if not self.failures[route]:
             return None
         kind = self.failures[route].popleft()
+        if kind == "ok":
+            return None
         self.refused.append((route, int(kind) if kind.isdigit() else 0))
         if kind == "slow":
             await self._release.wait()
