@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import func, select
 
+from qingfeng.bot.app import App
+from qingfeng.bot.config import ConfigError
 from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.conftest import make_settings
 from tests.fakes.wecom import CORP_ID, FakeWeCom, WeComSide, app_text, wecom_bot
 
 
@@ -156,3 +160,22 @@ async def test_five_megabyte_body_is_413(bot):
     await assert_refused_and_healthy(
         bot, await bot.http.post("/wecom/app", params=query, data=body), 413
     )
+
+
+# --- configuration ----------------------------------------------------------------------
+def test_bad_encoding_aes_key_or_missing_corp_id_stop_at_startup(tmp_path):
+    bad_key = make_settings(tmp_path, wecom={"aibot": {"token": "t", "encoding_aes_key": "short"}})
+    with pytest.raises(ConfigError, match=r"wecom\.aibot\.encoding_aes_key"):
+        App(bad_key)
+    no_corp = make_settings(
+        tmp_path, wecom={"app": {"token": "t", "encoding_aes_key": "a" * 43, "secret": "s"}}
+    )
+    with pytest.raises(ConfigError, match=r"wecom\.corp_id"):
+        App(no_corp)
+
+
+async def test_without_callback_tokens_there_are_no_wecom_routes(app):
+    assert app.transports["wecom"] is not None  # the config's groups can still be pushed to
+    async with TestClient(TestServer(app.web_app())) as http:
+        assert (await http.post("/wecom/aibot", data=b"{}")).status == 404
+        assert (await http.get("/healthz")).status == 200

@@ -101,6 +101,9 @@ class AibotAdapter:
             return _stream(msgid, NOT_TEXT)
         group = payload.get("chattype") == "group"
         chat_id = payload.get("chatid") if group else sender
+        if group:
+            # The operator copies a group's chatid from here into [[groups]] chat_id.
+            log.info("aibot message %s in group chatid=%s", msgid, chat_id)
         msg = IncomingMessage(
             platform="wecom",
             message_id=msgid,
