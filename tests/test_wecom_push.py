@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,14 @@ import pytest
 from qingfeng.bot.messages import Mention, Reply
 from qingfeng.bot.platforms.wecom.client import post_json
 from qingfeng.bot.sending import GroupTarget, SendError
-from tests.fakes.wecom import FakeWeCom, wecom_bot
+from tests.fakes.wecom import (
+    AIBOT_KEY,
+    AIBOT_TOKEN,
+    APP_SECRET,
+    FakeWeCom,
+    aibot_text,
+    wecom_bot,
+)
 
 LONG = "\n\n".join(
     f"第{i + 1}条：节日期间严禁违规收送礼品礼金，严禁参加学生家长宴请。" * 10 for i in range(6)
@@ -213,3 +221,22 @@ async def test_wrong_secret_is_permanent(bot, fake, transport):
     with pytest.raises(SendError) as err:
         await transport.send_direct("li", Reply("x"))
     assert err.value.permanent and "40001" in err.value.reason
+
+
+async def test_secrets_never_reach_the_log(bot, fake, transport, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake.fail("webhook", "5xx", "45009", "5xx")
+    fake.fail("send", "42001")
+    with pytest.raises(SendError):
+        await transport.send_group(targets(bot)[0], Reply("x"))
+    await transport.send_direct("li", Reply("y"))
+    resp = await bot.post_aibot(aibot_text("log-1", "wang", "签到", chatid="wr-0"))
+    assert resp.status == 200
+    forged = await bot.http.post("/wecom/aibot", params=bot.aibot.query("x"), data=b"{}")
+    assert forged.status == 400
+    # aiohttp.access is the test servers' request log (the fake's gettoken URL carries the
+    # secret, as the real one does); `qingfeng serve` runs without an access log.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
+    assert "attempt" in logged and "chatid=wr-0" in logged
+    secrets = [APP_SECRET, AIBOT_KEY, AIBOT_TOKEN, "key-0", *fake.tokens]
+    assert not [s for s in secrets if s in logged]
