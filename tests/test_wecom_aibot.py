@@ -7,27 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from qingfeng.storage.models import CheckIn, InboundMessage
-from tests.fakes.wecom import FakeWeCom, WeComSide, aibot_text, wecom_bot
+from tests.fakes.wecom import WeComSide, aibot_text, count, hold_replies
 
-
-@pytest.fixture
-async def fake(clock):
-    async with FakeWeCom(clock) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(tmp_path, clock, roster_file, fake):
-    async with wecom_bot(tmp_path, clock, roster_file, fake) as b:
-        yield b
-
-
-async def count(app, model) -> int:
-    async with app.db.read() as s:
-        return (await s.exec(select(func.count()).select_from(model))).one()
+pytest_plugins = ["tests.fakes.wecom_fixtures"]
 
 
 async def test_group_sign_in_gets_an_encrypted_stream_reply_and_writes_the_row(bot):
@@ -104,15 +89,7 @@ async def test_url_verification_answers_the_decrypted_echostr(bot):
 
 
 async def test_slow_work_answers_at_once_and_finishes_through_response_url(bot, fake):
-    gate = asyncio.Event()
-    real = bot.app.wecom.in_time.handle
-
-    async def slow(msg):
-        await gate.wait()
-        return await real(msg)
-
-    bot.app.wecom.in_time.handle = slow
-    bot.app.wecom.in_time.budget = 0.05
+    gate = hold_replies(bot)
     url = f"{fake.base}/cgi-bin/aibot/response?response_code=rc-1"
     payload = aibot_text("msg-slow", "wang", "签到", chatid="wr-0", url=url)
     reply = await bot.aibot_reply(payload)
@@ -130,15 +107,7 @@ async def test_slow_work_answers_at_once_and_finishes_through_response_url(bot, 
 
 
 async def test_late_reply_never_goes_to_a_url_outside_the_wecom_api(bot, fake):
-    gate = asyncio.Event()
-    real = bot.app.wecom.in_time.handle
-
-    async def slow(msg):
-        await gate.wait()
-        return await real(msg)
-
-    bot.app.wecom.in_time.handle = slow
-    bot.app.wecom.in_time.budget = 0.05
+    gate = hold_replies(bot)
     payload = aibot_text("msg-ssrf", "wang", "签到", url="http://169.254.169.254/latest")
     await bot.aibot_reply(payload)
     gate.set()

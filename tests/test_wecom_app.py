@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import func, select
+from sqlmodel import select
 
 from qingfeng.bot.app import App
 from qingfeng.bot.config import ConfigError
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import make_settings
-from tests.fakes.wecom import CORP_ID, FakeWeCom, WeComSide, app_text, wecom_bot
+from tests.fakes.wecom import CORP_ID, WeComSide, app_text, count, hold_replies
 
-
-@pytest.fixture
-async def fake(clock):
-    async with FakeWeCom(clock) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(tmp_path, clock, roster_file, fake):
-    async with wecom_bot(tmp_path, clock, roster_file, fake) as b:
-        yield b
-
-
-async def count(app, model) -> int:
-    async with app.db.read() as s:
-        return (await s.exec(select(func.count()).select_from(model))).one()
+pytest_plugins = ["tests.fakes.wecom_fixtures"]
 
 
 async def test_direct_sign_in_gets_an_encrypted_xml_reply_and_writes_the_row(bot):
@@ -83,15 +66,7 @@ async def test_url_verification(bot):
 
 
 async def test_slow_reply_says_working_and_arrives_by_message_send(bot, fake):
-    gate = asyncio.Event()
-    real = bot.app.wecom.in_time.handle
-
-    async def slow(msg):
-        await gate.wait()
-        return await real(msg)
-
-    bot.app.wecom.in_time.handle = slow
-    bot.app.wecom.in_time.budget = 0.05
+    gate = hold_replies(bot)
     resp = await bot.post_app(app_text(7004, "wang", "签到"))
     assert bot.wecom_app.open_xml_reply(await resp.text()).findtext("Content") == (
         "处理中…结果稍后发给你。"

@@ -16,9 +16,7 @@ from tests.fakes.wecom import (
     AIBOT_KEY,
     AIBOT_TOKEN,
     APP_SECRET,
-    FakeWeCom,
     aibot_text,
-    wecom_bot,
 )
 
 LONG = "\n\n".join(
@@ -26,16 +24,8 @@ LONG = "\n\n".join(
 )  # six paragraphs of ~1000 bytes: three webhook messages of two paragraphs each
 
 
-@pytest.fixture
-async def fake(clock):
-    async with FakeWeCom(clock) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(tmp_path, clock, roster_file, fake):
-    async with wecom_bot(tmp_path, clock, roster_file, fake, groups=30) as b:
-        yield b
+pytest_plugins = ["tests.fakes.wecom_fixtures"]
+WECOM_GROUPS = 30
 
 
 @pytest.fixture

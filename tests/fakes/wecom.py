@@ -30,6 +30,7 @@ from xml.etree import ElementTree
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from sqlmodel import func, select
 
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
@@ -369,3 +370,22 @@ async def wecom_bot(
         await http.close()
         await app.stop()
         await app.shutdown()
+
+
+def hold_replies(bot: WeComBot) -> asyncio.Event:
+    """Make the dispatcher slower than the reply budget until the returned event is set."""
+    gate = asyncio.Event()
+    real = bot.app.wecom.in_time.handle
+
+    async def slow(msg: Any) -> Any:
+        await gate.wait()
+        return await real(msg)
+
+    bot.app.wecom.in_time.handle = slow
+    bot.app.wecom.in_time.budget = 0.05
+    return gate
+
+
+async def count(app: App, model: type) -> int:
+    async with app.db.read() as s:
+        return (await s.exec(select(func.count()).select_from(model))).one()
