@@ -36,7 +36,7 @@ from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.handlers.roster import import_roster
 from qingfeng.storage.migrate import upgrade
-from tests.conftest import BUREAU, SCHOOL, make_settings
+from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
 
 CORP_ID = "ww-test-corp"
 APP_SECRET = "app-secret-value"
@@ -323,7 +323,12 @@ class WeComBot:
 
 @asynccontextmanager
 async def wecom_bot(
-    tmp_path: Path, clock: FakeClock, roster_file: Path, fake: FakeWeCom, groups: int = 2
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_file: Path,
+    fake: FakeWeCom,
+    groups: int = 2,
+    postgres_url: str | None = None,
 ) -> AsyncIterator[WeComBot]:
     """The whole bot with WeCom configured against `fake`, serving its routes on loopback."""
     group_list = [
@@ -336,8 +341,10 @@ async def wecom_bot(
         }
         for i in range(groups)
     ]
+    overrides: dict[str, Any] = {"database": {"url": postgres_url}} if postgres_url else {}
     settings = make_settings(
         tmp_path,
+        **overrides,
         groups=group_list,
         wecom={
             "corp_id": CORP_ID,
@@ -352,8 +359,11 @@ async def wecom_bot(
         },
     )
     app = App(settings, clock=clock)
-    await upgrade(app.db)
-    await import_roster(app.db, roster_file)
+    if postgres_url:
+        await _empty_tables(app.db)
+    else:
+        await upgrade(app.db)
+    await import_roster(app.db, roster_file, clock.now())
     await app.initialize()
     await app.start()
     http = TestClient(TestServer(app.web_app()))

@@ -28,7 +28,8 @@ async def bot(
     clock: FakeClock,
     roster_file: Path,
     fake: FakeWeCom,
+    postgres_url: str | None,
 ) -> AsyncIterator[WeComBot]:
     groups = getattr(request.module, "WECOM_GROUPS", 2)
-    async with wecom_bot(tmp_path, clock, roster_file, fake, groups=groups) as b:
+    async with wecom_bot(tmp_path, clock, roster_file, fake, groups, postgres_url) as b:
         yield b
