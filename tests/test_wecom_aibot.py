@@ -171,3 +171,28 @@ async def test_five_megabyte_body_is_413(bot):
     query = bot.aibot.query("x")
     resp = await bot.http.post("/wecom/aibot", params=query, data=b"{" + b" " * (5 * 1024 * 1024))
     await assert_refused_and_healthy(bot, resp, 413)
+
+
+async def test_voice_and_mixed_messages_are_read_as_text(bot):
+    voice = aibot_text("v-1", "wang", "签到")
+    voice["msgtype"], voice["voice"] = "voice", {"content": "签到"}
+    del voice["text"]
+    assert (await bot.aibot_reply(voice))["stream"]["content"] == "✅ 上班签到成功 08:10，按时。"
+    mixed = aibot_text("mx-1", "sun", "", chatid="wr-0")
+    mixed["msgtype"] = "mixed"
+    mixed["mixed"] = {
+        "msg_item": [
+            {"msgtype": "text", "text": {"content": "@清风 签到"}},
+            {"msgtype": "image", "image": {"url": "https://example.invalid/a.png"}},
+        ]
+    }
+    del mixed["text"]
+    assert (await bot.aibot_reply(mixed))["stream"]["content"] == "✅ 上班签到成功 08:10，按时。"
+    assert await count(bot.app, CheckIn) == 2
+
+
+async def test_stream_refresh_polls_get_an_empty_answer(bot):
+    poll = {"msgid": "p-1", "from": {"userid": "wang"}, "msgtype": "stream", "stream": {"id": "x"}}
+    resp = await bot.post_aibot(poll)
+    assert resp.status == 200 and await resp.text() == ""
+    assert await count(bot.app, InboundMessage) == 0
