@@ -20,6 +20,7 @@ import aiohttp
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.wecom.client import (
+    TOKEN_ERRORS,
     ApiError,
     HttpError,
     SessionGetter,
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 RATE_LIMITED = 45009
 SYSTEM_BUSY = -1
-TOKEN_ERRORS = frozenset({40014, 42001})  # left over after the client's one refresh
 EXPLAINED = {
     93000: "群机器人 webhook 地址无效（机器人可能已被移出群）",
     40058: "消息参数不合法",
@@ -135,6 +135,7 @@ class WeComTransport:
                 if exc.errcode == RATE_LIMITED:
                     last, retry_after = "企业微信限流（45009）", 60.0
                 elif exc.errcode == SYSTEM_BUSY or exc.errcode in TOKEN_ERRORS:
+                    # A token refused again right after the client's one refresh.
                     last = f"企业微信暂时不可用（{exc.errcode}）"
                 else:
                     reason = EXPLAINED.get(exc.errcode, exc.errmsg or "未知错误")
