@@ -14,6 +14,7 @@ from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.config import ConfigError
 from qingfeng.bot.platforms.longconn.backoff import Backoff
 from qingfeng.bot.platforms.longconn.lease import Lease
+from qingfeng.bot.platforms.longconn.wecom_ws import WeComLongConnectionTransport
 from qingfeng.storage import leases
 from tests.conftest import make_settings
 
@@ -32,7 +33,7 @@ def test_long_connection_mode_needs_its_keys(tmp_path: Path) -> None:
 def test_callback_mode_is_the_default_and_starts_no_connection(app: App) -> None:
     assert app.settings.wecom.mode == "callback" and app.settings.dingtalk.mode == "callback"
     assert app.long_connections == []
-    assert "wecom" not in app.transports
+    assert not isinstance(app.transports.get("wecom"), WeComLongConnectionTransport)
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:

@@ -219,3 +219,28 @@ async def test_a_replica_that_loses_its_lease_closes_its_connection(
     await eventually(lambda: fake.current is None, "connection closed")
     await eventually(lambda: conn.state == "standby", "standby")
     assert fake.subscribes == 1
+
+
+async def test_long_pushes_are_split_and_the_robot_limit_is_kept_without_repeats(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer], clock: FakeClock
+) -> None:
+    fake, _ = wecom
+    transport = bot.transports["wecom"]
+    target = GroupTarget("wecom", "wr-bureau", "机关群")
+    paragraph = "党员须知：" + "按时参加组织生活。" * 60  # about 1.6 KB each
+    long_text = "\n\n".join([paragraph] * 5)
+    for _ in range(4):
+        await transport.send_group(target, Reply("提醒"))
+    # 16 slots left this minute; the long text needs 3 pieces, so the 6th push runs out.
+    for _ in range(5):
+        await transport.send_group(target, Reply(long_text))
+    with pytest.raises(SendError) as limited:
+        await transport.send_group(target, Reply(long_text))
+    assert not limited.value.permanent and limited.value.retry_after
+    assert len(fake.frames("aibot_send_msg")) == 20
+    clock.advance(timedelta(minutes=1))
+    await transport.send_group(target, Reply(long_text))  # the outbox's retry
+    sent = fake.frames("aibot_send_msg")
+    assert len(sent) == 22  # only the piece that had not gone out
+    assert all(len(f["body"]["markdown"]["content"].encode()) <= 4096 for f in sent)
+    assert "\n\n".join(f["body"]["markdown"]["content"] for f in sent[4:7]) == long_text

@@ -33,7 +33,7 @@ def build_long_connections(app: App) -> list[LongConnection]:
             lease=Lease(app.db, app.clock, f"wecom:{bot.bot_id}", holder),
         )
         found.append(wecom)
-        app.transports["wecom"] = WeComLongConnectionTransport(wecom)
+        app.transports["wecom"] = WeComLongConnectionTransport(wecom, app.clock)
     if settings.dingtalk.mode == "long_connection":
         dt = settings.dingtalk
         found.append(

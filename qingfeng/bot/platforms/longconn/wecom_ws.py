@@ -9,14 +9,16 @@ each of our commands with {"headers": {"req_id"}, "errcode", "errmsg"}.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 
+from qingfeng.bot.clock import Clock
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.longconn.backoff import Backoff, Sleep, real_sleep
@@ -27,6 +29,9 @@ from qingfeng.bot.platforms.longconn.connection import (
 )
 from qingfeng.bot.platforms.longconn.lease import Lease
 from qingfeng.bot.platforms.longconn.payloads import wecom_incoming
+from qingfeng.bot.platforms.wecom.callback import as_text
+from qingfeng.bot.platforms.wecom.splitting import split_text
+from qingfeng.bot.ratelimit import SlidingWindow
 from qingfeng.bot.sending import GroupTarget, SendError
 
 log = logging.getLogger(__name__)
@@ -37,13 +42,8 @@ STREAM_MAX_BYTES = 20480  # WeCom's limit on a stream reply's content
 PERMANENT_ERRCODES = {40058, 93000, 93006, 600039}
 CHAT_DIRECT, CHAT_GROUP = 1, 2
 PUSHES_PER_MINUTE = 20  # WeCom's limit per robot
-
-
-def as_text(reply: Reply) -> str:
-    """A reply as chat text: the @mentions first, then the message."""
-    if reply.mentions:
-        return " ".join(f"@{m.name}" for m in reply.mentions) + "\n" + reply.text
-    return reply.text
+MARKDOWN_MAX_BYTES = 4096  # longer pushes are split at paragraph breaks
+PROGRESS_KEPT = 1024
 
 
 def _clip(text: str, limit: int) -> str:
@@ -203,17 +203,38 @@ class WeComLongConnectionTransport:
 
     platform = "wecom"
 
-    def __init__(self, connection: WeComLongConnection) -> None:
+    def __init__(self, connection: WeComLongConnection, clock: Clock) -> None:
         self.connection = connection
         # One bot, one connection: all its pushes share the per-robot limit.
-        self._limit = AsyncLimiter(PUSHES_PER_MINUTE, 60)
+        self.limiter = SlidingWindow(PUSHES_PER_MINUTE, timedelta(minutes=1), clock)
+        # Pieces already delivered of a long push that failed part-way: the outbox's retry
+        # resumes after them instead of repeating them.
+        self._progress: dict[str, int] = {}
 
     async def send_group(self, target: GroupTarget, message: Reply) -> None:
         if not target.chat_id or target.chat_id.startswith("name:"):
             raise SendError(f"群 {target.name} 没有配置 chat_id", permanent=True)
-        async with self._limit:
-            await self.connection.push(target.chat_id, CHAT_GROUP, as_text(message))
+        await self._send(target.chat_id, CHAT_GROUP, as_text(message))
 
     async def send_direct(self, user_id: str, message: Reply) -> None:
-        async with self._limit:
-            await self.connection.push(user_id, CHAT_DIRECT, as_text(message))
+        await self._send(user_id, CHAT_DIRECT, as_text(message))
+
+    async def _send(self, chat_id: str, chat_type: int, content: str) -> None:
+        key = hashlib.sha256(f"{chat_type}:{chat_id}:{content}".encode()).hexdigest()
+        pieces = split_text(content, MARKDOWN_MAX_BYTES)
+        done = self._progress.pop(key, 0)
+        try:
+            for piece in pieces[done:]:
+                wait = self.limiter.try_acquire(self.connection.bot_id)
+                if wait:
+                    raise SendError(
+                        "机器人每分钟最多 20 条，稍后再发", permanent=False, retry_after=wait
+                    )
+                await self.connection.push(chat_id, chat_type, piece)
+                done += 1
+        except SendError:
+            if done:
+                self._progress[key] = done
+                if len(self._progress) > PROGRESS_KEPT:
+                    self._progress.pop(next(iter(self._progress)))
+            raise
