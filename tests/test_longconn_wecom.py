@@ -244,3 +244,27 @@ async def test_long_pushes_are_split_and_the_robot_limit_is_kept_without_repeats
     assert len(sent) == 22  # only the piece that had not gone out
     assert all(len(f["body"]["markdown"]["content"].encode()) <= 4096 for f in sent)
     assert "\n\n".join(f["body"]["markdown"]["content"] for f in sent[4:7]) == long_text
+
+
+async def test_non_text_messages_and_events_get_a_hint_or_nothing(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    image = {
+        "msgid": "img-1",
+        "chattype": "single",
+        "from": {"userid": "wang"},
+        "msgtype": "image",
+        "image": {"url": "https://example.invalid/x", "aeskey": "k"},
+    }
+    reply = await fake.reply_to(await fake.deliver(image))
+    assert reply["body"]["stream"]["content"].startswith("目前只能处理文字消息")
+    assert fake.current is not None
+    event = {"cmd": "aibot_event_callback", "headers": {"req_id": "ev-1"}}
+    event["body"] = {"msgtype": "event", "event": {"eventtype": "enter_chat"}}
+    await fake.current.send_json(event)
+    await fake.current.send_str("not json")
+    ok = await fake.reply_to(await fake.deliver(text_message("msg-2", "wang", "签到")))
+    assert ok["body"]["stream"]["content"].startswith("✅")
+    assert await _count(bot, InboundMessage) == 1
+    assert fake.subscribes == 1  # none of it broke the connection
