@@ -7,6 +7,7 @@ Nothing starts at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -16,6 +17,7 @@ from qingfeng.bot.clock import Clock, SystemClock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.platforms import dingtalk
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
@@ -54,11 +56,13 @@ class App:
         self.transports: dict[str, Transport] = {}
         self.web_adapters: list[WebAdapter] = []
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []  # e.g. replies still in flight
         self.started = False
         self._build_platforms()
 
     def _build_platforms(self) -> None:
         """Create the adapters and transports of the platforms the config enables."""
+        dingtalk.install(self)
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""
@@ -85,6 +89,8 @@ class App:
         self.started = True
 
     async def stop(self) -> None:
+        for wait in self.on_stop:
+            await wait()
         self.started = False
 
     async def shutdown(self) -> None:
