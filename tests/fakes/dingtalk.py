@@ -64,6 +64,8 @@ class FakeDingTalk:
         self._robots: defaultdict[str, _Robot] = defaultdict(_Robot)
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._release = asyncio.Event()
+        # Tokens expire once this many group messages were delivered (mid-run expiry).
+        self.expire_tokens_after: int | None = None
         self._server: TestServer | None = None
 
     # -- set-up -----------------------------------------------------------------------
@@ -190,6 +192,8 @@ class FakeDingTalk:
         if not isinstance(cid, str) or not cid:
             return _bad_param("openConversationId 不能为空")
         self.delivered.append(_from_param("group", cid, body))
+        if self.expire_tokens_after == len(self.texts("group")):
+            self.expire_tokens()
         return web.json_response({"processQueryKey": f"q{len(self.delivered)}"})
 
     async def _batch_send(self, request: web.Request) -> web.Response:

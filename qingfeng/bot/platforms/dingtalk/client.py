@@ -87,7 +87,7 @@ class DingTalkHTTP:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = timeout  # seconds for one request
         self._backoff = tuple(backoff)
         self.sleep = sleep  # tests replace it: back-off must not wait for real there
 
@@ -104,7 +104,10 @@ class DingTalkHTTP:
                 await self.sleep(self._backoff[attempt - 1])
             try:
                 async with session.post(
-                    url, json=body, headers=headers, timeout=self._timeout
+                    url,
+                    json=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
                 ) as resp:
                     try:
                         data = await resp.json(content_type=None)
@@ -127,7 +130,7 @@ class DingTalkHTTP:
 class AccessToken:
     """The app's access token: fetched once, shared by every caller, renewed before expiry."""
 
-    EARLY = timedelta(minutes=5)
+    EARLY = timedelta(minutes=10)  # renew well before DingTalk's 2 hours run out
 
     def __init__(
         self, http: DingTalkHTTP, api_base: str, app_key: str, app_secret: str, clock: Clock
