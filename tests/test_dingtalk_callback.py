@@ -49,6 +49,14 @@ async def test_same_msg_id_three_times_writes_one_row_and_repeats_the_reply(dt):
     assert len(await dt.inbound()) == 1
 
 
+async def test_same_msg_id_concurrently_writes_one_row(dt):
+    payload = dt.payload("签到", msg_id="msgBurst==")
+    responses = await asyncio.gather(*(dt.post(payload) for _ in range(3)))
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert len(await dt.checkins()) == 1
+    assert len(await dt.inbound()) == 1
+
+
 async def test_direct_chat_reply_has_no_at(dt):
     answer = await dt.say("签到", group=False)
     assert answer["text"]["content"] == SIGNED_IN

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.dispatcher import Dispatcher
@@ -104,9 +105,15 @@ class DingTalkAdapter:
         cid = message.conversation_id
         if cid in self._known_groups:
             return
-        async with self._db.write() as s:
-            if await groups.group_by_chat(s, PLATFORM, cid) is None:
-                await groups.upsert_group(s, PLATFORM, cid, message.conversation_title or cid, None)
+        try:
+            async with self._db.write() as s:
+                if await groups.group_by_chat(s, PLATFORM, cid) is None:
+                    title = message.conversation_title or cid
+                    await groups.upsert_group(s, PLATFORM, cid, title, None)
+        except SQLAlchemyError as exc:
+            # Not worth failing the message for: the next one from this group tries again.
+            log.warning("dingtalk group not recorded: %s", type(exc).__name__)
+            return
         self._known_groups.add(cid)
 
     def _addressed(self, message: RobotMessage, reply: Reply) -> Reply:
