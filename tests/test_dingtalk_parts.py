@@ -10,9 +10,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from qingfeng.bot.app import App
 from qingfeng.bot.platforms.dingtalk.callback import BadPayload, parse
+from qingfeng.bot.platforms.dingtalk.client import Throttled, TokenRejected, check_answer
 from qingfeng.bot.platforms.dingtalk.markdown import title_of, to_phone_markdown
 from qingfeng.bot.platforms.dingtalk.signing import sign, signed_webhook_url, verify_callback
 from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
+from qingfeng.bot.sending import SendError
 from tests.conftest import make_settings
 from tests.fakes.dingtalk import APP_SECRET, callback_headers, callback_payload
 
@@ -103,3 +105,23 @@ async def test_app_without_dingtalk_secret_has_no_callback_but_can_push(tmp_path
     finally:
         await client.close()
         await app.db.dispose()
+
+
+def test_answers_are_checked_even_when_http_200():
+    assert check_answer(200, {"errcode": 0, "errmsg": "ok"}) == {"errcode": 0, "errmsg": "ok"}
+    assert check_answer(200, {"processQueryKey": "q"}) == {"processQueryKey": "q"}
+    with pytest.raises(Throttled) as err:
+        check_answer(200, {"errcode": 130101, "errmsg": "send too fast"})
+    assert err.value.retry_after == 600.0 and not err.value.permanent
+    for code in (310000, 300001, 12345):
+        with pytest.raises(SendError) as err:
+            check_answer(200, {"errcode": code, "errmsg": "x"})
+        assert err.value.permanent and str(code) in err.value.reason
+    with pytest.raises(TokenRejected):
+        check_answer(401, {"code": "InvalidAuthentication"})
+    with pytest.raises(SendError) as err:
+        check_answer(200, None)  # an HTML page from a proxy is not a delivery
+    assert not err.value.permanent
+    with pytest.raises(SendError) as err:
+        check_answer(502, None)
+    assert not err.value.permanent

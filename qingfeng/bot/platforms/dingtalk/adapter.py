@@ -91,14 +91,21 @@ class DingTalkAdapter:
         if message.is_group:
             await self._learn_group(message)
         task = asyncio.create_task(self._dispatcher.handle(message.incoming()))
-        done, _ = await asyncio.wait({task}, timeout=self.reply_wait)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.reply_wait)
+        except asyncio.CancelledError:
+            self._finish_later(message, task)  # DingTalk hung up; the reply still goes out
+            raise
         if done:
             return web.json_response(webhook_body(self._addressed(message, task.result())))
         # Too slow for the HTTP response: answer DingTalk now and deliver the reply later.
+        self._finish_later(message, task)
+        return web.json_response({})
+
+    def _finish_later(self, message: RobotMessage, task: asyncio.Task[Reply]) -> None:
         later = asyncio.create_task(self._reply_later(message, task))
         self._pending.add(later)
         later.add_done_callback(self._pending.discard)
-        return web.json_response({})
 
     async def _learn_group(self, message: RobotMessage) -> None:
         """Remember a group the first time it talks to the bot, so 绑定本群 and pushes work."""

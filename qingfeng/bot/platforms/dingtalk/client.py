@@ -51,6 +51,8 @@ class TokenRejected(SendError):
 def check_answer(status: int, data: Any) -> dict[str, Any]:
     """The JSON of a DingTalk answer, or the SendError it amounts to."""
     if not isinstance(data, dict):
+        if status == 200:  # not DingTalk answering (a proxy's page?): not proof of delivery
+            raise SendError("钉钉返回了无法识别的内容", permanent=False)
         data = {}
     code = data.get("errcode")
     if status == 200 and code in (None, 0, "0"):
