@@ -200,7 +200,11 @@ class RobotAPI:
         await self.call("/v1.0/robot/groupMessages/send", body)
 
     async def send_people(self, user_ids: Sequence[str], reply: Reply) -> None:
-        """Send to each user, 20 to a call; SendError names the ones DingTalk refused."""
+        """Send to each user, 20 to a call; SendError names the ones DingTalk refused.
+
+        A failure after the first call leaves earlier batches sent; callers that must never
+        repeat a message (the outbox) send to one person per row.
+        """
         key, param = openapi_message(reply)
         invalid: list[str] = []
         limited: list[str] = []
