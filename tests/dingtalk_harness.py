@@ -18,7 +18,7 @@ from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
 from qingfeng.handlers.roster import import_roster
 from qingfeng.storage.migrate import upgrade
 from qingfeng.storage.models import CheckIn, Group, InboundMessage
-from tests.conftest import BUREAU, SCHOOL, make_settings
+from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
 from tests.fakes.dingtalk import (
     APP_KEY,
     APP_SECRET,
@@ -99,10 +99,12 @@ class DingTalkHarness:
 
 @asynccontextmanager
 async def dingtalk_bot(
-    tmp_path: Path, clock: FakeClock, roster_file: Path, **overrides: Any
+    tmp_path: Path, clock: FakeClock, roster_file: Path, postgres_url: str | None = None
 ) -> AsyncIterator[DingTalkHarness]:
+    """The whole bot with DingTalk configured against a fresh fake, served on loopback."""
     fake = FakeDingTalk(clock)
     await fake.start()
+    overrides: dict[str, Any] = {"database": {"url": postgres_url}} if postgres_url else {}
     settings = make_settings(
         tmp_path,
         branches=[{"name": BUREAU, "daily_checkin": True}, {"name": SCHOOL, "daily_checkin": True}],
@@ -115,8 +117,11 @@ async def dingtalk_bot(
         **overrides,
     )
     app = App(settings, clock=clock)
-    await upgrade(app.db)
-    await import_roster(app.db, roster_file)
+    if postgres_url:
+        await _empty_tables(app.db)
+    else:
+        await upgrade(app.db)
+    await import_roster(app.db, roster_file, clock.now())
     await app.initialize()
     await app.start()
     client = TestClient(TestServer(app.web_app(), host="127.0.0.1"))

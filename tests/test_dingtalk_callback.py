@@ -20,8 +20,8 @@ SIGNED_IN = "✅ 上班签到成功 08:10，按时。"
 
 
 @pytest.fixture
-async def dt(tmp_path, clock, roster_file) -> AsyncIterator[DingTalkHarness]:
-    async with dingtalk_bot(tmp_path, clock, roster_file) as harness:
+async def dt(tmp_path, clock, roster_file, postgres_url) -> AsyncIterator[DingTalkHarness]:
+    async with dingtalk_bot(tmp_path, clock, roster_file, postgres_url) as harness:
         yield harness
 
 

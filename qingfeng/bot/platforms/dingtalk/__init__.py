@@ -38,5 +38,4 @@ def install(app: App) -> DingTalkAdapter | None:
         max_body=app.settings.server.max_body_bytes,
     )
     app.web_adapters.append(adapter)
-    app.on_stop.append(adapter.drain)
     return adapter
