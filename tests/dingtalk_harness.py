@@ -15,10 +15,8 @@ from sqlmodel import select
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.handlers.roster import import_roster
-from qingfeng.storage.migrate import upgrade
 from qingfeng.storage.models import CheckIn, Group, InboundMessage
-from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
+from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
 from tests.fakes.dingtalk import (
     APP_KEY,
     APP_SECRET,
@@ -116,14 +114,7 @@ async def dingtalk_bot(
         },
         **overrides,
     )
-    app = App(settings, clock=clock)
-    if postgres_url:
-        await _empty_tables(app.db)
-    else:
-        await upgrade(app.db)
-    await import_roster(app.db, roster_file, clock.now())
-    await app.initialize()
-    await app.start()
+    app = await started_app(settings, clock, roster_file, bool(postgres_url))
     client = TestClient(TestServer(app.web_app(), host="127.0.0.1"))
     await client.start_server()
     try:
