@@ -13,6 +13,7 @@ from sqlmodel import func, select
 
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
+from qingfeng.storage import groups
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import BUREAU, SCHOOL
 from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
@@ -77,7 +78,7 @@ async def test_checkin_callback_is_acked_answered_and_recorded(
         {
             "msgtype": "text",
             "text": {"content": "@liu-dt\n✅ 上班签到成功 08:10，按时。"},
-            "at": {"atUserIds": ["liu-dt"]},
+            "at": {"atUserIds": ["liu-dt"], "isAtAll": False},
         }
     ]
     assert await _count(bot, CheckIn) == 1
@@ -131,14 +132,19 @@ async def test_disconnect_frame_leads_to_a_new_connection(
     assert bot.long_connections[0].state == "connected"
 
 
-async def test_an_expired_session_webhook_gets_no_post_but_the_message_counts(
-    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+async def test_an_expired_session_webhook_is_not_used_and_the_message_still_counts(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     payload = gateway.robot_message("dt-3", "liu-dt", "签到", expires_ms=_valid_until(clock, -1))
     await gateway.deliver(payload)
     await eventually(lambda: gateway.acks, "an ack")
+    # Callback mode's fallback, the robot OpenAPI, is not served by this gateway fake.
+    await eventually(lambda: "reply to dt-3 not delivered" in caplog.text, "the fallback tried")
     assert gateway.replies == []
     assert await _count(bot, CheckIn) == 1
+    async with bot.db.read() as s:
+        learned = await groups.group_by_chat(s, "dingtalk", "cid-school")
+    assert learned is not None and learned.name == "一中群"  # for 绑定本群 and pushes
 
 
 async def test_healthz_shows_the_stream_state(bot: App) -> None:

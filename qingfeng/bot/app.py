@@ -18,6 +18,7 @@ from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.exports import ExportRoute
 from qingfeng.bot.logs import request_log
+from qingfeng.bot.platforms import dingtalk
 from qingfeng.bot.platforms.longconn import LongConnection, build_long_connections
 from qingfeng.bot.platforms.wecom import WeComPlatform
 from qingfeng.bot.router import Router
@@ -60,6 +61,7 @@ class App:
         self.long_connections: list[LongConnection] = []  # dialled out; see longconn
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.wecom: WeComPlatform | None = None
+        self.dingtalk: dingtalk.DingTalkAdapter | None = None
         self.started = False
         self._build_platforms()
 
@@ -75,6 +77,7 @@ class App:
             self.wecom = WeComPlatform(wecom, self.dispatcher.handle, self.clock, self._session)
             self.web_adapters.extend(self.wecom.web_adapters)
             self.transports["wecom"] = self.wecom.transport
+        self.dingtalk = dingtalk.install(self)
         # Long-connection mode: WeCom pushes go over the connection instead of webhooks.
         self.long_connections = build_long_connections(self)
 
@@ -115,6 +118,8 @@ class App:
             await conn.stop()
         if self.wecom is not None:
             await self.wecom.drain()  # replies still being worked on go out first
+        if self.dingtalk is not None:
+            await self.dingtalk.drain()
         self.started = False
 
     async def shutdown(self) -> None:

@@ -138,7 +138,7 @@ class FakeDingTalkStream:
             "msgtype": "text",
             "text": {"content": f" {text}"},
             "conversationType": "2" if group else "1",
-            "conversationId": "cid-school" if group else "",
+            "conversationId": "cid-school" if group else f"cid-direct-{staff_id}",
             "conversationTitle": "一中群" if group else "",
             "senderId": f"$:LWCP_v1:${staff_id}",
             "senderStaffId": staff_id,

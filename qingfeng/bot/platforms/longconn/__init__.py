@@ -34,7 +34,7 @@ def build_long_connections(app: App) -> list[LongConnection]:
         )
         found.append(wecom)
         app.transports["wecom"] = WeComLongConnectionTransport(wecom, app.clock)
-    if settings.dingtalk.mode == "long_connection":
+    if settings.dingtalk.mode == "long_connection" and app.dingtalk is not None:
         dt = settings.dingtalk
         found.append(
             DingTalkStream(
@@ -42,8 +42,8 @@ def build_long_connections(app: App) -> list[LongConnection]:
                 client_id=dt.app_key,
                 client_secret=dt.app_secret.get_secret_value(),
                 dispatcher=app.dispatcher,
+                adapter=app.dingtalk,
                 http=lambda: app.http,
-                clock=app.clock,
                 lease=Lease(app.db, app.clock, f"dingtalk:{dt.app_key}", holder),
             )
         )

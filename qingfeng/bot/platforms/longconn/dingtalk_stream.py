@@ -19,9 +19,10 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from qingfeng.bot.clock import Clock
 from qingfeng.bot.dispatcher import Dispatcher
-from qingfeng.bot.messages import Mention, Reply
+from qingfeng.bot.messages import Reply
+from qingfeng.bot.platforms.dingtalk.adapter import NON_TEXT_HINT, DingTalkAdapter
+from qingfeng.bot.platforms.dingtalk.callback import BadPayload, RobotMessage, parse
 from qingfeng.bot.platforms.longconn.backoff import Backoff, Sleep, real_sleep
 from qingfeng.bot.platforms.longconn.connection import (
     ConnectionLost,
@@ -29,24 +30,13 @@ from qingfeng.bot.platforms.longconn.connection import (
     read_json,
 )
 from qingfeng.bot.platforms.longconn.lease import Lease
-from qingfeng.bot.platforms.longconn.payloads import dingtalk_incoming
+from qingfeng.bot.sending import SendError
 
 log = logging.getLogger(__name__)
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
 ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
-NOT_TEXT = "目前只能处理文字消息，发送“帮助”查看可用命令。"
 USER_AGENT = "qingfeng/0.1"
-
-
-def reply_body(reply: Reply) -> dict[str, Any]:
-    """The body posted to a sessionWebhook: text (or markdown) with its @mentions."""
-    at = " ".join(f"@{m.external_id}" for m in reply.mentions)
-    content = f"{at}\n{reply.text}" if at else reply.text
-    ats = {"atUserIds": [m.external_id for m in reply.mentions]}
-    if reply.markdown:
-        return {"msgtype": "markdown", "markdown": {"title": "清风", "text": content}, "at": ats}
-    return {"msgtype": "text", "text": {"content": content}, "at": ats}
 
 
 def _ack(message_id: str, data: Any) -> dict[str, Any]:
@@ -68,8 +58,8 @@ class DingTalkStream(LongConnection):
         client_id: str,
         client_secret: str,
         dispatcher: Dispatcher,
+        adapter: DingTalkAdapter,
         http: Callable[[], aiohttp.ClientSession | None],
-        clock: Clock,
         lease: Lease,
         sleep: Sleep = real_sleep,
         backoff: Backoff | None = None,
@@ -80,8 +70,8 @@ class DingTalkStream(LongConnection):
         self.client_id = client_id
         self._secret = client_secret
         self.dispatcher = dispatcher
+        self.adapter = adapter  # the callback mode's parsing and replying, shared
         self._http = http
-        self.clock = clock
         self.idle_timeout = idle_timeout
         self._replies: set[asyncio.Task[None]] = set()
 
@@ -144,54 +134,33 @@ class DingTalkStream(LongConnection):
         self, ws: aiohttp.ClientWebSocketResponse, headers: dict[str, Any], data: object
     ) -> None:
         message_id = str(headers.get("messageId", ""))
-        payload: object = None
-        if isinstance(data, str):
+        message: RobotMessage | None = None
+        if headers.get("topic") == ROBOT_TOPIC and isinstance(data, str):
             try:
-                payload = json.loads(data)
-            except ValueError:
-                payload = None
-        if headers.get("topic") != ROBOT_TOPIC or not isinstance(payload, dict):
-            log.warning("dingtalk stream: callback %s not understood, acknowledged", message_id)
+                message = parse(data.encode("utf-8"))
+            except BadPayload as exc:
+                log.warning("dingtalk stream: callback %s refused: %s", message_id, exc)
+        if message is None:
             await ws.send_json(_ack(message_id, {"response": None}))
             return
-        msg = dingtalk_incoming(payload)
-        if msg is None:
-            reply = Reply(NOT_TEXT)
+        if message.msgtype != "text":
+            reply = Reply(NON_TEXT_HINT)
         else:
+            if message.is_group:
+                await self.adapter.learn_group(message)
             # Recorded before the ack: if we die in between, DingTalk re-delivers the frame and
             # the dispatcher hands back the reply it already gave.
-            reply = await self.dispatcher.handle(msg)
-            if msg.chat_type == "group" and not reply.mentions:
-                staff = payload.get("senderStaffId")
-                if isinstance(staff, str) and staff:
-                    reply = Reply(reply.text, (Mention(staff, msg.sender_name),), reply.markdown)
+            reply = self.adapter.addressed(
+                message, await self.dispatcher.handle(message.incoming())
+            )
         await ws.send_json(_ack(message_id, {"response": None}))
-        task = asyncio.create_task(self._reply(payload, reply))
+        task = asyncio.create_task(self._reply(message, reply))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
 
-    async def _reply(self, payload: dict[str, Any], reply: Reply) -> None:
-        """Answer through the message's sessionWebhook while it is valid."""
-        url = payload.get("sessionWebhook")
-        expires_ms = payload.get("sessionWebhookExpiredTime")
-        now_ms = int(self.clock.now().timestamp() * 1000)
-        msgid = payload.get("msgId")
-        if not isinstance(url, str) or not url:
-            log.warning("dingtalk message %s has no sessionWebhook; reply dropped", msgid)
-            return
-        if isinstance(expires_ms, int) and expires_ms <= now_ms:
-            log.warning("dingtalk message %s: sessionWebhook expired; reply dropped", msgid)
-            return
-        http = self._http()
-        if http is None:
-            return
+    async def _reply(self, message: RobotMessage, reply: Reply) -> None:
+        """By the sessionWebhook while it is valid, else by the OpenAPI (as callback mode)."""
         try:
-            async with http.post(url, json=reply_body(reply)) as resp:
-                answer = await resp.json(content_type=None)
-                errcode = answer.get("errcode", 0) if isinstance(answer, dict) else None
-                ok = resp.status == 200 and errcode == 0
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.warning("dingtalk reply to %s failed: %s", msgid, type(exc).__name__)
-            return
-        if not ok:
-            log.warning("dingtalk reply to %s refused: HTTP %s", msgid, resp.status)
+            await self.adapter.deliver(message, reply)
+        except SendError as exc:
+            log.error("dingtalk reply to %s not delivered: %s", message.msg_id, exc.reason)

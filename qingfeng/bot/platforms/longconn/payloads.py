@@ -1,6 +1,6 @@
-"""Platform payloads (the same JSON as the HTTP callbacks) into the neutral IncomingMessage.
+"""WeCom 智能机器人 payloads (the same JSON as the HTTP callback) into IncomingMessage.
 
-Kept small and separate so it can be shared with the callback adapters.
+Kept small and separate so it can be shared with the callback adapter.
 """
 
 from __future__ import annotations
@@ -47,26 +47,4 @@ def wecom_incoming(body: dict[str, Any]) -> IncomingMessage | None:
         chat_id=(_str(body.get("chatid")) or sender) if group else sender,
         sender_id=sender,
         text=text,
-    )
-
-
-def dingtalk_incoming(payload: dict[str, Any]) -> IncomingMessage | None:
-    """A robot text message; None for other kinds."""
-    msgid = _str(payload.get("msgId"))
-    sender = _str(payload.get("senderStaffId")) or _str(payload.get("senderId"))
-    text = _str(_get(payload, "text", "content")).strip()
-    if payload.get("msgtype") != "text" or not msgid or not sender or not text:
-        return None
-    if len(text) > TEXT_MAX:
-        return None
-    group = payload.get("conversationType") == "2"
-    return IncomingMessage(
-        platform="dingtalk",
-        message_id=msgid,
-        chat_type="group" if group else "direct",
-        chat_id=_str(payload.get("conversationId")) if group else sender,
-        sender_id=sender,
-        text=text,
-        sender_name=_str(payload.get("senderNick")),
-        chat_title=_str(payload.get("conversationTitle")),
     )
