@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 OPEN_PATH = "/v1.0/gateway/connections/open"
 ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
 USER_AGENT = "qingfeng/0.1"
+REPLY_DRAIN_SECONDS = 5.0
 
 
 def _ack(message_id: str, data: Any) -> dict[str, Any]:
@@ -77,9 +78,12 @@ class DingTalkStream(LongConnection):
 
     async def stop(self) -> None:
         await super().stop()
-        for task in list(self._replies):
-            task.cancel()
-        await asyncio.gather(*self._replies, return_exceptions=True)
+        # Replies already recorded still go out (bounded, so shutdown cannot hang on them).
+        if self._replies:
+            _, late = await asyncio.wait(set(self._replies), timeout=REPLY_DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def _open(self, http: aiohttp.ClientSession) -> URL:
         body = {
