@@ -23,22 +23,26 @@ def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-async def _one(session: aiohttp.ClientSession, req: dict, latencies: list[float]) -> int:
+async def _one(session: aiohttp.ClientSession, req: dict, latencies: list[float]) -> int | str:
     start = time.perf_counter()
-    async with session.request(
-        req.get("method", "POST"),
-        req["url"],
-        data=req.get("body", "").encode(),
-        headers=req.get("headers", {}),
-    ) as resp:
-        await resp.read()
-        latencies.append(time.perf_counter() - start)
-        return resp.status
+    try:
+        async with session.request(
+            req.get("method", "POST"),
+            req["url"],
+            data=req.get("body", "").encode(),
+            headers=req.get("headers", {}),
+        ) as resp:
+            await resp.read()
+            status: int | str = resp.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status = type(exc).__name__
+    latencies.append(time.perf_counter() - start)
+    return status
 
 
 async def run_max(reqs: list[dict], concurrency: int) -> dict:
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     queue = iter(reqs)
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=conn) as session:
@@ -56,7 +60,7 @@ async def run_max(reqs: list[dict], concurrency: int) -> dict:
 
 async def run_rate(reqs: list[dict], rate: float) -> dict:
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def fire(req: dict) -> None:
@@ -75,7 +79,7 @@ async def run_rate(reqs: list[dict], rate: float) -> dict:
     return _report(latencies, statuses, elapsed)
 
 
-def _report(latencies: list[float], statuses: dict[int, int], elapsed: float) -> dict:
+def _report(latencies: list[float], statuses: dict[int | str, int], elapsed: float) -> dict:
     lat = sorted(latencies)
 
     def pct(p: float) -> float:
