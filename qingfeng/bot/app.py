@@ -20,6 +20,7 @@ from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
 from qingfeng.schedules.holidays import HolidayCalendar
+from qingfeng.schedules.scheduler import Reminders
 from qingfeng.storage import groups, members
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision
@@ -43,15 +44,26 @@ class App:
         settings: Settings,
         clock: Clock | None = None,
         db: Database | None = None,
+        schedule: bool | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock(settings.tz)
         self.db = db or Database(settings.database.url, echo=settings.database.echo)
         self.calendar = HolidayCalendar(settings.calendar.overrides)
-        self.services = Services(settings=settings, clock=self.clock, calendar=self.calendar)
+        self.transports: dict[str, Transport] = {}
+        # Refuses a bad template here, at start-up. The scheduler runs on wall-clock time,
+        # so by default only with the system clock; with a FakeClock the caller drives
+        # `reminders.tick()` (tests, the demo).
+        self.reminders = Reminders(settings, self.clock, self.db, self.calendar, self.transports)
+        self._schedule = isinstance(self.clock, SystemClock) if schedule is None else schedule
+        self.services = Services(
+            settings=settings,
+            clock=self.clock,
+            calendar=self.calendar,
+            pusher=self.reminders.pusher,
+        )
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
-        self.transports: dict[str, Transport] = {}
         self.web_adapters: list[WebAdapter] = []
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.started = False
@@ -82,9 +94,12 @@ class App:
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
+        if self._schedule:
+            self.reminders.start()
         self.started = True
 
     async def stop(self) -> None:
+        await self.reminders.stop()
         self.started = False
 
     async def shutdown(self) -> None:
