@@ -27,11 +27,13 @@ class RecordingTransport:
     failures: list[SendError] = field(default_factory=list)
     # After this many successful sends, block forever (a process about to be killed).
     hang_after: int | None = None
+    hung: asyncio.Event = field(default_factory=asyncio.Event)  # set when a send blocks
     _never: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _send(self, item: Sent) -> None:
         await asyncio.sleep(0)  # let other workers interleave
         if self.hang_after is not None and len(self.sent) >= self.hang_after:
+            self.hung.set()
             await self._never.wait()
         if self.failures:
             raise self.failures.pop(0)

@@ -108,19 +108,24 @@ class OutboxWorker:
             if not rows:
                 return report
 
-            async def one(row: Outbox, token: str = token) -> None:
+            started: set[int] = set()
+
+            async def one(row: Outbox, token: str = token, started: set[int] = started) -> None:
                 async with sem:
-                    await self._deliver(row, token, now, report)
+                    await self._deliver(row, token, now, report, started)
 
             try:
                 await asyncio.gather(*(one(r) for r in rows))
             except asyncio.CancelledError:
-                # Stopping: hand back what this batch had not finished.
+                # Cancelled: hand back the rows whose send had not begun. A send in flight
+                # may have reached the platform, so its row waits for the lease to expire.
                 async with self.db.write() as s:
-                    await outbox.release(s, token)
+                    await outbox.release(s, token, exclude=started)
                 raise
 
-    async def _deliver(self, row: Outbox, token: str, now: datetime, report: RunReport) -> None:
+    async def _deliver(
+        self, row: Outbox, token: str, now: datetime, report: RunReport, started: set[int]
+    ) -> None:
         assert row.id is not None
         async with self.db.read() as s:
             message = await self.render(s, row)
@@ -139,6 +144,7 @@ class OutboxWorker:
             await self._finish(outbox.mark_failed, row, token, report, reason)
             report.failed += 1
             return
+        started.add(row.id)
         try:
             if target.group is not None:
                 await transport.send_group(target.group, message)
@@ -171,8 +177,14 @@ class OutboxWorker:
 
     async def _finish(self, mark, row: Outbox, token: str, report: RunReport, *args) -> None:  # type: ignore[no-untyped-def]
         assert row.id is not None
-        async with self.db.write() as s:
-            ok = await mark(s, row.id, token, *args)
+        row_id = row.id
+
+        async def record() -> bool:
+            async with self.db.write() as s:
+                return bool(await mark(s, row_id, token, *args))
+
+        # Shielded: once a push went out, a cancellation must not lose the record of it.
+        ok = await asyncio.shield(record())
         if not ok:
             # The lease ran out and another worker took the row over.
             report.lost_claims += 1

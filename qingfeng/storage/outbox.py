@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -156,11 +156,12 @@ async def mark_failed(s: AsyncSession, row_id: int, token: str, error: str) -> b
     )
 
 
-async def release(s: AsyncSession, token: str) -> int:
+async def release(s: AsyncSession, token: str, exclude: Iterable[int] = ()) -> int:
     """Hand back rows claimed but not started (a worker stopping or running late)."""
     stmt = (
         sa.update(Outbox)
         .where(col(Outbox.claimed_by) == token, col(Outbox.state) == OutboxState.SENDING.value)
+        .where(col(Outbox.id).not_in(list(exclude)))
         .values(state=OutboxState.PENDING.value, claimed_until=None)
     )
     result = await s.exec(stmt)  # type: ignore[call-overload]
