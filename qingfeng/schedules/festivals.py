@@ -47,6 +47,21 @@ def festival_day(name: str, year: int) -> date:
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
 
+# Statutory rest days (国务院《全国年节及纪念日放假办法》, as amended in 2024): days from
+# the festival (春节 from 除夕), used only for years without official data.
+STATUTORY_DAYS = {"元旦": 1, "春节": 4, "清明": 1, "劳动节": 2, "端午": 1, "中秋": 1, "国庆": 3}
+
+
+def statutory_rest_days(year: int) -> list[date]:
+    days = []
+    for name, _ in FESTIVALS:
+        first = festival_day(name, year)
+        if name == "春节":
+            first -= timedelta(days=1)  # 除夕
+        days += [first + timedelta(days=i) for i in range(STATUTORY_DAYS[name])]
+    return days
+
+
 def festivals(
     year: int, calendar: HolidayCalendar, overrides: list[CalendarOverride] | None = None
 ) -> list[Festival]:
@@ -57,11 +72,7 @@ def festivals(
     out = []
     for name, template in FESTIVALS:
         day = fixed.get(name) or festival_day(name, year)
-        start = _break_start(day, calendar)
-        if estimated and name == "春节" and name not in fixed:
-            # Recent official breaks begin on 除夕, which the weekend fallback cannot know.
-            start = min(start, day - timedelta(days=1))
-        out.append(Festival(name, template, day, start, estimated))
+        out.append(Festival(name, template, day, _break_start(day, calendar), estimated))
     return out
 
 

@@ -46,10 +46,15 @@ class Planner:
         self.templates = templates
         self.grace = timedelta(hours=settings.reminders.grace_hours)
 
-    async def generate(self, db: Database) -> int:
-        """Create due rule events and outbox rows for [now - grace, now + LOOKAHEAD]."""
+    async def generate(self, db: Database, since: datetime | None = None) -> int:
+        """Create due rule events and outbox rows for [now - grace, now + LOOKAHEAD].
+
+        `since` raises the lower bound (a fresh install need not catch up on the morning).
+        """
         now = self.clock.now()
         low, high = now - self.grace, now + LOOKAHEAD
+        if since is not None:
+            low = max(low, since)
         rows: list[dict[str, Any]] = []
         async with db.write() as s:
             branches = list(await members.all_branches(s))

@@ -309,3 +309,18 @@ def check_settings(settings: Settings) -> None:
             parse_month_day(md, 2024)  # a leap year, so 02-29 is accepted
         except ValueError:
             raise ValueError(f"reminders.graduation_dates 里的日期应为 MM-DD：{md}") from None
+
+
+def plan_year(
+    settings: Settings, calendar: HolidayCalendar, year: int, branches: list[str]
+) -> list[Planned]:
+    """Every reminder of the year: county-wide ones and each branch's meetings, by time."""
+    # Next year's 元旦 reminder falls on this year's last working day.
+    out = year_reminders(settings, calendar, year) + year_reminders(settings, calendar, year + 1)
+    for branch in branches:
+        for month in range(1, 13):
+            for ev in branch_events(settings, branch, year, month, calendar):
+                key = f"rule:{ev.kind}:{branch}:{ev.period}"
+                out += event_reminders(key, ev.kind, branch, ev.starts, ev.place, ev.estimated)
+    out = [p for p in out if p.due.year == year]
+    return sorted(out, key=lambda p: (p.due, p.branch, p.label))
