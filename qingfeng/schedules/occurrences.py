@@ -77,9 +77,7 @@ class Planner:
             for year in sorted(years):
                 for p in rules.year_reminders(self.settings, self.calendar, year):
                     if low <= p.due <= high:
-                        ref = (
-                            {"month": p.key.split(":")[1]} if p.kind == "monthly_summary" else None
-                        )
+                        ref = {"month": p.fields["month"]} if p.kind == "monthly_summary" else None
                         rows += await self._fan_out(s, p, all_groups, None, ref)
             rows += await self._study_deadlines(s, all_groups, low, high)
             await outbox.enqueue(s, rows, now)

@@ -155,44 +155,18 @@ def event_reminders(
     tz = starts.tzinfo
     preview = datetime.combine(starts.date() - timedelta(days=PREVIEW_DAYS_BEFORE), MORNING_AT, tz)
     day_of = datetime.combine(starts.date(), DAY_OF_AT, tz)
-    common = {"fields": fields, "estimated": estimated, "branch": branch}
+    # (outbox kind = template, key suffix, due, label, audience)
+    spec = [
+        ("event_preview", "preview", preview, f"{kind}预告", BRANCH_GROUPS),
+        ("event_today", "today", day_of, f"{kind}当日提醒", BRANCH_GROUPS),
+        ("signin_open", "signin", starts - SIGNIN_OPENS_BEFORE, f"{kind}开始签到", BRANCH_GROUPS),
+        ("absentees", "absentees", starts + SIGNIN_CLOSES_AFTER, f"{kind}缺席名单", SECRETARIES),
+    ]
     out = [
         Planned(
-            "event_preview",
-            f"{event_key}:preview",
-            preview,
-            f"{kind}预告",
-            BRANCH_GROUPS,
-            "event_preview",
-            **common,
-        ),  # type: ignore[arg-type]
-        Planned(
-            "event_today",
-            f"{event_key}:today",
-            day_of,
-            f"{kind}当日提醒",
-            BRANCH_GROUPS,
-            "event_today",
-            **common,
-        ),  # type: ignore[arg-type]
-        Planned(
-            "signin_open",
-            f"{event_key}:signin",
-            starts - SIGNIN_OPENS_BEFORE,
-            f"{kind}开始签到",
-            BRANCH_GROUPS,
-            "signin_open",
-            **common,
-        ),  # type: ignore[arg-type]
-        Planned(
-            "absentees",
-            f"{event_key}:absentees",
-            starts + SIGNIN_CLOSES_AFTER,
-            f"{kind}缺席名单",
-            SECRETARIES,
-            "absentees",
-            **common,
-        ),  # type: ignore[arg-type]
+            name, f"{event_key}:{suffix}", due, label, audience, name, fields, estimated, branch
+        )
+        for name, suffix, due, label, audience in spec
     ]
     # A day-of reminder at or after the start says nothing new.
     return [p for p in out if not (p.kind == "event_today" and p.due >= starts)]
@@ -290,7 +264,7 @@ def year_reminders(settings: Settings, calendar: HolidayCalendar, year: int) -> 
                 "月度汇总与组织生活预警",
                 SECRETARIES,
                 "monthly_summary",
-                {},
+                {"month": f"{year}-{month:02d}"},  # rendered when sent, from the data then
                 estimated,
             )
         )

@@ -175,7 +175,14 @@ class OutboxWorker:
     def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
         log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
 
-    async def _finish(self, mark, row: Outbox, token: str, report: RunReport, *args) -> None:  # type: ignore[no-untyped-def]
+    async def _finish(
+        self,
+        mark: Callable[..., Awaitable[bool]],
+        row: Outbox,
+        token: str,
+        report: RunReport,
+        *args: object,
+    ) -> None:
         assert row.id is not None
         row_id = row.id
 
