@@ -14,7 +14,7 @@ import pytest
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.messages import Reply
-from qingfeng.schedules.worker import LEASE
+from qingfeng.schedules.worker import BATCH, LEASE
 from qingfeng.storage import groups, outbox
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import upgrade
@@ -22,7 +22,7 @@ from qingfeng.storage.models import OutboxState
 from tests.conftest import make_settings
 from tests.recording_transport import RecordingTransport
 
-GROUPS = 45  # more than two claim batches
+GROUPS = 45  # a fan-out bigger than the worker's concurrency
 
 PG_URL = os.environ.get("QINGFENG_TEST_PG", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 
@@ -110,8 +110,8 @@ async def _two_workers(db_a: Database, db_b: Database, app: App, clock: FakeCloc
     w_b = OutboxWorker(db_b, clock, app.settings, {"wecom": t_b}, render, worker_id="b")
     total = 0
     async with db_a.write() as s:
-        for i in range(GROUPS):
-            await groups.upsert_group(s, "wecom", f"wr-race-{i:02d}", f"群{i}", None)
+        for i in range(3 * BATCH):  # several claims' worth, so the two really contend
+            await groups.upsert_group(s, "wecom", f"wr-race-{i:03d}", f"群{i}", None)
     for round_ in range(3):
         async with db_a.write() as s:
             total += await app.services.pusher.to_branch_groups(

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
 
-BATCH = 20
-CONCURRENCY = 10
+BATCH = 50
+CONCURRENCY = 20
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 MAX_ATTEMPTS = 8
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
@@ -60,6 +60,38 @@ class _Target:
     label: str = ""
 
 
+class _GroupCommit:
+    """Records send results; results that arrive while a commit runs share the next one.
+
+    Each result still waits for its own commit before the caller moves on, so the window
+    in which a sent push is not yet recorded stays one commit long.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: list[
+            tuple[Callable[..., Awaitable[bool]], tuple[object, ...], asyncio.Future[bool]]
+        ] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((mark, args, fut))
+        async with self._lock:
+            if not fut.done():
+                batch, self._queue = self._queue, []
+                try:
+                    async with self.db.write() as s:
+                        results = [bool(await m(s, *a)) for m, a, _ in batch]
+                except Exception as exc:  # every waiter sees the failure, via its future
+                    for _, _, f in batch:
+                        f.set_exception(exc)
+                else:
+                    for (_, _, f), ok in zip(batch, results, strict=True):
+                        f.set_result(ok)
+        return await fut
+
+
 class OutboxWorker:
     """Sends due outbox rows through `transports[platform]`."""
 
@@ -80,6 +112,7 @@ class OutboxWorker:
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
         self.grace = timedelta(hours=settings.reminders.grace_hours)
         self._lock = asyncio.Lock()
+        self._results = _GroupCommit(db)
 
     async def run_due(self) -> RunReport:
         """Send every row due now; mark rows older than the grace period missed."""
@@ -110,12 +143,19 @@ class OutboxWorker:
 
             started: set[int] = set()
 
-            async def one(row: Outbox, token: str = token, started: set[int] = started) -> None:
+            async def one(
+                item: tuple[Outbox, Reply | None, _Target | None],
+                token: str = token,
+                started: set[int] = started,
+            ) -> None:
                 async with sem:
-                    await self._deliver(row, token, now, report, started)
+                    await self._deliver(*item, token, now, report, started)
 
             try:
-                await asyncio.gather(*(one(r) for r in rows))
+                # One read for the whole batch; each result is still recorded on its own.
+                async with self.db.read() as s:
+                    prepared = [(r, *(await self._prepare(s, r))) for r in rows]
+                await asyncio.gather(*(one(item) for item in prepared))
             except asyncio.CancelledError:
                 # Cancelled: hand back the rows whose send had not begun. A send in flight
                 # may have reached the platform, so its row waits for the lease to expire.
@@ -123,13 +163,22 @@ class OutboxWorker:
                     await outbox.release(s, token, exclude=started)
                 raise
 
+    async def _prepare(self, s: AsyncSession, row: Outbox) -> tuple[Reply | None, _Target | None]:
+        message = await self.render(s, row)
+        target = await self._target(s, row) if message is not None else None
+        return message, target
+
     async def _deliver(
-        self, row: Outbox, token: str, now: datetime, report: RunReport, started: set[int]
+        self,
+        row: Outbox,
+        message: Reply | None,
+        target: _Target | None,
+        token: str,
+        now: datetime,
+        report: RunReport,
+        started: set[int],
     ) -> None:
         assert row.id is not None
-        async with self.db.read() as s:
-            message = await self.render(s, row)
-            target = await self._target(s, row) if message is not None else None
         if message is None:
             await self._finish(outbox.mark_skipped, row, token, report, "无需发送")
             report.skipped += 1
@@ -184,14 +233,8 @@ class OutboxWorker:
         *args: object,
     ) -> None:
         assert row.id is not None
-        row_id = row.id
-
-        async def record() -> bool:
-            async with self.db.write() as s:
-                return bool(await mark(s, row_id, token, *args))
-
         # Shielded: once a push went out, a cancellation must not lose the record of it.
-        ok = await asyncio.shield(record())
+        ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
         if not ok:
             # The lease ran out and another worker took the row over.
             report.lost_claims += 1
