@@ -161,3 +161,50 @@ def _msg(text: str):
     from qingfeng.bot.messages import Reply
 
     return Reply(text)
+
+
+async def test_group_target_carries_the_configured_webhook_and_secret(
+    tmp_path, clock: FakeClock, roster_file
+) -> None:
+    from qingfeng.handlers.roster import import_roster
+    from qingfeng.storage.migrate import upgrade
+    from tests.conftest import BUREAU, make_settings
+
+    settings = make_settings(
+        tmp_path,
+        groups=[
+            {
+                "name": "机关钉钉群",
+                "branch": BUREAU,
+                "platform": "dingtalk",
+                "chat_id": "cid-bureau",
+                "webhook": "http://127.0.0.1:9/robot/send?access_token=t",
+                "secret": "SEC-test",
+            },
+            {"name": "无编号群", "branch": BUREAU, "platform": "wecom"},
+        ],
+    )
+    app = App(settings, clock=clock)
+    await upgrade(app.db)
+    await import_roster(app.db, roster_file)
+    await app.initialize()
+    ding = RecordingTransport(platform="dingtalk")
+    app.transports["dingtalk"] = ding
+    try:
+        async with app.db.write() as s:
+            await app.services.pusher.to_branch_groups(s, None, "notice", "n", _msg("通知"))
+        report = await app.reminders.worker.run_due()
+        [sent] = ding.sent
+        assert sent.target is not None
+        assert (sent.target.chat_id, sent.target.webhook, sent.target.secret) == (
+            "cid-bureau",
+            "http://127.0.0.1:9/robot/send?access_token=t",
+            "SEC-test",
+        )
+        # No WeCom transport in this app: the row fails with the reason, nothing raises.
+        assert report.failed == 1
+        async with app.db.read() as s:
+            [(row, group, _)] = await outbox.listing(s, failed_only=True)
+        assert (group, row.last_error) == ("无编号群", "未配置平台 wecom")
+    finally:
+        await app.shutdown()
