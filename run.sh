@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 清风 开发脚本：第一次运行时自动创建 .venv 并安装依赖。
 #   ./run.sh demo            演示（SQLite + 示例县，无需任何密钥）
-#   ./run.sh test            运行全部测试（TZ=UTC 与 TZ=Asia/Shanghai 各一遍）
+#   ./run.sh test            运行全部测试：SQLite 上 TZ=Asia/Shanghai 与 TZ=UTC 各一遍，
+#                            再在 PostgreSQL 上一遍（连不上则跳过并说明；地址见 QINGFENG_TEST_POSTGRES）
 #   ./run.sh <qingfeng 参数>  其他命令，例如 ./run.sh calendar 2026
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,8 +34,19 @@ case "$cmd" in
     exec .venv/bin/qingfeng demo "$@" ;;
   test)
     .venv/bin/ruff check --output-format concise .
-    TZ=Asia/Shanghai .venv/bin/pytest -q "$@"
-    TZ=UTC .venv/bin/pytest -q "$@" ;;
+    pg="${QINGFENG_TEST_POSTGRES:-postgresql+asyncpg://$(id -un)@127.0.0.1:5432/postgres}"
+    echo "== SQLite, TZ=Asia/Shanghai" >&2
+    env -u QINGFENG_TEST_POSTGRES TZ=Asia/Shanghai .venv/bin/pytest -q "$@"
+    if reason=$(.venv/bin/python -m tests.pg_check "$pg"); then
+      echo "== SQLite, TZ=UTC" >&2
+      env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv/bin/pytest -q "$@"
+      echo "== PostgreSQL, TZ=UTC" >&2
+      QINGFENG_TEST_POSTGRES="$pg" TZ=UTC .venv/bin/pytest -q "$@"
+    else
+      echo "跳过 PostgreSQL 测试：$reason" >&2
+      echo "== SQLite, TZ=UTC" >&2
+      env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv/bin/pytest -q "$@"
+    fi ;;
   *)
     exec .venv/bin/qingfeng "$cmd" "$@" ;;
 esac

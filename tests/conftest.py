@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,12 @@ from qingfeng.bot.config import Settings, load_settings
 from qingfeng.bot.messages import IncomingMessage, Reply
 from qingfeng.handlers.roster import import_roster
 from qingfeng.storage import members
+from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import upgrade
+
+# Set to a server URL (e.g. postgresql+asyncpg://root@127.0.0.1:5432/test) to run the suite on
+# PostgreSQL: a fresh database is created for the run and dropped at the end.
+PG_ENV = "QINGFENG_TEST_POSTGRES"
 
 ROSTER = """姓名,支部,身份,角色,手机,企业微信账号,钉钉账号
 周管理,县教育局机关党支部,党员,管理员,13800000001,zhou,
@@ -95,11 +102,66 @@ def roster_file(tmp_path: Path) -> Path:
     return path
 
 
+async def _pg_admin(server_url: str, sql: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(server_url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database=u.database
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A fresh, migrated PostgreSQL database for this run, or None to use SQLite."""
+    server = os.environ.get(PG_ENV)
+    if not server:
+        yield None
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"qingfeng_test_{os.getpid()}"
+    asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_pg_admin(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    async def migrate() -> None:
+        db = Database(url)
+        await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_tables(db: Database) -> None:
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    names = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
-async def app(tmp_path: Path, clock: FakeClock, roster_file: Path) -> AsyncIterator[App]:
-    application = App(make_settings(tmp_path), clock=clock)
-    await upgrade(application.db)
-    await import_roster(application.db, roster_file)
+async def app(
+    tmp_path: Path, clock: FakeClock, roster_file: Path, postgres_url: str | None
+) -> AsyncIterator[App]:
+    overrides: dict[str, Any] = {}
+    if postgres_url:
+        overrides["database"] = {"url": postgres_url}
+    application = App(make_settings(tmp_path, **overrides), clock=clock)
+    if postgres_url:
+        await _empty_tables(application.db)
+    else:
+        await upgrade(application.db)
+    await import_roster(application.db, roster_file, clock.now())
     await application.initialize()
     await application.start()
     yield application

@@ -91,7 +91,7 @@ async def test_per_branch_window_override(tmp_path, clock, roster_file):
     )
     application = App(settings, clock=clock)
     await upgrade(application.db)
-    await import_roster(application.db, roster_file)
+    await import_roster(application.db, roster_file, clock.now())
     await application.initialize()
     try:
         reply = await Chat(application, clock).text("wang", "签到")

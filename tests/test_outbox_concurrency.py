@@ -24,7 +24,7 @@ from tests.recording_transport import RecordingTransport
 
 GROUPS = 45  # a fan-out bigger than the worker's concurrency
 
-PG_URL = os.environ.get("QINGFENG_TEST_PG", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+PG_URL = os.environ.get("QINGFENG_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 
 
 async def add_groups(app: App, n: int = GROUPS) -> None:
@@ -62,7 +62,7 @@ async def test_restart_in_the_middle_of_a_fan_out_sends_nothing_twice(
 
     # A new process on the same database file.
     second = RecordingTransport()
-    restarted = App(make_settings(tmp_path), clock=clock)
+    restarted = App(app.settings, clock=clock)
     restarted.transports["wecom"] = second
     await restarted.initialize()
     await restarted.start()

@@ -186,7 +186,7 @@ async def test_group_target_carries_the_configured_webhook_and_secret(
     )
     app = App(settings, clock=clock)
     await upgrade(app.db)
-    await import_roster(app.db, roster_file)
+    await import_roster(app.db, roster_file, clock.now())
     await app.initialize()
     ding = RecordingTransport(platform="dingtalk")
     app.transports["dingtalk"] = ding
@@ -201,10 +201,10 @@ async def test_group_target_carries_the_configured_webhook_and_secret(
             "http://127.0.0.1:9/robot/send?access_token=t",
             "SEC-test",
         )
-        # No WeCom transport in this app: the row fails with the reason, nothing raises.
+        # A WeCom group without a webhook cannot be pushed to: kept with the reason.
         assert report.failed == 1
         async with app.db.read() as s:
             [(row, group, _)] = await outbox.listing(s, failed_only=True)
-        assert (group, row.last_error) == ("无编号群", "未配置平台 wecom")
+        assert (group, row.state) == ("无编号群", "failed") and "webhook" in row.last_error
     finally:
         await app.shutdown()

@@ -24,7 +24,9 @@ async def test_study_deadline_mentions_only_who_has_not_confirmed(
 ) -> None:
     sent = recorder(app)
     async with app.db.write() as s:
-        task = await study.create_task(s, "党章第一章", "", None, date(2026, 12, 9), None)
+        task = await study.create_task(
+            s, "党章第一章", "", None, date(2026, 12, 9), None, created_at=clock.now()
+        )
     clock.set(at("2026-12-07 10:00"))
     await app.reminders.tick()
     for who in ("zhou", "li", "wang", "chen"):
@@ -48,7 +50,9 @@ async def test_study_deadline_is_skipped_when_everyone_confirmed(
     sent = recorder(app)
     bureau = await branch_id(app, BUREAU)
     async with app.db.write() as s:
-        task = await study.create_task(s, "廉洁文化读本", "", bureau, date(2026, 12, 9), None)
+        task = await study.create_task(
+            s, "廉洁文化读本", "", bureau, date(2026, 12, 9), None, created_at=clock.now()
+        )
     for who in ("zhou", "li", "wang", "sun", "qian"):
         await chat.text(who, f"学习 {task.id}")
     clock.set(at("2026-12-08 17:00"))

@@ -15,7 +15,7 @@ from qingfeng.bot.demo import run_demo
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.sending import SendError
 from qingfeng.schedules.scheduler import PLAN_JOB, WORKER_JOB
-from tests.conftest import at, make_settings
+from tests.conftest import at
 from tests.recording_transport import RecordingTransport
 
 
@@ -29,7 +29,7 @@ async def test_app_start_runs_the_scheduler_and_sends_what_fell_due_while_down(
     await app.shutdown()
 
     clock.set(at("2026-12-31 17:30"))  # the bot was down at 15:00
-    restarted = App(make_settings(tmp_path), clock=clock, schedule=True)
+    restarted = App(app.settings, clock=clock, schedule=True)
     sent = RecordingTransport()
     restarted.transports["wecom"] = sent
     await restarted.initialize()
@@ -58,9 +58,7 @@ async def test_cli_outbox_shows_states_and_failed_reasons(
         await app.services.pusher.to_branch_groups(s, None, "notice", "n1", Reply("通知"))
     await app.reminders.worker.run_due()
     config = tmp_path / "q.toml"
-    config.write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "qingfeng.db"}"\n', encoding="utf-8"
-    )
+    config.write_text(f'[database]\nurl = "{app.settings.database.url}"\n', encoding="utf-8")
     runner = CliRunner()
     every = await asyncio.to_thread(runner.invoke, cli, ["outbox", "--config", str(config)])
     failed = await asyncio.to_thread(

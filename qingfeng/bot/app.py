@@ -16,6 +16,9 @@ from qingfeng.bot.clock import Clock, SystemClock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
+from qingfeng.bot.exports import ExportRoute
+from qingfeng.bot.logs import request_log
+from qingfeng.bot.platforms.wecom import WeComPlatform
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
@@ -64,13 +67,30 @@ class App:
         )
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
-        self.web_adapters: list[WebAdapter] = []
+        self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
+        self.wecom: WeComPlatform | None = None
         self.started = False
         self._build_platforms()
 
     def _build_platforms(self) -> None:
         """Create the adapters and transports of the platforms the config enables."""
+        wecom = self.settings.wecom
+        wecom_groups = any(g.platform == "wecom" for g in self.settings.groups)
+        if (
+            wecom.aibot.token.get_secret_value()
+            or wecom.app.token.get_secret_value()
+            or (wecom.app.secret.get_secret_value() or wecom_groups)
+        ):
+            self.wecom = WeComPlatform(wecom, self.dispatcher.handle, self.clock, self._session)
+            self.web_adapters.extend(self.wecom.web_adapters)
+            self.transports["wecom"] = self.wecom.transport
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The shared HTTP client (exists between initialize and shutdown)."""
+        if self.http is None:
+            raise RuntimeError("App.initialize() has not run: no HTTP client yet")
+        return self.http
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""
@@ -100,6 +120,8 @@ class App:
 
     async def stop(self) -> None:
         await self.reminders.stop()
+        if self.wecom is not None:
+            await self.wecom.drain()  # replies still being worked on go out first
         self.started = False
 
     async def shutdown(self) -> None:
@@ -110,7 +132,9 @@ class App:
 
     def web_app(self) -> web.Application:
         """The aiohttp application: /healthz and each platform's callback routes."""
-        app = web.Application(client_max_size=self.settings.server.max_body_bytes)
+        app = web.Application(
+            client_max_size=self.settings.server.max_body_bytes, middlewares=[request_log]
+        )
         app.router.add_get("/healthz", self._healthz)
         for adapter in self.web_adapters:
             adapter.add_routes(app.router)

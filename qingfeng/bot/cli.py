@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from qingfeng.bot.clock import SystemClock
 from qingfeng.bot.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -52,13 +53,6 @@ def _settings(config: str | None) -> Settings:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
 
 
 @cli.command()
@@ -116,7 +110,7 @@ def roster_import(
     async def go() -> Any:
         db = Database(settings.database.url)
         try:
-            return await import_roster(db, file)
+            return await import_roster(db, file, SystemClock().now())
         finally:
             await db.dispose()
 
@@ -160,10 +154,11 @@ def serve(config: ConfigOpt = None) -> None:
     from aiohttp import web
 
     from qingfeng.bot.app import App, SchemaOutOfDate
+    from qingfeng.bot.logs import setup_logging
     from qingfeng.schedules.templates import TemplateError
 
     settings = _settings(config)
-    _logging()
+    setup_logging(settings)
 
     async def go() -> None:
         try:
@@ -312,6 +307,36 @@ def outbox_cmd(
         typer.echo("没有失败或错过的推送。" if failed else "推送队列是空的。")
     for line in lines:
         typer.echo(line)
+
+
+@cli.command()
+def summary(
+    period: Annotated[str, typer.Argument(help="期间：本月 上月 2026-05 等（默认本月）")] = "",
+    branch: Annotated[str | None, typer.Option("--branch", help="只看这个支部")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="同时导出 Excel 到此文件")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="按此时刻统计 'YYYY-MM-DD HH:MM'（默认现在）")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """支部书记的汇总（不写 --branch 为全县排名）。"""
+    from qingfeng.handlers.summary_cli import run_summary
+
+    settings = _settings(config)
+    when = None
+    if at:
+        try:
+            when = datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
+    try:
+        text, body = _run(run_summary(settings, period, branch, xlsx is not None, when))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(text)
+    if xlsx is not None and body is not None:
+        xlsx.write_bytes(body)
+        typer.echo(f"\n已导出 {xlsx}")
 
 
 @cli.command()

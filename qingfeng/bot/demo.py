@@ -61,7 +61,7 @@ async def seed(db: Database, clock: FakeClock, calendar: HolidayCalendar) -> Non
     The 主题党日 and 三会一课 events come from the reminder rules when the demo starts.
     """
     await upgrade(db)
-    await import_roster(db, _roster_file())
+    await import_roster(db, _roster_file(), clock.now())
     local = clock.now().astimezone(clock.tz)
     async with db.write() as s:
         for member, _ in await members.all_members(s):
@@ -75,8 +75,11 @@ async def seed(db: Database, clock: FakeClock, calendar: HolidayCalendar) -> Non
             None,
             (local + timedelta(days=10)).date(),
             None,
+            created_at=clock.now(),
         )
-        await study.create_task(s, "《中国共产党纪律处分条例》第四章", "", None, None, None)
+        await study.create_task(
+            s, "《中国共产党纪律处分条例》第四章", "", None, None, None, created_at=clock.now()
+        )
 
 
 class Demo:

@@ -35,11 +35,12 @@ class Dispatcher:
         except _SeenBefore:
             return await self._earlier_reply(msg)
         except (OperationalError, DBAPIError) as exc:
+            cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
             log.error(
                 "database unavailable for %s message %s: %s",
                 msg.platform,
                 msg.message_id,
-                type(exc.orig).__name__ if exc.orig else exc,
+                cause[:200],
             )
             return Reply(BUSY_REPLY)
         except Exception:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from qingfeng.bot.router import Command
-from qingfeng.handlers import binding, checkin, events, records, study
+from qingfeng.handlers import binding, checkin, events, nudge, records, study, summary
 from qingfeng.handlers.help import make_help
 
 
 def all_commands() -> list[Command]:
     commands: list[Command] = []
     commands.append(make_help(lambda: commands))
-    for module in (binding, checkin, study, events, records):
+    for module in (binding, checkin, study, events, records, summary, nudge):
         commands.extend(module.COMMANDS)
     return commands

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
@@ -154,7 +155,7 @@ def parse_rows(table: list[list[str]]) -> list[RosterRow]:
     return rows
 
 
-async def import_roster(db: Database, path: Path) -> ImportResult:
+async def import_roster(db: Database, path: Path, now: datetime) -> ImportResult:
     """Import the file in one transaction: every row, or none when any row is bad."""
     rows = parse_rows(read_table(path))
     added = updated = unchanged = 0
@@ -171,12 +172,13 @@ async def import_roster(db: Database, path: Path) -> ImportResult:
                 "active": True,
             }
             if m is None:
-                m = Member(phone=r.phone, **fields)
+                m = Member(phone=r.phone, created_at=now, updated_at=now, **fields)
                 s.add(m)
                 added += 1
             elif any(getattr(m, k) != v for k, v in fields.items()):
                 for k, v in fields.items():
                     setattr(m, k, v)
+                m.updated_at = now
                 updated += 1
             else:
                 unchanged += 1

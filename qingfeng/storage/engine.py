@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 _READ_ONLY = "qingfeng_read_only"
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+def _sqlite_setup(engine: AsyncEngine, busy_timeout: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
@@ -23,7 +23,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -39,18 +39,20 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out read and write sessions."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, busy_timeout: float = 3.0) -> None:
+        # busy_timeout: how long a writer waits for SQLite's lock. The platforms give up after
+        # 5 s, so waiting longer only turns an apology into silence.
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 15}
+            kwargs["connect_args"] = {"timeout": busy_timeout}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, busy_timeout)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

@@ -140,7 +140,11 @@ class Group(SQLModel, table=True):
 
 class CheckIn(SQLModel, table=True):
     __tablename__ = "checkins"
-    __table_args__ = (sa.UniqueConstraint("member_id", "day", "slot", name="uq_checkin_once"),)
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "day", "slot", name="uq_checkin_once"),
+        # Covers the summaries' per-member counts over a date range without table lookups.
+        sa.Index("ix_checkins_member_day_on_time", "member_id", "day", "on_time"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     day: date = Field(index=True)
@@ -238,4 +242,16 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class AppSecret(SQLModel, table=True):
+    """A random secret the app made for itself (e.g. export links when none is configured).
+
+    Kept in the database so every replica that shares it signs and checks alike.
+    """
+
+    __tablename__ = "app_secrets"
+    name: str = Field(primary_key=True, max_length=50)
+    value: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())

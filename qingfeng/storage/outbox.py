@@ -83,16 +83,21 @@ async def claim_due(
         ),
         sa.and_(col(Outbox.state) == OutboxState.SENDING.value, col(Outbox.claimed_until) < now),
     )
-    ids = (
-        sa.select(Outbox.id)
+    # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so
+    # claim more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
+    picked = (
+        select(Outbox.id)
         .where(claimable)
         .order_by(col(Outbox.due_at), col(Outbox.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    ids = list((await s.exec(picked)).all())
+    if not ids:
+        return []
     stmt = (
         sa.update(Outbox)
-        .where(col(Outbox.id).in_(ids.scalar_subquery()))
+        .where(col(Outbox.id).in_(ids))
         .where(claimable)
         .values(state=OutboxState.SENDING.value, claimed_by=token, claimed_until=until)
         .execution_options(synchronize_session=False)

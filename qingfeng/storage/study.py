@@ -70,8 +70,17 @@ async def create_task(
     branch_id: int | None,
     due: date | None,
     created_by: int | None,
+    *,
+    created_at: datetime,
 ) -> StudyTask:
-    task = StudyTask(title=title, link=link, branch_id=branch_id, due=due, created_by=created_by)
+    task = StudyTask(
+        title=title,
+        link=link,
+        branch_id=branch_id,
+        due=due,
+        created_by=created_by,
+        created_at=created_at,
+    )
     s.add(task)
     await s.flush()
     return task

@@ -1,0 +1,68 @@
+"""WeCom (企业微信): the 智能机器人 and 自建应用 callbacks, and pushes by webhook and app."""
+
+from __future__ import annotations
+
+from qingfeng.bot.clock import Clock
+from qingfeng.bot.config import ConfigError, WeComConfig
+from qingfeng.bot.platforms.wecom.aibot import AibotAdapter
+from qingfeng.bot.platforms.wecom.app_callback import AppCallbackAdapter
+from qingfeng.bot.platforms.wecom.client import SessionGetter, WeComClient
+from qingfeng.bot.platforms.wecom.crypto import WeComCrypto, decode_aes_key
+from qingfeng.bot.platforms.wecom.replying import Handle, InTime
+from qingfeng.bot.platforms.wecom.transport import WeComTransport
+
+__all__ = ["WeComPlatform"]
+
+
+class WeComPlatform:
+    """Everything WeCom the config enables: the callback adapters and the transport."""
+
+    def __init__(
+        self, config: WeComConfig, handle: Handle, clock: Clock, session: SessionGetter
+    ) -> None:
+        self.in_time = InTime(handle)
+        app_secret = config.app.secret.get_secret_value()
+        self.client: WeComClient | None = None
+        if app_secret and config.corp_id:
+            self.client = WeComClient(
+                session, config.api_base, config.corp_id, app_secret, config.app.agent_id, clock
+            )
+        # Group pushes need only each group's webhook, so the transport always exists.
+        self.transport = WeComTransport(session, self.client, clock)
+        self.aibot: AibotAdapter | None = None
+        self.app: AppCallbackAdapter | None = None
+        aibot_token = config.aibot.token.get_secret_value()
+        if aibot_token:
+            key = _aes_key(config.aibot.encoding_aes_key.get_secret_value(), "wecom.aibot")
+            crypto = WeComCrypto(aibot_token, key, "")
+            self.aibot = AibotAdapter(crypto, self.in_time, clock, session, config.api_base)
+        app_token = config.app.token.get_secret_value()
+        if app_token:
+            if not config.corp_id:
+                raise ConfigError("配置项 wecom.corp_id: 使用自建应用回调时必填（企业ID）")
+            self.app = AppCallbackAdapter(
+                app_token,
+                _aes_key(config.app.encoding_aes_key.get_secret_value(), "wecom.app"),
+                config.corp_id,
+                self.in_time,
+                clock,
+                self.transport if self.client else None,
+            )
+
+    @property
+    def web_adapters(self) -> list[AibotAdapter | AppCallbackAdapter]:
+        return [a for a in (self.aibot, self.app) if a is not None]
+
+    async def drain(self) -> None:
+        """Finish replies still being worked on."""
+        await self.in_time.drain()
+
+
+def _aes_key(value: str, section: str) -> str:
+    try:
+        decode_aes_key(value)
+    except ValueError:
+        raise ConfigError(
+            f"配置项 {section}.encoding_aes_key: 应为管理后台生成的 43 位 EncodingAESKey"
+        ) from None
+    return value

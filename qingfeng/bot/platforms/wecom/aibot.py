@@ -1,0 +1,168 @@
+"""`GET|POST /wecom/aibot`: the 智能机器人 callback (group @-messages and direct chats).
+
+JSON, encrypted with the empty receive id; the reply is an encrypted `stream` message with
+finish=true. A reply not ready within the budget is sent through the message's response_url.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from qingfeng.bot.clock import Clock
+from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.bot.platforms.wecom.callback import NOT_TEXT, WELCOME, as_text, body, query, refuse
+from qingfeng.bot.platforms.wecom.client import SessionGetter, post_json
+from qingfeng.bot.platforms.wecom.crypto import CallbackRejected, WeComCrypto, check_timestamp
+from qingfeng.bot.platforms.wecom.replying import WORKING, InTime
+
+log = logging.getLogger(__name__)
+
+PATH = "/wecom/aibot"
+
+
+class AibotAdapter:
+    def __init__(
+        self,
+        crypto: WeComCrypto,
+        in_time: InTime,
+        clock: Clock,
+        session: SessionGetter,
+        api_base: str,
+        timeout: float = 10.0,
+    ) -> None:
+        self.crypto = crypto
+        self.in_time = in_time
+        self.clock = clock
+        self._session = session
+        self.api_base = api_base.rstrip("/") + "/"
+        self.timeout = timeout
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get(PATH, self.verify_url)
+        router.add_post(PATH, self.callback)
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    async def verify_url(self, request: web.Request) -> web.Response:
+        """The console's URL check: answer the decrypted echostr."""
+        try:
+            sig, ts, nonce, echostr = query(
+                request, "msg_signature", "timestamp", "nonce", "echostr"
+            )
+            check_timestamp(ts, self._now())
+            self.crypto.verify(sig, ts, nonce, echostr)
+            plain = self.crypto.decrypt(echostr)
+        except CallbackRejected as exc:
+            return refuse("aibot", exc, request)
+        return web.Response(text=plain.decode("utf-8", "replace"))
+
+    async def callback(self, request: web.Request) -> web.Response:
+        try:
+            payload = await self._open(request)
+            reply = await self._answer(payload)
+        except CallbackRejected as exc:
+            return refuse("aibot", exc, request)
+        if reply is None:
+            return web.Response(text="")
+        sealed = self.crypto.seal(
+            json.dumps(reply, ensure_ascii=False).encode(), str(int(self._now()))
+        )
+        return web.json_response(sealed)
+
+    async def _open(self, request: web.Request) -> dict[str, Any]:
+        sig, ts, nonce = query(request, "msg_signature", "timestamp", "nonce")
+        check_timestamp(ts, self._now())
+        envelope = _json_object(await body(request))
+        encrypted = envelope.get("encrypt")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise CallbackRejected(400, "no encrypt field")
+        self.crypto.verify(sig, ts, nonce, encrypted)
+        return _json_object(self.crypto.decrypt(encrypted))
+
+    async def _answer(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        msgtype = payload.get("msgtype")
+        if msgtype == "event":
+            event = payload.get("event")
+            if isinstance(event, dict) and event.get("eventtype") == "enter_chat":
+                return {"msgtype": "text", "text": {"content": WELCOME}}
+            return None
+        if msgtype == "stream":
+            return None  # a refresh poll; our streams are always finished already
+        msgid, sender = payload.get("msgid"), _get(payload, "from", "userid")
+        if not isinstance(msgid, str) or not msgid or not isinstance(sender, str) or not sender:
+            raise CallbackRejected(400, "no msgid or sender")
+        text = _text_of(payload)
+        if text is None:
+            return _stream(msgid, NOT_TEXT)
+        group = payload.get("chattype") == "group"
+        chat_id = payload.get("chatid") if group else sender
+        if group:
+            # The operator copies a group's chatid from here into [[groups]] chat_id.
+            log.info("aibot message %s in group chatid=%s", msgid, chat_id)
+        msg = IncomingMessage(
+            platform="wecom",
+            message_id=msgid,
+            chat_type="group" if group else "direct",
+            chat_id=str(chat_id or sender),
+            sender_id=sender,
+            text=text,
+        )
+        response_url = payload.get("response_url")
+
+        async def later(reply: Reply) -> None:
+            await self._respond_later(response_url, reply)
+
+        reply = await self.in_time.reply(msg, later)
+        return _stream(msgid, WORKING if reply is None else as_text(reply))
+
+    async def _respond_later(self, response_url: object, reply: Reply) -> None:
+        # Only back to WeCom itself: a leaked key must not turn the bot into a proxy.
+        if not isinstance(response_url, str) or not response_url.startswith(self.api_base):
+            log.warning("aibot late reply dropped: response_url outside wecom.api_base")
+            return
+        payload = {"msgtype": "markdown", "markdown": {"content": as_text(reply)}}
+        await post_json(self._session(), response_url, payload, self.timeout)
+
+
+def _stream(msgid: str, content: str) -> dict[str, Any]:
+    # One stream per message, already finished: WeCom then never polls for more.
+    return {"msgtype": "stream", "stream": {"id": msgid[:64], "finish": True, "content": content}}
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CallbackRejected(400, "not JSON") from None
+    if not isinstance(data, dict):
+        raise CallbackRejected(400, "not a JSON object")
+    return data
+
+
+def _get(data: dict[str, Any], *path: str) -> object:
+    node: object = data
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _text_of(payload: dict[str, Any]) -> str | None:
+    """The words of a text, voice (transcribed) or mixed message; None for other kinds."""
+    msgtype = payload.get("msgtype")
+    if msgtype in ("text", "voice"):
+        content = _get(payload, msgtype, "content")
+        return content if isinstance(content, str) else None
+    if msgtype == "mixed":
+        items = _get(payload, "mixed", "msg_item")
+        if isinstance(items, list):
+            words = [_get(i, "text", "content") for i in items if isinstance(i, dict)]
+            text = " ".join(w for w in words if isinstance(w, str))
+            return text or None
+    return None

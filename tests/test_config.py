@@ -1,0 +1,106 @@
+"""Configuration: the TOML file, environment overrides, clear errors, no secrets in them."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from importlib import resources
+
+import pytest
+
+from qingfeng.bot.config import ConfigError, load_settings
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "qingfeng.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(None, env={})
+    assert s.timezone == "Asia/Shanghai"
+    assert s.database.url == "sqlite+aiosqlite:///qingfeng.db"
+    assert s.checkin.morning.on_time_by == time(8, 30)
+    assert s.server.export_ttl_hours == 24
+
+
+def test_file_values_and_env_overrides(tmp_path):
+    path = write(
+        tmp_path,
+        '[server]\nport = 9000\n[wecom]\ncorp_id = "ww1"\n[wecom.app]\nsecret = "from-file"\n',
+    )
+    s = load_settings(
+        path,
+        env={"QINGFENG_SERVER__PORT": "9100", "QINGFENG_DATABASE__URL": "postgresql+asyncpg://x/y"},
+    )
+    assert s.server.port == 9100  # the environment wins over the file
+    assert s.database.url == "postgresql+asyncpg://x/y"
+    assert s.wecom.corp_id == "ww1"
+    assert s.wecom.app.secret.get_secret_value() == "from-file"
+
+
+def test_config_file_from_environment_variable(tmp_path):
+    path = write(tmp_path, "[server]\nport = 9200\n")
+    assert load_settings(None, env={"QINGFENG_CONFIG": str(path)}).server.port == 9200
+
+
+def test_bad_value_names_the_key(tmp_path):
+    path = write(tmp_path, '[server]\nport = "eighty"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    assert "server.port" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_typo_key_is_named(tmp_path):
+    path = write(tmp_path, "[server]\nprot = 80\n")
+    with pytest.raises(ConfigError, match=r"server\.prot: 不认识的配置项"):
+        load_settings(path, env={})
+
+
+def test_secret_never_appears_in_errors(tmp_path):
+    path = write(tmp_path, '[wecom.app]\nagent_id = "top-secret-value"\nsecret = "s3cr3t-xyz"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={"QINGFENG_DINGTALK__APP_SECRET": "dt-secret-123"})
+    text = str(err.value)
+    assert "wecom.app.agent_id" in text
+    assert "top-secret-value" not in text and "s3cr3t-xyz" not in text
+    assert "dt-secret-123" not in text
+
+
+def test_secret_not_in_repr(tmp_path):
+    s = load_settings(write(tmp_path, '[wecom.app]\nsecret = "s3cr3t-xyz"\n'), env={})
+    assert "s3cr3t-xyz" not in repr(s) and "s3cr3t-xyz" not in str(s.model_dump())
+
+
+def test_broken_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="格式错误"):
+        load_settings(write(tmp_path, "[server\nport = 1"), env={})
+    with pytest.raises(ConfigError, match="找不到配置文件"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_bad_timezone_and_window(tmp_path):
+    with pytest.raises(ConfigError, match="timezone"):
+        load_settings(write(tmp_path, 'timezone = "Mars/Olympus"\n'), env={})
+    text = '[checkin]\nmorning = { start = "09:00", end = "08:00" }\n'
+    with pytest.raises(ConfigError, match=r"checkin\.morning\.end"):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_unknown_database_driver(tmp_path):
+    with pytest.raises(ConfigError, match=r"database\.url"):
+        load_settings(write(tmp_path, '[database]\nurl = "mysql://x"\n'), env={})
+
+
+def test_shipped_template_is_valid_and_complete(tmp_path):
+    text = resources.files("qingfeng.bot").joinpath("qingfeng.example.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    for key in ("database", "server", "wecom", "dingtalk", "checkin", "reminders"):
+        assert key in data
+    assert {"corp_id", "api_base", "app", "aibot"} <= set(data["wecom"])
+    s = load_settings(write(tmp_path, text), env={})
+    assert s.branch("县教育局机关党支部").daily_checkin is True
+    assert s.branch("别的支部").daily_checkin is False

@@ -1,0 +1,96 @@
+"""A locked database or a full disk: users get a short apology, the cause is logged, and the bot
+recovers without a restart. Nothing already recorded is lost."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import func, select
+
+from qingfeng.bot.app import App
+from qingfeng.bot.dispatcher import BUSY_REPLY
+from qingfeng.handlers.roster import import_roster
+from qingfeng.storage.engine import Database
+from qingfeng.storage.migrate import upgrade
+from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.conftest import Chat, make_settings
+
+
+@pytest.fixture
+async def quick_app(tmp_path, clock, roster_file):
+    """An app whose SQLite writers give up after 0.2 s instead of 3 s."""
+    settings = make_settings(tmp_path)
+    application = App(settings, clock=clock, db=Database(settings.database.url, busy_timeout=0.2))
+    await upgrade(application.db)
+    await import_roster(application.db, roster_file, clock.now())
+    await application.initialize()
+    yield application
+    await application.shutdown()
+
+
+async def count(app, model) -> int:
+    async with app.db.read() as s:
+        return (await s.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_locked_database_gets_an_apology_then_recovers(quick_app, clock, caplog):
+    chat = Chat(quick_app, clock)
+    path = quick_app.db.sqlite_path
+    assert path
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        con = sqlite3.connect(path)
+        con.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(10)
+        con.rollback()
+        con.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(5)
+    caplog.set_level(logging.ERROR)
+    try:
+        assert await chat.text("wang", "签到", message_id="during-lock") == BUSY_REPLY
+    finally:
+        release.set()
+        holder.join()
+    assert "database is locked" in caplog.text
+    assert await count(quick_app, CheckIn) == 0
+    # The platform retries the same message once the lock is gone: it now takes effect.
+    reply = await chat.text("wang", "签到", message_id="during-lock")
+    assert reply == "✅ 上班签到成功 08:10，按时。"
+    assert await count(quick_app, CheckIn) == 1
+
+
+async def test_full_disk_gets_an_apology_then_recovers(quick_app, clock, caplog):
+    chat = Chat(quick_app, clock)
+    await chat.text("wang", "签到")  # recorded before the disk fills
+    limit = {"pages": 0}
+
+    @event.listens_for(quick_app.db.engine.sync_engine, "begin")
+    def _cap(conn):  # SQLITE_FULL, exactly as a full disk reports it
+        if limit["pages"]:
+            conn.exec_driver_sql(f"PRAGMA max_page_count={limit['pages']}")
+        else:
+            conn.exec_driver_sql("PRAGMA max_page_count=1073741823")
+
+    con = sqlite3.connect(quick_app.db.sqlite_path)
+    limit["pages"] = con.execute("PRAGMA page_count").fetchone()[0]
+    con.close()
+    caplog.set_level(logging.ERROR)
+    replies = [await chat.text("sun", "帮助", message_id=f"fill-{i}") for i in range(200)]
+    assert BUSY_REPLY in replies
+    assert "database or disk is full" in caplog.text
+    before = await count(quick_app, InboundMessage)
+    assert await chat.text("sun", "签到", message_id="when-full") == BUSY_REPLY
+    assert await count(quick_app, InboundMessage) == before
+    assert await count(quick_app, CheckIn) == 1  # nothing recorded earlier was lost
+    limit["pages"] = 0  # the operator frees space
+    assert await chat.text("sun", "签到", message_id="when-full") == "✅ 上班签到成功 08:10，按时。"
+    assert await count(quick_app, CheckIn) == 2

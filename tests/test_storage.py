@@ -1,0 +1,119 @@
+"""Migrations from empty, SQLite pragmas, the schema check at start-up, and backups."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from qingfeng.bot.app import App, SchemaOutOfDate
+from qingfeng.storage.backup import BackupError, backup_database
+from qingfeng.storage.engine import Database
+from qingfeng.storage.migrate import current_revision, head_revision, upgrade
+from tests.conftest import make_settings
+
+TABLES = {
+    "branches",
+    "members",
+    "accounts",
+    "chat_groups",
+    "checkins",
+    "events",
+    "attendance",
+    "study_tasks",
+    "study_confirmations",
+    "inbound_messages",
+    "outbox",
+    "alembic_version",
+}
+
+
+async def test_migration_from_empty_creates_every_table(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert await current_revision(db) is None
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+        await upgrade(db)  # a second run is a no-op
+        async with db.read() as s:
+            names = {r[0] for r in (await s.exec(text("SELECT name FROM sqlite_master"))).all()}
+            journal = (await s.exec(text("PRAGMA journal_mode"))).one()[0]
+            fks = (await s.exec(text("PRAGMA foreign_keys"))).one()[0]
+    finally:
+        await db.dispose()
+    assert TABLES <= names
+    assert journal == "wal"
+    assert fks == 1
+
+
+async def test_unique_keys_hold_in_the_database(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from qingfeng.storage import checkins
+    from tests.conftest import at, member_id
+
+    wang = await member_id(app, "王党员")
+    async with app.db.write() as s:
+        await checkins.record_checkin(
+            s, wang, at("2026-12-01 08:00").date(), "上班", app.clock.now(), True
+        )
+    with pytest.raises(IntegrityError):
+        async with app.db.write() as s:
+            await checkins.record_checkin(
+                s, wang, at("2026-12-01 08:00").date(), "上班", app.clock.now(), True
+            )
+
+
+async def test_app_refuses_to_start_on_an_old_schema(tmp_path, clock):
+    application = App(make_settings(tmp_path), clock=clock)
+    try:
+        with pytest.raises(SchemaOutOfDate, match="qingfeng db upgrade"):
+            await application.initialize()
+    finally:
+        await application.shutdown()
+
+
+async def test_backup_of_a_live_database_under_writes(app, tmp_path, chat, clock):
+    from sqlmodel import func, select
+
+    from qingfeng.storage.models import InboundMessage
+
+    stop = asyncio.Event()
+
+    async def writer() -> int:
+        n = 0
+        while not stop.is_set():
+            await chat.text("wang", "帮助")
+            n += 1
+        return n
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0.05)
+    dest = tmp_path / "backup.db"
+    size = await asyncio.to_thread(backup_database, app.settings.database.url, dest)
+    stop.set()
+    written = await task
+    assert size > 0 and written > 0
+    if not app.db.is_sqlite:
+        proc = await asyncio.create_subprocess_exec(
+            "pg_restore", "--list", str(dest), stdout=asyncio.subprocess.PIPE
+        )
+        listing = (await proc.communicate())[0].decode()
+        assert "TABLE DATA public members" in listing
+        assert "TABLE DATA public inbound_messages" in listing
+        return
+    con = sqlite3.connect(dest)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        copied = con.execute("SELECT count(*) FROM inbound_messages").fetchone()[0]
+        members = con.execute("SELECT count(*) FROM members").fetchone()[0]
+    finally:
+        con.close()
+    async with app.db.read() as s:
+        live = (await s.exec(select(func.count()).select_from(InboundMessage))).one()
+    assert 0 < copied <= live
+    assert members == 8
+    with pytest.raises(BackupError, match="已存在"):
+        backup_database(app.settings.database.url, dest)
