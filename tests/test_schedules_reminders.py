@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import sqlalchemy as sa
+
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.messages import Reply
 from qingfeng.storage import events, outbox, study
-from qingfeng.storage.models import AttendanceStatus
+from qingfeng.storage.models import AttendanceStatus, Member
 from tests.conftest import BUREAU, SCHOOL, at, branch_id, member_id
 from tests.recording_transport import RecordingTransport
 
@@ -66,6 +68,10 @@ async def test_monthly_summary_goes_to_each_secretary_with_the_absence_warning(
     sent = recorder(app)
     bureau = await branch_id(app, BUREAU)
     wang = await member_id(app, "王党员")
+    async with app.db.write() as s:  # on the roster since summer; 孙预备 since mid-October
+        await s.exec(sa.update(Member).values(created_at=at("2026-08-01 09:00")))
+        joined = at("2026-10-15 09:00")
+        await s.exec(sa.update(Member).where(Member.name == "孙预备").values(created_at=joined))
     async with app.db.write() as s:  # three months of events; only 王党员 ever came
         for month in (9, 10, 11):
             ev = await events.create_event(
@@ -80,10 +86,11 @@ async def test_monthly_summary_goes_to_each_secretary_with_the_absence_warning(
     clock.set(at("2026-12-01 09:00"))  # the first working day, 09:00
     await app.reminders.tick()
     [to_li] = sent.to("li")
-    assert "县教育局机关党支部 2026年11月组织生活月报" in to_li
-    assert "活动：1 场" in to_li and "出席 1" in to_li and "缺席 3" in to_li
+    assert to_li.startswith("📊 县教育局机关党支部 · 上月\n2026-11-01 ~ 2026-11-30")
+    assert "组织生活出勤 25%（1/4）" in to_li  # the summaries' own figures
     assert "⚠️ 组织生活预警" in to_li and "连续 3 个月" in to_li
-    assert "周管理、李书记、孙预备" in to_li and "王党员" not in to_li.split("预警")[1]
+    warning = to_li.split("预警")[1]
+    assert "周管理、李书记\n" in warning  # not 王党员 (came), not 孙预备 (not 3 months yet)
     [to_chen] = sent.to("chen")
     assert "县第一中学党支部" in to_chen and "预警" not in to_chen  # no events: no warning
 

@@ -1,16 +1,15 @@
-"""The monthly summary pushed to each secretary (plain text for now).
-
-Kept to one function so the full summaries (汇总) can replace it.
-"""
+"""The monthly push to each secretary: last month's summary and the 组织生活 warning."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from qingfeng.bot.context import Services
 from qingfeng.bot.messages import Reply
+from qingfeng.handlers.periods import parse_period
+from qingfeng.handlers.summary import Scope, load_summary, summary_text
 from qingfeng.schedules.templates import Templates
 from qingfeng.storage import members, reminders
 
@@ -23,36 +22,29 @@ def _shift(d: date, months: int) -> date:
 
 
 async def monthly_summary(
-    s: AsyncSession, templates: Templates, branch_id: int, month: str, tz: ZoneInfo
+    s: AsyncSession,
+    services: Services,
+    templates: Templates,
+    branch_id: int,
+    month: str,
+    now: datetime,
 ) -> Reply | None:
-    """For the push of `month` ("2026-12"): the previous month's figures, plus the
-    组织生活 absence warning over the previous ABSENCE_MONTHS months."""
+    """For the push of `month` ("2026-12"): the branch's summary of the month before, and
+    the members absent from every event of the last ABSENCE_MONTHS months."""
     year, mon = (int(x) for x in month.split("-"))
     this = date(year, mon, 1)
-    last = _shift(this, -1)
-
-    def at(d: date) -> datetime:
-        return datetime.combine(d, datetime.min.time(), tz)
-
     branch = await members.branch_by_id(s, branch_id)
     if branch is None:
         return None
-    fig = await reminders.month_figures(s, branch_id, at(last), at(this))
-    parts = [
-        templates.render(
-            "monthly_summary",
-            branch=branch.name,
-            month=f"{last.year}年{last.month}月",
-            events=fig.events,
-            present=fig.present,
-            late=fig.late,
-            leave=fig.leave,
-            absent=fig.absent,
-            study_done=fig.study_done,
-            study_total=fig.study_total,
-        )
-    ]
-    gone = await reminders.long_absent(s, branch_id, at(_shift(this, -ABSENCE_MONTHS)), at(this))
+    data = await load_summary(
+        s, services, Scope((branch,), county=False), parse_period("上月", this), now
+    )
+    parts = [summary_text(data)]
+    tz = services.clock.tz
+    since = datetime.combine(_shift(this, -ABSENCE_MONTHS), datetime.min.time(), tz)
+    gone = await reminders.long_absent(
+        s, branch_id, since, datetime.combine(this, datetime.min.time(), tz)
+    )
     if gone:
         parts.append(
             templates.render(

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.bot.clock import Clock, as_utc
 from qingfeng.bot.config import Settings
+from qingfeng.bot.context import Services
 from qingfeng.bot.messages import Mention, Reply
 from qingfeng.handlers import text
 from qingfeng.schedules import rules
@@ -45,6 +46,7 @@ class Planner:
         self.calendar = calendar
         self.templates = templates
         self.grace = timedelta(hours=settings.reminders.grace_hours)
+        self.services = Services(settings=settings, clock=clock, calendar=calendar)
 
     async def generate(self, db: Database, since: datetime | None = None) -> int:
         """Create due rule events and outbox rows for [now - grace, now + LOOKAHEAD].
@@ -175,7 +177,12 @@ class Planner:
             if secretary is None:
                 return None
             return await monthly_summary(
-                s, self.templates, secretary.branch_id, ref["month"], self.tz
+                s,
+                self.services,
+                self.templates,
+                secretary.branch_id,
+                ref["month"],
+                self.clock.now(),
             )
         raise ValueError(f"unknown dynamic outbox kind {kind!r}")
 

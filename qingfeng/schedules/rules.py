@@ -263,7 +263,7 @@ def year_reminders(settings: Settings, calendar: HolidayCalendar, year: int) -> 
                 datetime.combine(day, MORNING_AT, tz),
                 "月度汇总与组织生活预警",
                 SECRETARIES,
-                "monthly_summary",
+                "",  # no template: the summary is built when it is sent
                 {"month": f"{year}-{month:02d}"},  # rendered when sent, from the data then
                 estimated,
             )

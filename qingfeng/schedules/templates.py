@@ -27,10 +27,6 @@ FIELDS: dict[str, frozenset[str]] = {
     "graduation": frozenset({"date", "year"}),
     "education_month": frozenset({"month", "year"}),
     "study_deadline": frozenset({"title", "due", "count", "names", "number", "link"}),
-    "monthly_summary": frozenset(
-        {"branch", "month", "events", "present", "late", "leave", "absent", "study_done"}
-        | {"study_total"}
-    ),
     "absence_warning": frozenset({"branch", "months", "names"}),
 }
 

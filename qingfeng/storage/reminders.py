@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -15,7 +14,6 @@ from qingfeng.storage.members import EXPECTED_STATUSES
 from qingfeng.storage.models import (
     Account,
     Attendance,
-    AttendanceStatus,
     Branch,
     Event,
     Member,
@@ -23,7 +21,6 @@ from qingfeng.storage.models import (
     StudyConfirmation,
     StudyTask,
 )
-from qingfeng.storage.study import _in_scope
 
 
 async def ensure_rule_event(
@@ -121,78 +118,11 @@ async def tasks_due_between(s: AsyncSession, first: date, last: date) -> Sequenc
     return (await s.exec(stmt.order_by(col(StudyTask.id)))).all()
 
 
-@dataclass
-class MonthFigures:
-    events: int = 0
-    present: int = 0
-    late: int = 0
-    leave: int = 0
-    absent: int = 0
-    study_done: int = 0
-    study_total: int = 0
-
-
-async def month_figures(
-    s: AsyncSession, branch_id: int, start: datetime, end: datetime
-) -> MonthFigures:
-    """A branch's attendance and study counts for [start, end), counted by the database."""
-    fig = MonthFigures()
-    in_period = sa.and_(
-        Event.branch_id == branch_id, col(Event.starts_at) >= start, col(Event.starts_at) < end
-    )
-    fig.events = (await s.exec(select(sa.func.count()).select_from(Event).where(in_period))).one()
-    rows = (
-        await s.exec(
-            select(Attendance.status, sa.func.count())
-            .join(Event, col(Event.id) == Attendance.event_id)
-            .where(in_period)
-            .group_by(Attendance.status)
-        )
-    ).all()
-    counts = {status: int(n) for status, n in rows}
-    fig.present = counts.get(AttendanceStatus.PRESENT.value, 0)
-    fig.late = counts.get(AttendanceStatus.LATE.value, 0)
-    fig.leave = counts.get(AttendanceStatus.LEAVE.value, 0)
-    expected = (
-        await s.exec(
-            select(sa.func.count())
-            .select_from(Member)
-            .where(Member.branch_id == branch_id, Member.active)
-            .where(col(Member.status).in_(EXPECTED_STATUSES))
-        )
-    ).one()
-    fig.absent = max(0, fig.events * int(expected) - fig.present - fig.late - fig.leave)
-    tasks = (
-        select(StudyTask.id)
-        .where(_in_scope(branch_id))
-        .where(col(StudyTask.created_at) >= start, col(StudyTask.created_at) < end)
-    )
-    n_tasks = (await s.exec(select(sa.func.count()).select_from(tasks.subquery()))).one()
-    members = (
-        await s.exec(
-            select(sa.func.count())
-            .select_from(Member)
-            .where(Member.branch_id == branch_id, Member.active)
-        )
-    ).one()
-    fig.study_total = int(n_tasks) * int(members)
-    fig.study_done = (
-        await s.exec(
-            select(sa.func.count())
-            .select_from(StudyConfirmation)
-            .join(Member, col(Member.id) == StudyConfirmation.member_id)
-            .where(Member.branch_id == branch_id)
-            .where(col(StudyConfirmation.task_id).in_(tasks))
-        )
-    ).one()
-    return fig
-
-
 async def long_absent(
     s: AsyncSession, branch_id: int, start: datetime, end: datetime
 ) -> Sequence[Member]:
-    """Expected members with no attendance (not even 请假) at any of the branch's events in
-    [start, end); empty when the branch held none."""
+    """Expected members, on the roster since `start`, with no attendance (not even 请假) at
+    any of the branch's events in [start, end); empty when the branch held none."""
     events = select(Event.id).where(
         Event.branch_id == branch_id, col(Event.starts_at) >= start, col(Event.starts_at) < end
     )
@@ -203,6 +133,7 @@ async def long_absent(
         select(Member)
         .where(Member.branch_id == branch_id, Member.active)
         .where(col(Member.status).in_(EXPECTED_STATUSES))
+        .where(col(Member.created_at) <= start)
         .where(col(Member.id).not_in(attended))
         .order_by(col(Member.id))
     )
