@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _sqlite_setup(self.engine, busy_timeout)
+        # SQLite has one writer at a time. Queueing this process's writers on an asyncio lock
+        # is far cheaper than letting them poll SQLite's lock with its sleeping busy handler
+        # (measured: p99 of concurrent check-ins fell from ~1 s to ~0.1 s). Other processes
+        # still wait through busy_timeout. PostgreSQL needs no such lock.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -65,8 +71,15 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits when the block ends and rolls back on error."""
-        async with self._sessions() as session, session.begin():
+        """A transaction that commits when the block ends and rolls back on error.
+
+        Do not open a second write() inside one: on SQLite it would wait for itself.
+        """
+        if self._write_lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
