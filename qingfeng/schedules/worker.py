@@ -19,7 +19,7 @@ from qingfeng.bot.clock import Clock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.sending import GroupTarget, SendError, Transport
-from qingfeng.storage import outbox, reminders
+from qingfeng.storage import groups, outbox, reminders
 from qingfeng.storage.engine import Database
 from qingfeng.storage.models import Group, Outbox
 
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
 
-BATCH = 50
-CONCURRENCY = 20
+BATCH = 100
+CONCURRENCY = 50
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 MAX_ATTEMPTS = 8
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
@@ -82,7 +82,7 @@ class _GroupCommit:
                 batch, self._queue = self._queue, []
                 try:
                     async with self.db.write() as s:
-                        results = [bool(await m(s, *a)) for m, a, _ in batch]
+                        results = await self._apply(s, batch)
                 except Exception as exc:  # every waiter sees the failure, via its future
                     for _, _, f in batch:
                         f.set_exception(exc)
@@ -90,6 +90,31 @@ class _GroupCommit:
                     for (_, _, f), ok in zip(batch, results, strict=True):
                         f.set_result(ok)
         return await fut
+
+    @staticmethod
+    async def _apply(
+        s: AsyncSession,
+        batch: list[
+            tuple[Callable[..., Awaitable[bool]], tuple[object, ...], asyncio.Future[bool]]
+        ],
+    ) -> list[bool]:
+        # The common case, many rows sent under one claim, is one UPDATE.
+        sent: dict[tuple[str, datetime], list[int]] = {}
+        for m, a, _ in batch:
+            if m is outbox.mark_sent:
+                row_id, token, now = a
+                sent.setdefault((token, now), []).append(row_id)  # type: ignore[index,arg-type]
+        done: set[int] = set()
+        for (token, now), ids in sent.items():
+            if await outbox.mark_sent_many(s, ids, token, now) == len(ids):
+                done.update(ids)
+        results = []
+        for m, a, _ in batch:
+            if m is outbox.mark_sent and a[0] in done:
+                results.append(True)
+            else:  # other results, or a bulk update that lost a row: one at a time
+                results.append(bool(await m(s, *a)))
+        return results
 
 
 class OutboxWorker:
@@ -113,6 +138,8 @@ class OutboxWorker:
         self.grace = timedelta(hours=settings.reminders.grace_hours)
         self._lock = asyncio.Lock()
         self._results = _GroupCommit(db)
+        # Config groups by the (platform, chat id) App.sync_config stored them under.
+        self._configured = {(g.platform, g.chat_id or f"name:{g.name}"): g for g in settings.groups}
 
     async def run_due(self) -> RunReport:
         """Send every row due now; mark rows older than the grace period missed."""
@@ -154,7 +181,9 @@ class OutboxWorker:
             try:
                 # One read for the whole batch; each result is still recorded on its own.
                 async with self.db.read() as s:
-                    prepared = [(r, *(await self._prepare(s, r))) for r in rows]
+                    ids = [r.group_id for r in rows if r.group_id is not None]
+                    by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
+                    prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
                 await asyncio.gather(*(one(item) for item in prepared))
             except asyncio.CancelledError:
                 # Cancelled: hand back the rows whose send had not begun. A send in flight
@@ -163,9 +192,11 @@ class OutboxWorker:
                     await outbox.release(s, token, exclude=started)
                 raise
 
-    async def _prepare(self, s: AsyncSession, row: Outbox) -> tuple[Reply | None, _Target | None]:
+    async def _prepare(
+        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+    ) -> tuple[Reply | None, _Target | None]:
         message = await self.render(s, row)
-        target = await self._target(s, row) if message is not None else None
+        target = await self._target(s, row, by_id) if message is not None else None
         return message, target
 
     async def _deliver(
@@ -240,9 +271,11 @@ class OutboxWorker:
             report.lost_claims += 1
             log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
 
-    async def _target(self, s: AsyncSession, row: Outbox) -> _Target | None:
+    async def _target(
+        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+    ) -> _Target | None:
         if row.group_id is not None:
-            group = await s.get(Group, row.group_id)
+            group = by_id.get(row.group_id)
             return (
                 None
                 if group is None
@@ -260,14 +293,13 @@ class OutboxWorker:
 
     def group_target(self, group: Group) -> GroupTarget:
         """The group with its webhook and secret from the config entry that names it."""
-        for g in self.settings.groups:
-            chat_id = g.chat_id or f"name:{g.name}"
-            if g.platform == group.platform and chat_id == group.chat_id:
-                return GroupTarget(
-                    platform=group.platform,
-                    chat_id=g.chat_id,
-                    name=g.name,
-                    webhook=g.webhook.get_secret_value(),
-                    secret=g.secret.get_secret_value(),
-                )
-        return GroupTarget(platform=group.platform, chat_id=group.chat_id, name=group.name)
+        g = self._configured.get((group.platform, group.chat_id))
+        if g is None:
+            return GroupTarget(platform=group.platform, chat_id=group.chat_id, name=group.name)
+        return GroupTarget(
+            platform=group.platform,
+            chat_id=g.chat_id,
+            name=g.name,
+            webhook=g.webhook.get_secret_value(),
+            secret=g.secret.get_secret_value(),
+        )

@@ -132,6 +132,24 @@ async def mark_sent(s: AsyncSession, row_id: int, token: str, now: datetime) -> 
     )
 
 
+async def mark_sent_many(s: AsyncSession, row_ids: list[int], token: str, now: datetime) -> int:
+    """Record many sends of one claim at once; returns how many rows it recorded."""
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
+        .where(col(Outbox.state) == OutboxState.SENDING.value)
+        .values(
+            state=OutboxState.SENT.value,
+            sent_at=now,
+            attempts=Outbox.attempts + 1,
+            last_error="",
+            claimed_until=None,
+        )
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
 async def mark_skipped(s: AsyncSession, row_id: int, token: str, why: str) -> bool:
     return await _finish(s, row_id, token, state=OutboxState.SKIPPED.value, last_error=why[:500])
 
