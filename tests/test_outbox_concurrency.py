@@ -166,3 +166,23 @@ async def test_two_workers_on_one_postgresql_database_never_send_a_row_twice(
     finally:
         await other.dispose()
         await app.shutdown()
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_record_over_the_new_owner(
+    app: App, clock: FakeClock
+) -> None:
+    await fan_out(app)
+    now = clock.now()
+    async with app.db.write() as s:
+        slow = await outbox.claim_due(s, now, "slow:1", now + LEASE, 10)
+    ids = [r.id for r in slow if r.id is not None]
+    later = now + LEASE + timedelta(seconds=1)
+    async with app.db.write() as s:  # another worker takes the expired claim of one row
+        [taken] = await outbox.claim_due(s, later, "fast:1", later + LEASE, 1)
+        assert await outbox.mark_sent(s, taken.id, "fast:1", later)
+    async with app.db.write() as s:
+        recorded = await outbox.mark_sent_many(s, ids, "slow:1", now)
+    assert recorded == set(ids) - {taken.id}
+    async with app.db.read() as s:
+        rows = {r.id: r for r in await outbox.rows_by_kind(s, "notice")}
+    assert rows[taken.id].claimed_by == "fast:1" and rows[taken.id].attempts == 1

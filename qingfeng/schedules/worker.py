@@ -106,13 +106,12 @@ class _GroupCommit:
                 sent.setdefault((token, now), []).append(row_id)  # type: ignore[index,arg-type]
         done: set[int] = set()
         for (token, now), ids in sent.items():
-            if await outbox.mark_sent_many(s, ids, token, now) == len(ids):
-                done.update(ids)
+            done |= await outbox.mark_sent_many(s, ids, token, now)
         results = []
         for m, a, _ in batch:
-            if m is outbox.mark_sent and a[0] in done:
-                results.append(True)
-            else:  # other results, or a bulk update that lost a row: one at a time
+            if m is outbox.mark_sent:
+                results.append(a[0] in done)  # not done: the claim was lost
+            else:
                 results.append(bool(await m(s, *a)))
         return results
 

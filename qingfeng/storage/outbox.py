@@ -132,8 +132,10 @@ async def mark_sent(s: AsyncSession, row_id: int, token: str, now: datetime) -> 
     )
 
 
-async def mark_sent_many(s: AsyncSession, row_ids: list[int], token: str, now: datetime) -> int:
-    """Record many sends of one claim at once; returns how many rows it recorded."""
+async def mark_sent_many(
+    s: AsyncSession, row_ids: list[int], token: str, now: datetime
+) -> set[int]:
+    """Record many sends of one claim at once; returns the ids it recorded."""
     stmt = (
         sa.update(Outbox)
         .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
@@ -147,7 +149,16 @@ async def mark_sent_many(s: AsyncSession, row_ids: list[int], token: str, now: d
         )
     )
     result = await s.exec(stmt)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
+    if result.rowcount == len(row_ids):
+        return set(row_ids)
+    # Some claims were lost (a lease ran out): find out which rows this update recorded.
+    mine = select(Outbox.id).where(
+        col(Outbox.id).in_(row_ids),
+        Outbox.claimed_by == token,
+        Outbox.state == OutboxState.SENT.value,
+        Outbox.sent_at == now,
+    )
+    return {i for i in (await s.exec(mine)).all() if i is not None}
 
 
 async def mark_skipped(s: AsyncSession, row_id: int, token: str, why: str) -> bool:
