@@ -144,9 +144,9 @@ class Reminders:
 
     def wake(self) -> None:
         """Run the worker soon (a handler just queued a push; its transaction commits first)."""
-        loop = asyncio.get_running_loop()
-        handle = loop.call_later(0.5, lambda: self._spawn(self._work()))
-        del handle
+        if self.scheduler is None:  # not started: whoever drives the worker will send it
+            return
+        asyncio.get_running_loop().call_later(0.5, lambda: self._spawn(self._work()))
 
     def _spawn(self, coro: Any) -> None:
         if self.scheduler is None:  # not started (tests, CLI): the caller drives the worker
