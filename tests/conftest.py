@@ -149,6 +149,21 @@ async def _empty_tables(db: Database) -> None:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+async def started_app(
+    settings: Settings, clock: FakeClock, roster_file: Path, on_postgres: bool
+) -> App:
+    """An App on a fresh schema (emptied, on PostgreSQL) with the test roster, started."""
+    application = App(settings, clock=clock)
+    if on_postgres:
+        await _empty_tables(application.db)
+    else:
+        await upgrade(application.db)
+    await import_roster(application.db, roster_file, clock.now())
+    await application.initialize()
+    await application.start()
+    return application
+
+
 @pytest.fixture
 async def app(
     tmp_path: Path, clock: FakeClock, roster_file: Path, postgres_url: str | None
@@ -156,14 +171,9 @@ async def app(
     overrides: dict[str, Any] = {}
     if postgres_url:
         overrides["database"] = {"url": postgres_url}
-    application = App(make_settings(tmp_path, **overrides), clock=clock)
-    if postgres_url:
-        await _empty_tables(application.db)
-    else:
-        await upgrade(application.db)
-    await import_roster(application.db, roster_file, clock.now())
-    await application.initialize()
-    await application.start()
+    application = await started_app(
+        make_settings(tmp_path, **overrides), clock, roster_file, bool(postgres_url)
+    )
     yield application
     await application.stop()
     await application.shutdown()

@@ -46,7 +46,7 @@ async def test_failed_handler_records_nothing_so_a_retry_can_work(app, chat, mon
     async def broken(*_a, **_k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(checkin.checkins, "record_checkin", broken)
+    monkeypatch.setattr(checkin.checkins, "record_if_new", broken)
     reply = await chat.text("wang", "签到", message_id="flaky")
     assert reply == "抱歉，处理时出错了，已记录，请稍后再试或联系管理员。"
     assert await count(app, InboundMessage) == 0

@@ -18,6 +18,7 @@ from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.exports import ExportRoute
 from qingfeng.bot.logs import request_log
+from qingfeng.bot.platforms import dingtalk
 from qingfeng.bot.platforms.wecom import WeComPlatform
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
@@ -70,6 +71,7 @@ class App:
         self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.wecom: WeComPlatform | None = None
+        self.dingtalk: dingtalk.DingTalkAdapter | None = None
         self.started = False
         self._build_platforms()
 
@@ -85,6 +87,7 @@ class App:
             self.wecom = WeComPlatform(wecom, self.dispatcher.handle, self.clock, self._session)
             self.web_adapters.extend(self.wecom.web_adapters)
             self.transports["wecom"] = self.wecom.transport
+        self.dingtalk = dingtalk.install(self)
 
     def _session(self) -> aiohttp.ClientSession:
         """The shared HTTP client (exists between initialize and shutdown)."""
@@ -122,6 +125,8 @@ class App:
         await self.reminders.stop()
         if self.wecom is not None:
             await self.wecom.drain()  # replies still being worked on go out first
+        if self.dingtalk is not None:
+            await self.dingtalk.drain()
         self.started = False
 
     async def shutdown(self) -> None:

@@ -34,6 +34,14 @@ class Dispatcher:
             return await self._handle_once(msg)
         except _SeenBefore:
             return await self._earlier_reply(msg)
+        except IntegrityError:
+            # On PostgreSQL a concurrent twin of this message can trip a unique key in the
+            # handler's own writes; it has committed by now, so its reply is the answer.
+            earlier = await self._recorded_reply(msg)
+            if earlier is not None:
+                return earlier
+            log.exception("conflicting write for %s message %s", msg.platform, msg.message_id)
+            return Reply(ERROR_REPLY)
         except (OperationalError, DBAPIError) as exc:
             cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
             log.error(
@@ -50,29 +58,32 @@ class Dispatcher:
     async def _handle_once(self, msg: IncomingMessage) -> Reply:
         now = self.services.clock.now()
         async with self.db.write() as s:
-            prior = await inbound.find(s, msg.platform, msg.message_id)
-            if prior is not None:
+            if await inbound.find(s, msg.platform, msg.message_id) is not None:
                 raise _SeenBefore
-            try:
-                # A nested savepoint keeps the outer transaction usable if we lose the race.
-                async with s.begin_nested():
-                    row = await inbound.claim(s, msg.platform, msg.message_id, msg.sender_id, now)
-            except IntegrityError:
-                raise _SeenBefore from None
-            member = await members.member_by_account(s, msg.platform, msg.sender_id)
-            ctx = Context(msg=msg, session=s, services=self.services, now=now, member=member)
-            if member is not None:
-                ctx.branch = await members.branch_by_id(s, member.branch_id)
+            member, branch = await members.member_and_branch_by_account(
+                s, msg.platform, msg.sender_id
+            )
+            ctx = Context(
+                msg=msg, session=s, services=self.services, now=now, member=member, branch=branch
+            )
             if msg.chat_type == "group":
                 ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
             reply = await self.router.dispatch(ctx)
-            row.reply = reply.to_json()
-            s.add(row)
+            # The id is recorded last, with its reply, in the same transaction as the
+            # handler's writes: a twin that got here first makes this one roll back whole.
+            recorded = await inbound.record(
+                s, msg.platform, msg.message_id, msg.sender_id, now, reply.to_json()
+            )
+            if not recorded:
+                raise _SeenBefore
         return reply
 
     async def _earlier_reply(self, msg: IncomingMessage) -> Reply:
+        return await self._recorded_reply(msg) or Reply(BUSY_REPLY)
+
+    async def _recorded_reply(self, msg: IncomingMessage) -> Reply | None:
         async with self.db.read() as s:
             prior = await inbound.find(s, msg.platform, msg.message_id)
         if prior is None or not prior.reply:
-            return Reply(BUSY_REPLY)
+            return None
         return Reply.from_json(prior.reply)

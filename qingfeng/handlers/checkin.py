@@ -70,13 +70,13 @@ async def _daily(ctx: Context, word: str) -> Reply:
     cfg = ctx.settings.slot(branch, key)
     if not cfg.start <= local.time() <= cfg.end:
         return Reply(f"现在不在{slot.value}签到时间（{text.window(cfg.start, cfg.end)}）。")
-    prior = await checkins.checkin_of(ctx.session, member.id, local.date(), slot.value)
-    if prior is not None:
-        at = as_utc(prior.at).astimezone(ctx.services.clock.tz)
-        return Reply(f"你今天已经{slot.value}签到过了（{text.hm(at)}）。")
     on_time = cfg.on_time_by is None or local.time() <= cfg.on_time_by
     day = local.date()
-    await checkins.record_checkin(ctx.session, member.id, day, slot.value, ctx.now, on_time)
+    if not await checkins.record_if_new(ctx.session, member.id, day, slot.value, ctx.now, on_time):
+        prior = await checkins.checkin_of(ctx.session, member.id, day, slot.value)
+        assert prior is not None
+        at = as_utc(prior.at).astimezone(ctx.services.clock.tz)
+        return Reply(f"你今天已经{slot.value}签到过了（{text.hm(at)}）。")
     if on_time:
         return Reply(f"✅ {slot.value}签到成功 {text.hm(local)}，按时。")
     assert cfg.on_time_by is not None

@@ -8,6 +8,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import CheckIn
+from qingfeng.storage.upsert import insert_if_new
 
 
 async def checkin_of(s: AsyncSession, member_id: int, day: date, slot: str) -> CheckIn | None:
@@ -15,6 +16,14 @@ async def checkin_of(s: AsyncSession, member_id: int, day: date, slot: str) -> C
         CheckIn.member_id == member_id, CheckIn.day == day, CheckIn.slot == slot
     )
     return (await s.exec(stmt)).first()
+
+
+async def record_if_new(
+    s: AsyncSession, member_id: int, day: date, slot: str, at: datetime, on_time: bool
+) -> bool:
+    """Write the check-in unless the slot already has one (one statement either way)."""
+    values = {"member_id": member_id, "day": day, "slot": slot, "at": at, "on_time": on_time}
+    return await insert_if_new(s, CheckIn, ["member_id", "day", "slot"], values) is not None
 
 
 async def record_checkin(

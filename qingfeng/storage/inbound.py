@@ -8,6 +8,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import InboundMessage
+from qingfeng.storage.upsert import insert_if_new
 
 
 async def find(s: AsyncSession, platform: str, message_id: str) -> InboundMessage | None:
@@ -17,11 +18,15 @@ async def find(s: AsyncSession, platform: str, message_id: str) -> InboundMessag
     return (await s.exec(stmt)).first()
 
 
-async def claim(
-    s: AsyncSession, platform: str, message_id: str, sender: str, at: datetime
-) -> InboundMessage:
-    """Record the id first; a concurrent duplicate then fails on the unique key."""
-    row = InboundMessage(platform=platform, message_id=message_id, sender=sender, received_at=at)
-    s.add(row)
-    await s.flush()
-    return row
+async def record(
+    s: AsyncSession, platform: str, message_id: str, sender: str, at: datetime, reply: str
+) -> bool:
+    """Record the id with its reply; False when a concurrent twin recorded it first."""
+    values = {
+        "platform": platform,
+        "message_id": message_id,
+        "sender": sender,
+        "received_at": at,
+        "reply": reply,
+    }
+    return await insert_if_new(s, InboundMessage, ["platform", "message_id"], values) is not None

@@ -44,6 +44,21 @@ async def member_by_account(s: AsyncSession, platform: str, external_id: str) ->
     return (await s.exec(stmt)).first()
 
 
+async def member_and_branch_by_account(
+    s: AsyncSession, platform: str, external_id: str
+) -> tuple[Member, Branch] | tuple[None, None]:
+    """The sender and their branch in one query (every message asks for both)."""
+    stmt = (
+        select(Member, Branch)
+        .join(Account, Account.member_id == Member.id)
+        .join(Branch, Branch.id == Member.branch_id)
+        .where(Account.platform == platform, Account.external_id == external_id)
+        .where(Member.active)
+    )
+    row = (await s.exec(stmt)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def account_of(s: AsyncSession, member_id: int, platform: str) -> Account | None:
     stmt = select(Account).where(Account.member_id == member_id, Account.platform == platform)
     return (await s.exec(stmt)).first()

@@ -1,0 +1,126 @@
+"""The bot with DingTalk switched on, served on loopback, talking to a fake DingTalk."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import select
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import FakeClock
+from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
+from qingfeng.storage.models import CheckIn, Group, InboundMessage
+from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
+from tests.fakes.dingtalk import (
+    APP_KEY,
+    APP_SECRET,
+    ROBOT_CODE,
+    FakeDingTalk,
+    callback_headers,
+    callback_payload,
+)
+
+
+class DingTalkHarness:
+    def __init__(self, app: App, fake: FakeDingTalk, client: TestClient, clock: FakeClock):
+        self.app = app
+        self.fake = fake
+        self.client = client
+        self.clock = clock
+        self._ids = itertools.count(1)
+        self.backoffs: list[float] = []  # each back-off the client took, instead of sleeping
+        self.transport.http.sleep = self._no_sleep
+
+    @property
+    def transport(self) -> DingTalkTransport:
+        transport = self.app.transports["dingtalk"]
+        assert isinstance(transport, DingTalkTransport)
+        return transport
+
+    async def _no_sleep(self, seconds: float) -> None:
+        self.backoffs.append(seconds)
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def payload(
+        self,
+        text: str,
+        *,
+        sender: str | None = "chen-dt",
+        nick: str = "陈书记",
+        msg_id: str | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        n = next(self._ids)
+        kw.setdefault("session_webhook", self.fake.session_webhook(f"s{n}"))
+        return callback_payload(
+            text,
+            msg_id=msg_id or f"msg{n}==",
+            staff_id=sender,
+            nick=nick,
+            now_ms=self.now_ms(),
+            **kw,
+        )
+
+    async def post(self, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None):
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        if headers is None:
+            headers = callback_headers(self.now_ms())
+        return await self.client.post("/dingtalk/robot", data=data, headers=headers)
+
+    async def say(self, text: str, **kw: Any) -> dict[str, Any]:
+        """Post a signed text callback; the JSON the bot answered with."""
+        resp = await self.post(self.payload(text, **kw))
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    async def rows(self, model: type) -> list[Any]:
+        async with self.app.db.read() as s:
+            return list((await s.exec(select(model))).all())
+
+    async def checkins(self) -> list[CheckIn]:
+        return await self.rows(CheckIn)
+
+    async def inbound(self) -> list[InboundMessage]:
+        return await self.rows(InboundMessage)
+
+    async def groups(self) -> list[Group]:
+        return await self.rows(Group)
+
+
+@asynccontextmanager
+async def dingtalk_bot(
+    tmp_path: Path, clock: FakeClock, roster_file: Path, postgres_url: str | None = None
+) -> AsyncIterator[DingTalkHarness]:
+    """The whole bot with DingTalk configured against a fresh fake, served on loopback."""
+    fake = FakeDingTalk(clock)
+    await fake.start()
+    overrides: dict[str, Any] = {"database": {"url": postgres_url}} if postgres_url else {}
+    settings = make_settings(
+        tmp_path,
+        branches=[{"name": BUREAU, "daily_checkin": True}, {"name": SCHOOL, "daily_checkin": True}],
+        dingtalk={
+            "app_key": APP_KEY,
+            "app_secret": APP_SECRET,
+            "robot_code": ROBOT_CODE,
+            "api_base": fake.base_url,
+        },
+        **overrides,
+    )
+    app = await started_app(settings, clock, roster_file, bool(postgres_url))
+    client = TestClient(TestServer(app.web_app(), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield DingTalkHarness(app, fake, client, clock)
+    finally:
+        await client.close()
+        await app.stop()
+        await app.shutdown()
+        await fake.close()
