@@ -125,6 +125,7 @@ async def test_admin_publishes_for_the_group_or_the_county(app, chat):
 
 
 async def test_publish_without_pusher_says_so(app, chat):
+    with_pusher(app, None)  # an app built without the outbox
     reply = await chat.text("li", "发布学习 党章第三章")
     assert reply.endswith("（推送未开启，请把本消息转发到支部群。）")
     assert "逾期" not in reply

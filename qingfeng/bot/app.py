@@ -25,6 +25,7 @@ from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
 from qingfeng.handlers.registry import all_commands
 from qingfeng.schedules.holidays import HolidayCalendar
+from qingfeng.schedules.scheduler import Reminders
 from qingfeng.storage import groups, members
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision
@@ -48,15 +49,26 @@ class App:
         settings: Settings,
         clock: Clock | None = None,
         db: Database | None = None,
+        schedule: bool | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock(settings.tz)
         self.db = db or Database(settings.database.url, echo=settings.database.echo)
         self.calendar = HolidayCalendar(settings.calendar.overrides)
-        self.services = Services(settings=settings, clock=self.clock, calendar=self.calendar)
+        self.transports: dict[str, Transport] = {}
+        # Refuses a bad template here, at start-up. The scheduler runs on wall-clock time,
+        # so by default only with the system clock; with a FakeClock the caller drives
+        # `reminders.tick()` (tests, the demo).
+        self.reminders = Reminders(settings, self.clock, self.db, self.calendar, self.transports)
+        self._schedule = isinstance(self.clock, SystemClock) if schedule is None else schedule
+        self.services = Services(
+            settings=settings,
+            clock=self.clock,
+            calendar=self.calendar,
+            pusher=self.reminders.pusher,
+        )
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
-        self.transports: dict[str, Transport] = {}
         self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.long_connections: list[LongConnection] = []  # dialled out; see longconn
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
@@ -111,15 +123,20 @@ class App:
     async def start(self) -> None:
         for conn in self.long_connections:
             conn.start()
+        if self._schedule:
+            self.reminders.start()
         self.started = True
 
     async def stop(self) -> None:
-        for conn in self.long_connections:
-            await conn.stop()
+        # Pushes in flight finish first (they may need a long connection), then late
+        # replies, then the connections close.
+        await self.reminders.stop()
         if self.wecom is not None:
             await self.wecom.drain()  # replies still being worked on go out first
         if self.dingtalk is not None:
             await self.dingtalk.drain()
+        for conn in self.long_connections:
+            await conn.stop()
         self.started = False
 
     async def shutdown(self) -> None:

@@ -155,12 +155,16 @@ def serve(config: ConfigOpt = None) -> None:
 
     from qingfeng.bot.app import App, SchemaOutOfDate
     from qingfeng.bot.logs import setup_logging
+    from qingfeng.schedules.templates import TemplateError
 
     settings = _settings(config)
     setup_logging(settings)
 
     async def go() -> None:
-        app = App(settings)
+        try:
+            app = App(settings)
+        except TemplateError as exc:
+            raise _fail(str(exc), 2) from None
         try:
             await app.initialize()
         except SchemaOutOfDate as exc:
@@ -214,6 +218,95 @@ def demo(
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@cli.command("calendar")
+def calendar_cmd(
+    year: Annotated[int, typer.Argument(help="年份，例如 2026", min=2000, max=2100)],
+    branch: Annotated[str | None, typer.Option("--branch", help="只看某个支部")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """列出某年的全部提醒：日期、时间、类型和推送对象（未公布的年份标“估算”）。"""
+    from qingfeng.schedules.holidays import HolidayCalendar
+    from qingfeng.schedules.report import calendar_lines
+    from qingfeng.schedules.rules import plan_year
+
+    settings = _settings(config)
+    names = _branch_names(settings)
+    if branch is not None:
+        names = [n for n in names if n == branch] or [branch]
+    cal = HolidayCalendar(settings.calendar.overrides)
+    try:
+        planned = plan_year(settings, cal, year, names)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if branch is not None:
+        planned = [p for p in planned if p.branch in ("", branch)]
+    if cal.is_estimated(year):
+        typer.echo(
+            f"注意：{year} 年官方节假日安排尚未收录，日期按推算和 [[calendar.overrides]] 估算。"
+        )
+    for line in calendar_lines(planned):
+        typer.echo(line)
+
+
+def _branch_names(settings: Settings) -> list[str]:
+    """Branches from the config, plus those in the database when it is there and current."""
+    from qingfeng.storage import members
+    from qingfeng.storage.engine import Database
+    from qingfeng.storage.migrate import is_up_to_date
+
+    names = [b.name for b in settings.branches] + [g.branch for g in settings.groups if g.branch]
+
+    async def from_db() -> list[str]:
+        db = Database(settings.database.url)
+        try:
+            if not await is_up_to_date(db):
+                return []
+            async with db.read() as s:
+                return [b.name for b in await members.all_branches(s)]
+        finally:
+            await db.dispose()
+
+    try:
+        names += _run(from_db())
+    except Exception:  # no database yet: the config's branches are enough for a calendar
+        pass
+    return list(dict.fromkeys(names))
+
+
+@cli.command("outbox")
+def outbox_cmd(
+    failed: Annotated[bool, typer.Option("--failed", help="只看失败和错过的推送")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="最多显示多少条", min=1)] = 200,
+    config: ConfigOpt = None,
+) -> None:
+    """查看推送队列及每条推送的状态（最近到期的在前）。"""
+    from qingfeng.schedules.report import outbox_lines
+    from qingfeng.storage import outbox
+    from qingfeng.storage.engine import Database
+
+    settings = _settings(config)
+
+    async def go() -> list[str]:
+        db = Database(settings.database.url)
+        try:
+            async with db.read() as s:
+                rows = await outbox.listing(s, failed_only=failed, limit=limit)
+            return outbox_lines(rows, settings.tz)
+        finally:
+            await db.dispose()
+
+    try:
+        lines = _run(go())
+    except Exception as exc:
+        raise _fail(
+            f"读取推送队列失败：{type(exc).__name__}（先运行 qingfeng db upgrade？）"
+        ) from None
+    if not lines:
+        typer.echo("没有失败或错过的推送。" if failed else "推送队列是空的。")
+    for line in lines:
+        typer.echo(line)
 
 
 @cli.command()

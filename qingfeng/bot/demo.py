@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import re
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,10 +18,10 @@ from qingfeng.bot.messages import IncomingMessage
 from qingfeng.bot.platforms.console import BOT_NAME, ConsoleTransport, indent, render
 from qingfeng.handlers.roster import import_roster
 from qingfeng.schedules.holidays import HolidayCalendar
-from qingfeng.storage import events, members, study
+from qingfeng.schedules.occurrences import LOOKAHEAD
+from qingfeng.storage import members, outbox, study
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import upgrade
-from qingfeng.storage.models import EventKind
 
 BUREAU = "县教育局机关党支部"
 SCHOOLS = ["县第一中学党支部", "县实验小学党支部", "城关镇中心学校党支部"]
@@ -56,7 +56,10 @@ def _roster_file() -> Path:
 
 
 async def seed(db: Database, clock: FakeClock, calendar: HolidayCalendar) -> None:
-    """The sample county: roster, console accounts, a few events and study tasks."""
+    """The sample county: roster, console accounts and study tasks.
+
+    The 主题党日 and 三会一课 events come from the reminder rules when the demo starts.
+    """
     await upgrade(db)
     await import_roster(db, _roster_file(), clock.now())
     local = clock.now().astimezone(clock.tz)
@@ -65,15 +68,6 @@ async def seed(db: Database, clock: FakeClock, calendar: HolidayCalendar) -> Non
             assert member.id is not None
             if member.name not in UNBOUND:
                 await members.bind_account(s, "console", member.name, member.id)
-        for i, name in enumerate([BUREAU, *SCHOOLS]):
-            branch = await members.branch_by_name(s, name)
-            assert branch is not None and branch.id is not None
-            day = calendar.next_workday((local + timedelta(days=1 + i)).date())
-            starts = datetime.combine(day, time(15, 0), clock.tz)
-            await events.create_event(s, branch.id, EventKind.THEME_DAY.value, starts, "党员活动室")
-            later = calendar.next_workday(day + timedelta(days=14))
-            lecture = datetime.combine(later, time(16, 0), clock.tz)
-            await events.create_event(s, branch.id, EventKind.LECTURE.value, lecture, "会议室")
         await study.create_task(
             s,
             "学习党的二十大报告全文",
@@ -151,7 +145,7 @@ class Demo:
                 self.out(f"（现在以 {rest} 的身份发言）")
             return True
         if word == "time":
-            return self._move_clock(rest)
+            return await self._move_clock(rest)
         if word in ("私聊", "dm"):
             self.direct = True
             self.out("（切换到与机器人的私聊）")
@@ -179,7 +173,7 @@ class Demo:
             return True
         return None
 
-    def _move_clock(self, rest: str) -> bool:
+    async def _move_clock(self, rest: str) -> bool:
         m = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})[ T](\d{1,2}:\d{2})", rest)
         if not m:
             self.out("（用法：/time YYYY-MM-DD HH:MM）")
@@ -189,9 +183,29 @@ class Demo:
         except ValueError:
             self.out(f"（没有这个时刻：{rest}）")
             return True
-        self.clock.set(when.replace(tzinfo=self.clock.tz))
+        target = when.replace(tzinfo=self.clock.tz)
+        if target > self.clock.now():
+            await self._run_until(target)
+        self.clock.set(target)
+        await self.app.reminders.tick()
         self.out(f"（时钟已拨到 {when:%Y-%m-%d %H:%M}）")
         return True
+
+    async def _run_until(self, target: datetime) -> None:
+        """Stop at each moment a push falls due on the way, so each prints once, in order."""
+        while True:
+            await self.app.reminders.planner.generate(self.app.db)
+            now = self.clock.now()
+            async with self.app.db.read() as s:
+                due = await outbox.next_due(s, now, min(target, now + LOOKAHEAD))
+            if due is None:
+                if now + LOOKAHEAD >= target:
+                    return
+                self.clock.set(now + LOOKAHEAD)
+                continue
+            self.clock.set(due)
+            self.out(f"⏰ {due.astimezone(self.clock.tz):%Y-%m-%d %H:%M}")
+            await self.app.reminders.worker.run_due()
 
 
 async def run_demo(
@@ -208,6 +222,8 @@ async def run_demo(
     await app.initialize()
     await app.start()
     demo = Demo(app, clock, out)
+    # Rule events and rows ahead; a fresh county does not catch up on the morning's pushes.
+    await app.reminders.planner.generate(app.db, since=clock.now())
     interactive = stdin.isatty()
     local = clock.now().astimezone(clock.tz)
     out(

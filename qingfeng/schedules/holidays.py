@@ -16,7 +16,8 @@ class HolidayCalendar:
     """Answers 'is this a working day?' for any date, never raising.
 
     Years the official data covers use it (make-up working days included). Other years
-    fall back to weekends plus the config's overrides and are marked estimated.
+    fall back to weekends, the statutory festival days (computed) and the config's
+    overrides, and are marked estimated.
     """
 
     def __init__(self, overrides: list[CalendarOverride] | None = None) -> None:
@@ -26,6 +27,7 @@ class HolidayCalendar:
             self._rest.update(o.rest_days)
             self._work.update(o.workdays)
         self._warned: set[int] = set()
+        self._computed: dict[int, frozenset[date]] = {}
 
     def is_estimated(self, year: int) -> bool:
         try:
@@ -49,7 +51,15 @@ class HolidayCalendar:
                     "and [[calendar.overrides]] (估算)",
                     day.year,
                 )
-            return day.weekday() < 5
+            return day.weekday() < 5 and day not in self._statutory(day.year)
+
+    def _statutory(self, year: int) -> frozenset[date]:
+        """The statutory rest days of a year the official data lacks, from computed dates."""
+        if year not in self._computed:
+            from qingfeng.schedules.festivals import statutory_rest_days
+
+            self._computed[year] = frozenset(statutory_rest_days(year))
+        return self._computed[year]
 
     def workdays(self, first: date, last: date) -> list[date]:
         days, d = [], first

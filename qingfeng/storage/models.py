@@ -220,6 +220,7 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     MISSED = "missed"
+    SKIPPED = "skipped"  # nothing to say when it fell due (e.g. everyone had confirmed)
 
 
 class Outbox(SQLModel, table=True):

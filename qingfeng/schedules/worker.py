@@ -1,0 +1,304 @@
+"""The outbox worker: claims due rows, sends each through its platform, records the result.
+
+The claim in the database, not the scheduler, is what makes a push go out once: a row is
+sent only by the worker whose UPDATE moved it from pending to sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from qingfeng.bot.clock import Clock
+from qingfeng.bot.config import Settings
+from qingfeng.bot.messages import Reply
+from qingfeng.bot.sending import GroupTarget, SendError, Transport
+from qingfeng.storage import groups, outbox, reminders
+from qingfeng.storage.engine import Database
+from qingfeng.storage.models import Group, Outbox
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
+
+BATCH = 100
+CONCURRENCY = 50
+LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
+MAX_ATTEMPTS = 8
+BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
+BACKOFF_MAX = 3600.0
+
+
+def backoff(attempt: int, retry_after: float | None) -> timedelta:
+    """Wait before the next try: exponential, never shorter than the platform asked."""
+    delay = min(BACKOFF_FIRST * 2 ** max(0, attempt - 1), BACKOFF_MAX)
+    return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+@dataclass
+class RunReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missed: int = 0
+    lost_claims: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Target:
+    platform: str
+    group: GroupTarget | None = None
+    user_id: str = ""
+    label: str = ""
+
+
+class _GroupCommit:
+    """Records send results; results that arrive while a commit runs share the next one.
+
+    Each result still waits for its own commit before the caller moves on, so the window
+    in which a sent push is not yet recorded stays one commit long.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: list[
+            tuple[Callable[..., Awaitable[bool]], tuple[object, ...], asyncio.Future[bool]]
+        ] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((mark, args, fut))
+        async with self._lock:
+            if not fut.done():
+                batch, self._queue = self._queue, []
+                try:
+                    async with self.db.write() as s:
+                        results = await self._apply(s, batch)
+                except Exception as exc:  # every waiter sees the failure, via its future
+                    for _, _, f in batch:
+                        f.set_exception(exc)
+                else:
+                    for (_, _, f), ok in zip(batch, results, strict=True):
+                        f.set_result(ok)
+        return await fut
+
+    @staticmethod
+    async def _apply(
+        s: AsyncSession,
+        batch: list[
+            tuple[Callable[..., Awaitable[bool]], tuple[object, ...], asyncio.Future[bool]]
+        ],
+    ) -> list[bool]:
+        # The common case, many rows sent under one claim, is one UPDATE.
+        sent: dict[tuple[str, datetime], list[int]] = {}
+        for m, a, _ in batch:
+            if m is outbox.mark_sent:
+                row_id, token, now = a
+                sent.setdefault((token, now), []).append(row_id)  # type: ignore[index,arg-type]
+        done: set[int] = set()
+        for (token, now), ids in sent.items():
+            done |= await outbox.mark_sent_many(s, ids, token, now)
+        results = []
+        for m, a, _ in batch:
+            if m is outbox.mark_sent:
+                results.append(a[0] in done)  # not done: the claim was lost
+            else:
+                results.append(bool(await m(s, *a)))
+        return results
+
+
+class OutboxWorker:
+    """Sends due outbox rows through `transports[platform]`."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        transports: Mapping[str, Transport],
+        render: Renderer,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.transports = transports  # the App's dict, so platforms added later are seen
+        self.render = render
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
+        self.grace = timedelta(hours=settings.reminders.grace_hours)
+        self._lock = asyncio.Lock()
+        self._results = _GroupCommit(db)
+        # Config groups by the (platform, chat id) App.sync_config stored them under.
+        self._configured = {(g.platform, g.chat_id or f"name:{g.name}"): g for g in settings.groups}
+
+    async def run_due(self) -> RunReport:
+        """Send every row due now; mark rows older than the grace period missed."""
+        async with self._lock:
+            return await self._run()
+
+    async def wait_idle(self) -> None:
+        """Return once no pass is running (a scheduler job may be mid-pass at stop)."""
+        async with self._lock:
+            pass
+
+    async def _run(self) -> RunReport:
+        report = RunReport()
+        now = self.clock.now()
+        async with self.db.write() as s:
+            report.missed = await outbox.mark_missed(s, now - self.grace, now)
+        if report.missed:
+            log.warning(
+                "outbox: %d push(es) fell due more than %s ago: missed", report.missed, self.grace
+            )
+        sem = asyncio.Semaphore(CONCURRENCY)
+        while True:
+            token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+            async with self.db.write() as s:
+                rows = list(await outbox.claim_due(s, now, token, now + LEASE, BATCH))
+            if not rows:
+                return report
+
+            started: set[int] = set()
+
+            async def one(
+                item: tuple[Outbox, Reply | None, _Target | None],
+                token: str = token,
+                started: set[int] = started,
+            ) -> None:
+                async with sem:
+                    await self._deliver(*item, token, now, report, started)
+
+            try:
+                # One read for the whole batch; each result is still recorded on its own.
+                async with self.db.read() as s:
+                    ids = [r.group_id for r in rows if r.group_id is not None]
+                    by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
+                    prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
+                await asyncio.gather(*(one(item) for item in prepared))
+            except asyncio.CancelledError:
+                # Cancelled: hand back the rows whose send had not begun. A send in flight
+                # may have reached the platform, so its row waits for the lease to expire.
+                async with self.db.write() as s:
+                    await outbox.release(s, token, exclude=started)
+                raise
+
+    async def _prepare(
+        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+    ) -> tuple[Reply | None, _Target | None]:
+        message = await self.render(s, row)
+        target = await self._target(s, row, by_id) if message is not None else None
+        return message, target
+
+    async def _deliver(
+        self,
+        row: Outbox,
+        message: Reply | None,
+        target: _Target | None,
+        token: str,
+        now: datetime,
+        report: RunReport,
+        started: set[int],
+    ) -> None:
+        assert row.id is not None
+        if message is None:
+            await self._finish(outbox.mark_skipped, row, token, report, "无需发送")
+            report.skipped += 1
+            return
+        if target is None:
+            await self._finish(outbox.mark_failed, row, token, report, "找不到推送对象")
+            report.failed += 1
+            return
+        transport = self.transports.get(target.platform)
+        if transport is None:
+            reason = f"未配置平台 {target.platform}"
+            await self._finish(outbox.mark_failed, row, token, report, reason)
+            report.failed += 1
+            return
+        started.add(row.id)
+        try:
+            if target.group is not None:
+                await transport.send_group(target.group, message)
+            else:
+                await transport.send_direct(target.user_id, message)
+        except SendError as exc:
+            self._on_error(row, target, exc.reason)
+            attempts = row.attempts + 1
+            if exc.permanent or attempts >= MAX_ATTEMPTS:
+                reason = exc.reason if exc.permanent else f"重试 {attempts} 次仍失败：{exc.reason}"
+                await self._finish(outbox.mark_failed, row, token, report, reason)
+                report.failed += 1
+                report.errors.append(f"{target.label}: {reason}")
+            else:
+                next_at = now + backoff(attempts, exc.retry_after)
+                await self._finish(outbox.mark_retry, row, token, report, next_at, exc.reason)
+                report.retried += 1
+            return
+        except Exception as exc:  # a bug in a transport must not stop the other pushes
+            log.exception("outbox: unexpected error sending row %s", row.id)
+            next_at = now + backoff(row.attempts + 1, None)
+            await self._finish(outbox.mark_retry, row, token, report, next_at, type(exc).__name__)
+            report.retried += 1
+            return
+        await self._finish(outbox.mark_sent, row, token, report, now)
+        report.sent += 1
+
+    def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
+        log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
+
+    async def _finish(
+        self,
+        mark: Callable[..., Awaitable[bool]],
+        row: Outbox,
+        token: str,
+        report: RunReport,
+        *args: object,
+    ) -> None:
+        assert row.id is not None
+        # Shielded: once a push went out, a cancellation must not lose the record of it.
+        ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
+        if not ok:
+            # The lease ran out and another worker took the row over.
+            report.lost_claims += 1
+            log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
+
+    async def _target(
+        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+    ) -> _Target | None:
+        if row.group_id is not None:
+            group = by_id.get(row.group_id)
+            return (
+                None
+                if group is None
+                else _Target(group.platform, self.group_target(group), label=group.name)
+            )
+        if row.member_id is not None:
+            # A direct push goes out on the first platform of the member's that can send.
+            accounts = await reminders.accounts_of_member(s, row.member_id)
+            for acc in accounts:
+                if acc.platform in self.transports:
+                    return _Target(acc.platform, user_id=acc.external_id, label=acc.external_id)
+            if accounts:
+                return _Target(accounts[0].platform, user_id=accounts[0].external_id)
+        return None
+
+    def group_target(self, group: Group) -> GroupTarget:
+        """The group with its webhook and secret from the config entry that names it."""
+        g = self._configured.get((group.platform, group.chat_id))
+        if g is None:
+            return GroupTarget(platform=group.platform, chat_id=group.chat_id, name=group.name)
+        return GroupTarget(
+            platform=group.platform,
+            chat_id=g.chat_id,
+            name=g.name,
+            webhook=g.webhook.get_secret_value(),
+            secret=g.secret.get_secret_value(),
+        )

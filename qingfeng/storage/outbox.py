@@ -1,0 +1,237 @@
+"""The outbox: one row per push and target, claimed before sending so it goes out once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from qingfeng.storage.models import Group, Member, Outbox, OutboxState
+
+_CHUNK = 200  # rows per INSERT, well under SQLite's bound-variable limit
+_DEFAULTS: dict[str, Any] = {
+    "group_id": None,
+    "member_id": None,
+    "state": OutboxState.PENDING.value,
+    "attempts": 0,
+    "next_attempt_at": None,
+    "claimed_by": None,
+    "claimed_until": None,
+    "last_error": "",
+    "sent_at": None,
+}
+
+
+async def enqueue(s: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Write rows ahead of time, once per key.
+
+    A row already written is left alone, except that a pending row nobody has tried yet
+    takes the new due time and text (a calendar override or an edited template).
+    """
+    if not rows:
+        return
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for i in range(0, len(rows), _CHUNK):
+        # A multi-row INSERT needs every column in every row.
+        chunk = [{**_DEFAULTS, "created_at": now, **r} for r in rows[i : i + _CHUNK]]
+        stmt = insert(Outbox).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload},
+            where=sa.and_(
+                col(Outbox.state) == OutboxState.PENDING.value, col(Outbox.attempts) == 0
+            ),
+        )
+        await s.exec(stmt)  # type: ignore[call-overload]
+
+
+async def mark_missed(s: AsyncSession, before: datetime, now: datetime) -> int:
+    """Rows that fell due before `before` and were never tried: too late to send."""
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.state) == OutboxState.PENDING.value)
+        .where(col(Outbox.attempts) == 0)
+        .where(col(Outbox.due_at) < before)
+        .values(state=OutboxState.MISSED.value, last_error="停机超过宽限期，未发送", sent_at=None)
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def claim_due(
+    s: AsyncSession, now: datetime, token: str, until: datetime, limit: int
+) -> Sequence[Outbox]:
+    """Claim up to `limit` due rows for `token`; a row can be won by one claimer only.
+
+    The UPDATE re-checks the row's state itself, so of two workers racing for a row
+    (SQLite serialises writers; PostgreSQL re-evaluates the WHERE after the row lock), one
+    updates it and the other matches nothing. On PostgreSQL SKIP LOCKED lets them pass
+    each other instead of queueing. A claim whose lease ran out (a crashed worker) is due
+    again.
+    """
+    claimable = sa.or_(
+        sa.and_(
+            col(Outbox.state) == OutboxState.PENDING.value,
+            col(Outbox.due_at) <= now,
+            sa.or_(col(Outbox.next_attempt_at).is_(None), col(Outbox.next_attempt_at) <= now),
+        ),
+        sa.and_(col(Outbox.state) == OutboxState.SENDING.value, col(Outbox.claimed_until) < now),
+    )
+    # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so
+    # claim more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
+    picked = (
+        select(Outbox.id)
+        .where(claimable)
+        .order_by(col(Outbox.due_at), col(Outbox.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await s.exec(picked)).all())
+    if not ids:
+        return []
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id).in_(ids))
+        .where(claimable)
+        .values(state=OutboxState.SENDING.value, claimed_by=token, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    await s.exec(stmt)  # type: ignore[call-overload]
+    mine = select(Outbox).where(
+        Outbox.claimed_by == token, Outbox.state == OutboxState.SENDING.value
+    )
+    return (await s.exec(mine.order_by(col(Outbox.due_at), col(Outbox.id)))).all()
+
+
+async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id) == row_id, col(Outbox.claimed_by) == token)
+        .where(col(Outbox.state) == OutboxState.SENDING.value)
+        .values(claimed_until=None, **values)
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def mark_sent(s: AsyncSession, row_id: int, token: str, now: datetime) -> bool:
+    return await _finish(
+        s,
+        row_id,
+        token,
+        state=OutboxState.SENT.value,
+        sent_at=now,
+        attempts=Outbox.attempts + 1,
+        last_error="",
+    )
+
+
+async def mark_sent_many(
+    s: AsyncSession, row_ids: list[int], token: str, now: datetime
+) -> set[int]:
+    """Record many sends of one claim at once; returns the ids it recorded."""
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
+        .where(col(Outbox.state) == OutboxState.SENDING.value)
+        .values(
+            state=OutboxState.SENT.value,
+            sent_at=now,
+            attempts=Outbox.attempts + 1,
+            last_error="",
+            claimed_until=None,
+        )
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    if result.rowcount == len(row_ids):
+        return set(row_ids)
+    # Some claims were lost (a lease ran out): find out which rows this update recorded.
+    mine = select(Outbox.id).where(
+        col(Outbox.id).in_(row_ids),
+        Outbox.claimed_by == token,
+        Outbox.state == OutboxState.SENT.value,
+        Outbox.sent_at == now,
+    )
+    return {i for i in (await s.exec(mine)).all() if i is not None}
+
+
+async def mark_skipped(s: AsyncSession, row_id: int, token: str, why: str) -> bool:
+    return await _finish(s, row_id, token, state=OutboxState.SKIPPED.value, last_error=why[:500])
+
+
+async def mark_retry(
+    s: AsyncSession, row_id: int, token: str, next_at: datetime, error: str
+) -> bool:
+    return await _finish(
+        s,
+        row_id,
+        token,
+        state=OutboxState.PENDING.value,
+        next_attempt_at=next_at,
+        attempts=Outbox.attempts + 1,
+        last_error=error[:500],
+    )
+
+
+async def mark_failed(s: AsyncSession, row_id: int, token: str, error: str) -> bool:
+    return await _finish(
+        s,
+        row_id,
+        token,
+        state=OutboxState.FAILED.value,
+        attempts=Outbox.attempts + 1,
+        last_error=error[:500],
+    )
+
+
+async def release(s: AsyncSession, token: str, exclude: Iterable[int] = ()) -> int:
+    """Hand back rows claimed but not started (a worker stopping or running late)."""
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.claimed_by) == token, col(Outbox.state) == OutboxState.SENDING.value)
+        .where(col(Outbox.id).not_in(list(exclude)))
+        .values(state=OutboxState.PENDING.value, claimed_until=None)
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def next_due(s: AsyncSession, after: datetime, until: datetime) -> datetime | None:
+    """The earliest due time of a pending row in (after, until]."""
+    stmt = select(sa.func.min(Outbox.due_at)).where(
+        Outbox.state == OutboxState.PENDING.value,
+        col(Outbox.due_at) > after,
+        col(Outbox.due_at) <= until,
+    )
+    # min() keeps the column's type, so the value comes back aware UTC like the column.
+    return (await s.exec(stmt)).one()
+
+
+async def listing(
+    s: AsyncSession, failed_only: bool = False, limit: int = 200
+) -> Sequence[tuple[Outbox, str | None, str | None]]:
+    """Rows newest-due first, with the target group's or member's name."""
+    stmt = (
+        select(Outbox, Group.name, Member.name)
+        .outerjoin(Group, col(Group.id) == Outbox.group_id)
+        .outerjoin(Member, col(Member.id) == Outbox.member_id)
+    )
+    if failed_only:
+        stmt = stmt.where(
+            col(Outbox.state).in_([OutboxState.FAILED.value, OutboxState.MISSED.value])
+        )
+    stmt = stmt.order_by(col(Outbox.due_at).desc(), col(Outbox.id).desc()).limit(limit)
+    return (await s.exec(stmt)).all()
+
+
+async def rows_by_kind(s: AsyncSession, kind: str | None = None) -> Sequence[Outbox]:
+    stmt = select(Outbox).order_by(col(Outbox.due_at), col(Outbox.id))
+    if kind is not None:
+        stmt = stmt.where(Outbox.kind == kind)
+    return (await s.exec(stmt)).all()

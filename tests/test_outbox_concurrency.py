@@ -1,0 +1,188 @@
+"""Exactly once across restarts and replicas: the claim in the database decides."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import FakeClock
+from qingfeng.bot.messages import Reply
+from qingfeng.schedules.worker import BATCH, LEASE
+from qingfeng.storage import groups, outbox
+from qingfeng.storage.engine import Database
+from qingfeng.storage.migrate import upgrade
+from qingfeng.storage.models import OutboxState
+from tests.conftest import make_settings
+from tests.recording_transport import RecordingTransport
+
+GROUPS = 45  # a fan-out bigger than the worker's concurrency
+
+PG_URL = os.environ.get("QINGFENG_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+
+
+async def add_groups(app: App, n: int = GROUPS) -> None:
+    async with app.db.write() as s:
+        for i in range(n):
+            await groups.upsert_group(s, "wecom", f"wr-extra-{i:02d}", f"群{i}", None)
+
+
+async def fan_out(app: App, key: str = "notice:fan") -> int:
+    async with app.db.write() as s:
+        return await app.services.pusher.to_branch_groups(s, None, "notice", key, Reply("通知"))
+
+
+async def states(db: Database) -> dict[str, int]:
+    async with db.read() as s:
+        out: dict[str, int] = {}
+        for r in await outbox.rows_by_kind(s, "notice"):
+            out[r.state] = out.get(r.state, 0) + 1
+        return out
+
+
+async def test_restart_in_the_middle_of_a_fan_out_sends_nothing_twice(
+    app: App, clock: FakeClock, tmp_path: Path
+) -> None:
+    await add_groups(app)
+    total = await fan_out(app)
+    first = RecordingTransport(hang_after=25)
+    app.transports["wecom"] = first
+    run = asyncio.create_task(app.reminders.worker.run_due())
+    await asyncio.wait_for(first.hung.wait(), timeout=20)
+    run.cancel()  # the process goes away with sends in flight
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert len(first.sent) == 25
+
+    # A new process on the same database file.
+    second = RecordingTransport()
+    restarted = App(app.settings, clock=clock)
+    restarted.transports["wecom"] = second
+    await restarted.initialize()
+    await restarted.start()
+    try:
+        await restarted.reminders.worker.run_due()
+        # Sends that were in flight when it died may have reached the platform: their rows
+        # wait out the lease (10 min, well within the grace period), then go out once.
+        after = await states(restarted.db)
+        in_flight = after[OutboxState.SENDING]
+        assert in_flight >= 1
+        assert after == {OutboxState.SENT: total - in_flight, OutboxState.SENDING: in_flight}
+        clock.advance(LEASE + timedelta(seconds=1))
+        await restarted.reminders.worker.run_due()
+        delivered = first.counts() + second.counts()
+        assert sum(delivered.values()) == total
+        assert set(delivered.values()) == {1}
+        assert await states(restarted.db) == {OutboxState.SENT: total}
+    finally:
+        await restarted.stop()
+        await restarted.shutdown()
+
+
+async def test_a_crashed_claim_expires_and_is_sent_once(app: App, clock: FakeClock) -> None:
+    await add_groups(app, 5)
+    total = await fan_out(app)
+    now = clock.now()
+    async with app.db.write() as s:  # a worker that claims and then dies without a trace
+        dead = await outbox.claim_due(s, now, "dead:1", now + LEASE, 4)
+    assert len(dead) == 4
+    sent = RecordingTransport()
+    app.transports["wecom"] = sent
+    assert (await app.reminders.worker.run_due()).sent == total - 4
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert (await app.reminders.worker.run_due()).sent == 4
+    assert sum(sent.counts().values()) == total and set(sent.counts().values()) == {1}
+
+
+async def _two_workers(db_a: Database, db_b: Database, app: App, clock: FakeClock) -> None:
+    """Two workers, each with its own engine, race for the same rows."""
+    from qingfeng.schedules.worker import OutboxWorker
+
+    t_a, t_b = RecordingTransport(), RecordingTransport()
+    render = app.reminders.planner.render
+    w_a = OutboxWorker(db_a, clock, app.settings, {"wecom": t_a}, render, worker_id="a")
+    w_b = OutboxWorker(db_b, clock, app.settings, {"wecom": t_b}, render, worker_id="b")
+    total = 0
+    async with db_a.write() as s:
+        for i in range(3 * BATCH):  # several claims' worth, so the two really contend
+            await groups.upsert_group(s, "wecom", f"wr-race-{i:03d}", f"群{i}", None)
+    for round_ in range(3):
+        async with db_a.write() as s:
+            total += await app.services.pusher.to_branch_groups(
+                s, None, "notice", f"race:{round_}", Reply(f"第{round_}轮")
+            )
+        await asyncio.gather(w_a.run_due(), w_b.run_due(), w_a.run_due(), w_b.run_due())
+    delivered = [(x.to, x.text) for x in t_a.sent + t_b.sent]
+    assert len(delivered) == total
+    assert len(set(delivered)) == total  # no row went out twice
+    assert t_a.sent and t_b.sent  # both really took part
+    assert await states(db_a) == {OutboxState.SENT: total}
+
+
+async def test_two_workers_on_one_sqlite_file_never_send_a_row_twice(
+    app: App, clock: FakeClock
+) -> None:
+    other = Database(app.db.url)
+    try:
+        await _two_workers(app.db, other, app, clock)
+    finally:
+        await other.dispose()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards; skipped if none."""
+    import asyncpg
+
+    base = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        admin = await asyncpg.connect(base, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    name = f"qf_outbox_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_two_workers_on_one_postgresql_database_never_send_a_row_twice(
+    pg_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    app = App(make_settings(tmp_path, database={"url": pg_url}), clock=clock)
+    other = Database(pg_url)
+    try:
+        await upgrade(app.db)
+        await app.initialize()
+        await _two_workers(app.db, other, app, clock)
+    finally:
+        await other.dispose()
+        await app.shutdown()
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_record_over_the_new_owner(
+    app: App, clock: FakeClock
+) -> None:
+    await fan_out(app)
+    now = clock.now()
+    async with app.db.write() as s:
+        slow = await outbox.claim_due(s, now, "slow:1", now + LEASE, 10)
+    ids = [r.id for r in slow if r.id is not None]
+    later = now + LEASE + timedelta(seconds=1)
+    async with app.db.write() as s:  # another worker takes the expired claim of one row
+        [taken] = await outbox.claim_due(s, later, "fast:1", later + LEASE, 1)
+        assert await outbox.mark_sent(s, taken.id, "fast:1", later)
+    async with app.db.write() as s:
+        recorded = await outbox.mark_sent_many(s, ids, "slow:1", now)
+    assert recorded == set(ids) - {taken.id}
+    async with app.db.read() as s:
+        rows = {r.id: r for r in await outbox.rows_by_kind(s, "notice")}
+    assert rows[taken.id].claimed_by == "fast:1" and rows[taken.id].attempts == 1
