@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.common import (
     QINGFENG,
+    ROOT,
     clean_env,
     free_port,
     prepare_county,
@@ -166,7 +167,7 @@ def bench(platform: str, n: int = 3000, concurrency: int = 16) -> dict[str, Any]
         bot = spawn([QINGFENG, "serve"], bot_env(env, port), work)
         bport = free_port()
         base = spawn(
-            [sys.executable, "-m", "bench.baseline_server", str(bport)], clean_env(), Path.cwd()
+            [sys.executable, "-m", "bench.baseline_server", str(bport)], clean_env(), ROOT, work
         )
         try:
             wait_healthy(f"http://127.0.0.1:{port}/healthz")

@@ -69,10 +69,17 @@ def prepare_county(workdir: Path, members: int = 5000, branches: int = 250) -> d
     return env
 
 
-def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def spawn(
+    args: list[str], env: dict[str, str], cwd: Path, logs: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server; its output goes to a file in `logs` (default `cwd`).
+
+    Not a pipe: an unread pipe fills up and then blocks the server's logging.
+    """
+    logs = logs or cwd
+    log = (logs / f"server-{len(list(logs.glob('server-*.log')))}.log").open("ab")
+    env = {**env, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=log)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

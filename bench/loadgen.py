@@ -18,6 +18,8 @@ from pathlib import Path
 
 import aiohttp
 
+TIMEOUT = aiohttp.ClientTimeout(total=20)
+
 
 def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -45,7 +47,7 @@ async def run_max(reqs: list[dict], concurrency: int) -> dict:
     statuses: dict[int | str, int] = {}
     queue = iter(reqs)
     conn = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=conn) as session:
+    async with aiohttp.ClientSession(connector=conn, timeout=TIMEOUT) as session:
 
         async def worker() -> None:
             for req in queue:
@@ -61,7 +63,9 @@ async def run_max(reqs: list[dict], concurrency: int) -> dict:
 async def run_rate(reqs: list[dict], rate: float) -> dict:
     latencies: list[float] = []
     statuses: dict[int | str, int] = {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=TIMEOUT
+    ) as session:
 
         async def fire(req: dict) -> None:
             status = await _one(session, req, latencies)

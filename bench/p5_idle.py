@@ -42,7 +42,7 @@ def main() -> dict[str, float]:
         start_s, rss = measure([QINGFENG, "serve"], env, work, port)
         bport = free_port()
         base_cmd = [sys.executable, "-m", "bench.baseline_server", str(bport)]
-        base_start, base_rss = measure(base_cmd, clean_env(), Path.cwd(), bport)
+        base_start, base_rss = measure(base_cmd, clean_env(), work, bport)
     ok = rss <= RSS_TARGET_MB and start_s <= START_TARGET_S
     print(
         f"P5 idle RSS      qingfeng {rss:6.1f} MB  baseline {base_rss:6.1f} MB  "

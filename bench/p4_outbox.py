@@ -1,0 +1,117 @@
+"""P4: a holiday reminder to 500 WeCom groups through the outbox, vs a bare aiohttp client loop
+posting the same number of webhook messages to the same loopback receiver (a separate process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import ROOT, clean_env, free_port, spawn, stop, wait_healthy
+from qingfeng.bot.app import App
+from qingfeng.bot.clock import SHANGHAI, FakeClock
+from qingfeng.bot.config import load_settings
+from qingfeng.storage.migrate import upgrade
+
+GROUPS = 500
+CONCURRENCY = 50  # the outbox worker's own limit of sends in flight
+TARGET = 0.5
+
+
+def counted(base: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{base}/count") as r:
+        return json.loads(r.read())
+
+
+def reset(base: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{base}/reset", method="POST")).read()
+
+
+async def baseline(base: str) -> float:
+    body = {"msgtype": "text", "text": {"content": "元旦廉洁提醒" * 20}}
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(i: int) -> None:
+            async with sem, session.post(f"{base}/webhook?key=g{i}", json=body) as r:
+                assert (await r.json())["errcode"] == 0
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(GROUPS)))
+        return time.perf_counter() - start
+
+
+async def outbox_run(base: str, work: Path) -> float:
+    groups = [
+        {
+            "name": f"群{i}",
+            "branch": f"第{i % 50}支部",
+            "platform": "wecom",
+            "chat_id": f"wr{i}",
+            "webhook": f"{base}/cgi-bin/webhook/send?key=g{i}",
+        }
+        for i in range(GROUPS)
+    ]
+    db_file = work / f"p4-{time.monotonic_ns()}.db"
+    settings = load_settings(
+        None,
+        env={},
+        database={"url": f"sqlite+aiosqlite:///{db_file}"},
+        wecom={"api_base": base},
+        groups=groups,
+    )
+    clock = FakeClock(datetime(2026, 12, 31, 14, 0, tzinfo=SHANGHAI))
+    app = App(settings, clock=clock)
+    await upgrade(app.db)
+    await app.initialize()
+    try:
+        await app.reminders.tick()  # writes the 元旦 reminder for 15:00 into the outbox
+        clock.set(datetime(2026, 12, 31, 15, 0, tzinfo=SHANGHAI))
+        start = time.perf_counter()
+        await app.reminders.worker.run_due()
+        return time.perf_counter() - start
+    finally:
+        await app.shutdown()
+
+
+def main() -> dict[str, float]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="qf-p4-") as tmp:
+        work = Path(tmp)
+        receiver = spawn(
+            [sys.executable, "-m", "bench.receiver", str(port)], clean_env(), ROOT, work
+        )
+        try:
+            wait_healthy(f"{base}/healthz")
+            base_times, bot_times, deliveries = [], [], []
+            for _ in range(3):  # alternate, so both see the same moments of a shared machine
+                reset(base)
+                base_times.append(asyncio.run(baseline(base)))
+                reset(base)
+                bot_times.append(asyncio.run(outbox_run(base, work)))
+                deliveries.append(counted(base))
+        finally:
+            stop(receiver)
+    bot_rate = GROUPS / sorted(bot_times)[1]
+    base_rate = GROUPS / sorted(base_times)[1]
+    exact = all(d == {"total": GROUPS, "keys": GROUPS} for d in deliveries)
+    ok = bot_rate / base_rate >= TARGET and exact
+    print(
+        f"P4 outbox  bot {bot_rate:6.0f} pushes/s  baseline {base_rate:6.0f} posts/s  "
+        f"ratio {bot_rate / base_rate:.2f} (target ≥ {TARGET})  deliveries "
+        f"{[d['total'] for d in deliveries]} to {[d['keys'] for d in deliveries]} groups  "
+        f"{'PASS' if ok else 'FAIL'}"
+    )
+    return {"bot_rate": bot_rate, "base_rate": base_rate, "exact": float(exact)}
+
+
+if __name__ == "__main__":
+    main()
