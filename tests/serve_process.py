@@ -40,9 +40,12 @@ def holiday_due_now() -> dict[str, Any]:
     starts the day after the latest 15:00 that has passed, and that day is made a working day.
     """
     now = SystemClock(SHANGHAI).now().astimezone(SHANGHAI)
-    day = now.date() if now.time() >= HOLIDAY_AT else now.date() - timedelta(days=1)
+    today = now.date()
+    day = today if now.time() >= HOLIDAY_AT else today - timedelta(days=1)
     rest = day + timedelta(days=1)
-    return {"name": FESTIVAL, "date": rest, "rest_days": [rest], "workdays": [day]}
+    # Today stays a working day (so users can check in); when the break would start today,
+    # the working day wins and the break is taken to start today all the same.
+    return {"name": FESTIVAL, "date": rest, "rest_days": [rest], "workdays": sorted({day, today})}
 
 
 def _toml_value(v: Any) -> str:
@@ -50,8 +53,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, date):
-        return v.isoformat()  # a TOML local date
+    if isinstance(v, date | time):
+        return v.isoformat()  # a TOML local date or time
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return json.dumps(str(v), ensure_ascii=False)
