@@ -61,33 +61,28 @@ def _toml_value(v: Any) -> str:
 
 
 def toml(config: dict[str, Any]) -> str:
-    """Enough TOML for a qingfeng config: tables, arrays of tables (one level of nesting)."""
+    """Enough TOML for a qingfeng config: keys, tables and arrays of tables."""
     lines: list[str] = []
 
-    def table(name: str, body: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in body.items() if not isinstance(v, dict | list) or _plain(v)}
-        lines.append(name)
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+    def table(prefix: str, body: dict[str, Any]) -> None:
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in body.items() if not _nested(v))
         for k, v in body.items():
+            name = f"{prefix}.{k}" if prefix else k
             if isinstance(v, dict):
-                table(f"[{name.strip('[]')}.{k}]", v)
-            elif isinstance(v, list) and not _plain(v):
+                lines.append(f"[{name}]")
+                table(name, v)
+            elif _nested(v):
                 for item in v:
-                    table(f"[[{name.strip('[]')}.{k}]]", item)
+                    lines.append(f"[[{name}]]")
+                    table(name, item)
 
-    for k, v in config.items():
-        if isinstance(v, dict):
-            table(f"[{k}]", v)
-        elif isinstance(v, list) and not _plain(v):
-            for item in v:
-                table(f"[[{k}]]", item)
-        else:
-            lines.insert(0, f"{k} = {_toml_value(v)}")
+    table("", config)
     return "\n".join(lines) + "\n"
 
 
-def _plain(v: Any) -> bool:
-    return isinstance(v, list) and not any(isinstance(x, dict) for x in v)
+def _nested(v: Any) -> bool:
+    """A table or an array of tables (written as its own section)."""
+    return isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, dict) for x in v))
 
 
 @dataclass

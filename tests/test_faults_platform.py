@@ -22,7 +22,7 @@ from qingfeng.schedules.worker import RunReport
 from qingfeng.storage import outbox
 from qingfeng.storage.models import OutboxState
 from tests.conftest import at, make_settings, started_app
-from tests.fakes.dingtalk import APP_KEY, APP_SECRET, ROBOT_CODE, FakeDingTalk
+from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.wecom import FakeWeCom, WeComBot
 
 pytest_plugins = ["tests.fakes.wecom_fixtures"]
@@ -101,12 +101,7 @@ async def dingtalk_app(
     settings = make_settings(
         tmp_path,
         groups=groups,
-        dingtalk={
-            "app_key": APP_KEY,
-            "app_secret": APP_SECRET,
-            "robot_code": ROBOT_CODE,
-            "api_base": fake.base_url,
-        },
+        dingtalk=fake.app_config(),
         **({"database": {"url": postgres_url}} if postgres_url else {}),
     )
     app = await started_app(settings, clock, roster_file, bool(postgres_url))

@@ -27,9 +27,6 @@ from qingfeng.storage.engine import Database
 from qingfeng.storage.models import CheckIn, InboundMessage, OutboxState
 from tests.conftest import PG_ENV, SCHOOL, _pg_admin
 from tests.fakes.dingtalk import (
-    APP_KEY,
-    APP_SECRET,
-    ROBOT_CODE,
     FakeDingTalk,
     callback_headers,
     callback_payload,
@@ -74,12 +71,7 @@ async def fake() -> AsyncIterator[FakeDingTalk]:
 def replica_config(url: str, fake: FakeDingTalk) -> dict[str, Any]:
     return {
         "database": {"url": url},
-        "dingtalk": {
-            "app_key": APP_KEY,
-            "app_secret": APP_SECRET,
-            "robot_code": ROBOT_CODE,
-            "api_base": fake.base_url,
-        },
+        "dingtalk": fake.app_config(),
         # Check-in open all day, so the test does not depend on when it runs.
         "branches": [
             {
