@@ -18,9 +18,6 @@ from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
 from qingfeng.storage.models import CheckIn, Group, InboundMessage
 from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
 from tests.fakes.dingtalk import (
-    APP_KEY,
-    APP_SECRET,
-    ROBOT_CODE,
     FakeDingTalk,
     callback_headers,
     callback_payload,
@@ -106,12 +103,7 @@ async def dingtalk_bot(
     settings = make_settings(
         tmp_path,
         branches=[{"name": BUREAU, "daily_checkin": True}, {"name": SCHOOL, "daily_checkin": True}],
-        dingtalk={
-            "app_key": APP_KEY,
-            "app_secret": APP_SECRET,
-            "robot_code": ROBOT_CODE,
-            "api_base": fake.base_url,
-        },
+        dingtalk=fake.app_config(),
         **overrides,
     )
     app = await started_app(settings, clock, roster_file, bool(postgres_url))

@@ -14,7 +14,7 @@ import pytest
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.messages import Reply
-from qingfeng.schedules.worker import BATCH, LEASE
+from qingfeng.schedules.worker import BATCH, CONCURRENCY, LEASE
 from qingfeng.storage import groups, outbox
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import upgrade
@@ -186,3 +186,50 @@ async def test_a_worker_whose_lease_ran_out_cannot_record_over_the_new_owner(
     async with app.db.read() as s:
         rows = {r.id: r for r in await outbox.rows_by_kind(s, "notice")}
     assert rows[taken.id].claimed_by == "fast:1" and rows[taken.id].attempts == 1
+
+
+async def test_claim_timeout_setting_shortens_the_wait_for_a_dead_claim(
+    app: App, clock: FakeClock
+) -> None:
+    settings = app.settings.model_copy(
+        update={"reminders": app.settings.reminders.model_copy(update={"claim_timeout_seconds": 5})}
+    )
+    from qingfeng.schedules.worker import OutboxWorker
+
+    sent = RecordingTransport()
+    worker = OutboxWorker(
+        app.db, clock, settings, {"wecom": sent}, app.reminders.planner.render, worker_id="w"
+    )
+    assert worker.lease == timedelta(seconds=5)
+    await add_groups(app, 3)
+    total = await fan_out(app)
+    now = clock.now()
+    async with app.db.write() as s:  # a process killed with its claim in the database
+        await outbox.claim_due(s, now, "dead:1", now + worker.lease, 2)
+    assert (await worker.run_due()).sent == total - 2
+    clock.advance(timedelta(seconds=6))
+    assert (await worker.run_due()).sent == 2
+    assert sum(sent.counts().values()) == total and set(sent.counts().values()) == {1}
+
+
+async def test_stopping_mid_fan_out_finishes_sends_in_flight_and_hands_back_the_rest(
+    app: App, clock: FakeClock
+) -> None:
+    await add_groups(app, CONCURRENCY + 30)  # more than can be in flight at once
+    total = await fan_out(app)
+    first = RecordingTransport(hang_after=10)
+    app.transports["wecom"] = first
+    run = asyncio.create_task(app.reminders.worker.run_due())
+    await asyncio.wait_for(first.hung.wait(), timeout=20)
+    app.reminders.worker.drain()
+    first.hang_after = None
+    first._never.set()  # the platform answers the sends in flight
+    report = await asyncio.wait_for(run, timeout=20)
+    # In flight at the stop: finished and recorded; none was begun after it.
+    assert report.sent == len(first.sent)
+    assert 10 < report.sent <= 10 + CONCURRENCY < total
+    after = await states(app.db)
+    assert after == {OutboxState.SENT: report.sent, OutboxState.PENDING: total - report.sent}
+    app.reminders.worker.resume()
+    assert (await app.reminders.worker.run_due()).sent == total - report.sent
+    assert set(first.counts().values()) == {1} and sum(first.counts().values()) == total

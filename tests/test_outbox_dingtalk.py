@@ -10,7 +10,7 @@ from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
 from qingfeng.storage import outbox
 from tests.conftest import BUREAU, make_settings, started_app
-from tests.fakes.dingtalk import APP_KEY, APP_SECRET, ROBOT_CODE, FakeDingTalk
+from tests.fakes.dingtalk import FakeDingTalk
 
 
 async def test_a_throttled_dingtalk_push_waits_ten_minutes_then_goes_out_once(
@@ -31,12 +31,7 @@ async def test_a_throttled_dingtalk_push_waits_ten_minutes_then_goes_out_once(
                 "secret": "SEC-1",
             }
         ],
-        dingtalk={
-            "app_key": APP_KEY,
-            "app_secret": APP_SECRET,
-            "robot_code": ROBOT_CODE,
-            "api_base": fake.base_url,
-        },
+        dingtalk=fake.app_config(),
         **({"database": {"url": postgres_url}} if postgres_url else {}),
     )
     app = await started_app(settings, clock, roster_file, bool(postgres_url))

@@ -176,6 +176,9 @@ class CalendarConfig(_Section):
 
 class RemindersConfig(_Section):
     grace_hours: int = Field(6, ge=0, le=72)
+    # A claim older than this belongs to a dead worker and is sent again. Longer than the
+    # slowest batch (100 pushes, 50 at a time, each bounded by the 10 s client timeout).
+    claim_timeout_seconds: int = Field(600, ge=1, le=3600)
     holiday_extra_days_before: int = Field(0, ge=0, le=30)
     graduation_dates: list[str] = ["06-10", "07-10"]
     education_month: int = Field(9, ge=1, le=12)

@@ -116,6 +116,7 @@ class Reminders:
 
     def start(self) -> None:
         """Start the scheduler and a catch-up pass (pushes due while the bot was down)."""
+        self.worker.resume()
         sched = AsyncIOScheduler(timezone=self.clock.tz)
         common: dict[str, Any] = {
             "replace_existing": True,
@@ -162,10 +163,12 @@ class Reminders:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        """Stop scheduling and let a pass in flight finish."""
+        """Stop scheduling; sends in flight finish and are recorded, the rest wait in the
+        outbox for the next start (or another replica)."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        self.worker.drain()
         await self.idle()
         async with self._tick_lock:
             await self.worker.wait_idle()

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
 
 BATCH = 100
+LEASE = timedelta(minutes=10)  # default of reminders.claim_timeout_seconds
 CONCURRENCY = 50
-LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 MAX_ATTEMPTS = 8
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
 BACKOFF_MAX = 3600.0
@@ -135,6 +135,9 @@ class OutboxWorker:
         self.render = render
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
         self.grace = timedelta(hours=settings.reminders.grace_hours)
+        # A claim older than this belongs to a dead worker (killed mid-batch).
+        self.lease = timedelta(seconds=settings.reminders.claim_timeout_seconds)
+        self._draining = False
         self._lock = asyncio.Lock()
         self._results = _GroupCommit(db)
         # Config groups by the (platform, chat id) App.sync_config stored them under.
@@ -150,6 +153,14 @@ class OutboxWorker:
         async with self._lock:
             pass
 
+    def drain(self) -> None:
+        """Stop starting sends: those in flight finish and are recorded, the rest of the
+        claimed batch is handed back, and no further batch is claimed (graceful shutdown)."""
+        self._draining = True
+
+    def resume(self) -> None:
+        self._draining = False
+
     async def _run(self) -> RunReport:
         report = RunReport()
         now = self.clock.now()
@@ -160,10 +171,13 @@ class OutboxWorker:
                 "outbox: %d push(es) fell due more than %s ago: missed", report.missed, self.grace
             )
         sem = asyncio.Semaphore(CONCURRENCY)
-        while True:
+        while not self._draining:
             token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+            # The lease runs from the claim itself: a long pass must not hand out claims
+            # that are already close to expiry.
+            until = self.clock.now() + self.lease
             async with self.db.write() as s:
-                rows = list(await outbox.claim_due(s, now, token, now + LEASE, BATCH))
+                rows = list(await outbox.claim_due(s, now, token, until, BATCH))
             if not rows:
                 return report
 
@@ -175,6 +189,8 @@ class OutboxWorker:
                 started: set[int] = started,
             ) -> None:
                 async with sem:
+                    if self._draining:  # shutting down: this send has not begun
+                        return
                     await self._deliver(*item, token, now, report, started)
 
             try:
@@ -184,12 +200,16 @@ class OutboxWorker:
                     by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
                     prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
                 await asyncio.gather(*(one(item) for item in prepared))
+                if self._draining:
+                    async with self.db.write() as s:
+                        await outbox.release(s, token, exclude=started)
             except asyncio.CancelledError:
                 # Cancelled: hand back the rows whose send had not begun. A send in flight
                 # may have reached the platform, so its row waits for the lease to expire.
                 async with self.db.write() as s:
                     await outbox.release(s, token, exclude=started)
                 raise
+        return report
 
     async def _prepare(
         self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]

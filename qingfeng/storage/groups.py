@@ -8,6 +8,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Group
+from qingfeng.storage.upsert import insert_if_new
 
 
 async def group_by_chat(s: AsyncSession, platform: str, chat_id: str) -> Group | None:
@@ -21,12 +22,14 @@ async def upsert_group(
     """Create the group, or point it at `branch_id` (绑定本群, config sync)."""
     group = await group_by_chat(s, platform, chat_id)
     if group is None:
-        group = Group(platform=platform, chat_id=chat_id, name=name, branch_id=branch_id)
-        s.add(group)
-    else:
-        group.branch_id = branch_id
-        if name:
-            group.name = name
+        # ON CONFLICT: replicas starting together sync the same config groups at once.
+        new = Group(platform=platform, chat_id=chat_id, name=name, branch_id=branch_id)
+        await insert_if_new(s, Group, ["platform", "chat_id"], new.model_dump(exclude={"id"}))
+        group = await group_by_chat(s, platform, chat_id)  # ours, or the other replica's
+        assert group is not None
+    group.branch_id = branch_id
+    if name:
+        group.name = name
     await s.flush()
     return group
 

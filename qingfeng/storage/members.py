@@ -9,6 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Account, Branch, Member, Status
+from qingfeng.storage.upsert import insert_if_new
 
 EXPECTED_STATUSES = (Status.MEMBER.value, Status.PROBATIONARY.value)
 
@@ -28,9 +29,10 @@ async def all_branches(s: AsyncSession) -> Sequence[Branch]:
 async def get_or_create_branch(s: AsyncSession, name: str) -> Branch:
     branch = await branch_by_name(s, name)
     if branch is None:
-        branch = Branch(name=name)
-        s.add(branch)
-        await s.flush()
+        # ON CONFLICT: another replica may create the same branch at the same moment.
+        await insert_if_new(s, Branch, ["name"], Branch(name=name).model_dump(exclude={"id"}))
+        branch = await branch_by_name(s, name)
+        assert branch is not None
     return branch
 
 

@@ -90,6 +90,15 @@ class FakeDingTalk:
         assert self._server is not None
         return str(self._server.make_url("")).rstrip("/")
 
+    def app_config(self) -> dict[str, str]:
+        """The [dingtalk] settings of a bot that talks to this fake."""
+        return {
+            "app_key": APP_KEY,
+            "app_secret": APP_SECRET,
+            "robot_code": ROBOT_CODE,
+            "api_base": self.base_url,
+        }
+
     def add_custom_robot(self, token: str, secret: str) -> str:
         """A group's custom robot with 加签; returns its webhook URL (without the signature)."""
         self._webhooks[token] = secret

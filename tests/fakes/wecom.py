@@ -150,6 +150,7 @@ class FakeWeCom:
     messages: list[dict] = field(default_factory=list)
     responses: list[tuple[str, dict]] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)
+    held: int = 0  # webhook pushes accepted whose answer waits for `release()`
     failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     _window: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     _used_codes: set[str] = field(default_factory=set)
@@ -169,8 +170,16 @@ class FakeWeCom:
 
     def fail(self, route: str, *kinds: str) -> None:
         """The next answers of `route` ("webhook", "send", "gettoken"): "5xx", "45009",
-        "42001", "slow" (never answers), or "ok" (answers normally)."""
+        "42001", "slow" (never answers), "ok" (answers normally), or, for "webhook" only,
+        "hold" (posts the message to the group, answers only at `release()`: a sender killed
+        meanwhile cannot know it went out)."""
         self.failures[route].extend(kinds)
+
+    def release(self) -> None:
+        """Answer everything held or slow; later requests are answered normally."""
+        for queue in self.failures.values():
+            queue.clear()
+        self._release.set()
 
     def expire_tokens(self) -> None:
         for t in self.tokens:
@@ -247,7 +256,11 @@ class FakeWeCom:
         key = request.query.get("key", "")
         if key not in self.robots:
             return _err(93000, "invalid webhook url")
-        if failed := await self._injected("webhook"):
+        queue = self.failures["webhook"]
+        hold = bool(queue) and queue[0] == "hold"
+        if hold:
+            queue.popleft()
+        elif failed := await self._injected("webhook"):
             return failed
         now = self.clock.now()
         window = self._window[key]
@@ -261,6 +274,9 @@ class FakeWeCom:
             return error
         window.append(now)
         self.pushes[key].append(body)
+        if hold:
+            self.held += 1
+            await self._release.wait()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _aibot_response(self, request: web.Request) -> web.Response:
