@@ -16,7 +16,6 @@ from qingfeng.bot.router import Command
 from qingfeng.handlers import text
 from qingfeng.handlers.periods import Period, PeriodError, parse_date, parse_period
 from qingfeng.storage import members, summaries
-from qingfeng.storage.export_xlsx import build_workbook
 from qingfeng.storage.models import Branch, Role, Slot
 from qingfeng.storage.summaries import BranchSummary, CheckinDue, MemberSummary, Window
 
@@ -374,6 +373,9 @@ async def export_workbook(
     member_rows = data.members or await summaries.member_summaries(
         s, scope.branch_ids, data.window, dues
     )
+    # openpyxl pulls in numpy and Pillow: load it when a workbook is asked for, not at start.
+    from qingfeng.storage.export_xlsx import build_workbook
+
     return build_workbook(
         title=f"清风 · {scope.label} · {period.first} ~ {period.last}",
         first=period.first,
