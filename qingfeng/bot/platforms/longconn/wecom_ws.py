@@ -28,8 +28,8 @@ from qingfeng.bot.platforms.longconn.connection import (
     read_json,
 )
 from qingfeng.bot.platforms.longconn.lease import Lease
-from qingfeng.bot.platforms.longconn.payloads import wecom_incoming
 from qingfeng.bot.platforms.wecom.callback import as_text
+from qingfeng.bot.platforms.wecom.payload import ids_of, incoming, text_of
 from qingfeng.bot.platforms.wecom.splitting import split_text
 from qingfeng.bot.ratelimit import SlidingWindow
 from qingfeng.bot.sending import GroupTarget, SendError
@@ -144,7 +144,8 @@ class WeComLongConnection(LongConnection):
         if not req_id or not isinstance(body, dict):
             log.warning("wecom: a message frame without req_id or body, skipped")
             return
-        msg = wecom_incoming(body)
+        ids, text = ids_of(body), text_of(body)
+        msg = incoming(body, *ids, text) if ids is not None and text is not None else None
         if msg is None:
             content, stream_id = NOT_TEXT, req_id
         else:

@@ -13,10 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from qingfeng.bot.clock import Clock
-from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.wecom.callback import NOT_TEXT, WELCOME, as_text, body, query, refuse
 from qingfeng.bot.platforms.wecom.client import SessionGetter, post_json
 from qingfeng.bot.platforms.wecom.crypto import CallbackRejected, WeComCrypto, check_timestamp
+from qingfeng.bot.platforms.wecom.payload import ids_of, incoming, text_of
 from qingfeng.bot.platforms.wecom.replying import WORKING, InTime
 
 log = logging.getLogger(__name__)
@@ -93,25 +94,17 @@ class AibotAdapter:
             return None
         if msgtype == "stream":
             return None  # a refresh poll; our streams are always finished already
-        msgid, sender = payload.get("msgid"), _get(payload, "from", "userid")
-        if not isinstance(msgid, str) or not msgid or not isinstance(sender, str) or not sender:
+        ids = ids_of(payload)
+        if ids is None:
             raise CallbackRejected(400, "no msgid or sender")
-        text = _text_of(payload)
+        msgid, sender = ids
+        text = text_of(payload)
         if text is None:
             return _stream(msgid, NOT_TEXT)
-        group = payload.get("chattype") == "group"
-        chat_id = payload.get("chatid") if group else sender
-        if group:
+        msg = incoming(payload, msgid, sender, text)
+        if msg.chat_type == "group":
             # The operator copies a group's chatid from here into [[groups]] chat_id.
-            log.info("aibot message %s in group chatid=%s", msgid, chat_id)
-        msg = IncomingMessage(
-            platform="wecom",
-            message_id=msgid,
-            chat_type="group" if group else "direct",
-            chat_id=str(chat_id or sender),
-            sender_id=sender,
-            text=text,
-        )
+            log.info("aibot message %s in group chatid=%s", msgid, msg.chat_id)
         response_url = payload.get("response_url")
 
         async def later(reply: Reply) -> None:
@@ -142,27 +135,3 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CallbackRejected(400, "not a JSON object")
     return data
-
-
-def _get(data: dict[str, Any], *path: str) -> object:
-    node: object = data
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _text_of(payload: dict[str, Any]) -> str | None:
-    """The words of a text, voice (transcribed) or mixed message; None for other kinds."""
-    msgtype = payload.get("msgtype")
-    if msgtype in ("text", "voice"):
-        content = _get(payload, msgtype, "content")
-        return content if isinstance(content, str) else None
-    if msgtype == "mixed":
-        items = _get(payload, "mixed", "msg_item")
-        if isinstance(items, list):
-            words = [_get(i, "text", "content") for i in items if isinstance(i, dict)]
-            text = " ".join(w for w in words if isinstance(w, str))
-            return text or None
-    return None
