@@ -95,7 +95,10 @@ def test_phone_markdown_breaks_lines_and_flattens_tables():
 
 
 async def test_app_without_dingtalk_secret_has_no_callback_but_can_push(tmp_path, clock):
-    app = App(make_settings(tmp_path), clock=clock)
+    # Nothing DingTalk configured: no transport, so the outbox never picks DingTalk.
+    assert "dingtalk" not in App(make_settings(tmp_path), clock=clock).transports
+    group = {"name": "钉钉群", "platform": "dingtalk", "chat_id": "cid1", "webhook": "http://x/"}
+    app = App(make_settings(tmp_path, groups=[group]), clock=clock)
     assert isinstance(app.transports["dingtalk"], DingTalkTransport)
     client = TestClient(TestServer(app.web_app(), host="127.0.0.1"))
     await client.start_server()

@@ -15,7 +15,7 @@ __all__ = ["DingTalkAdapter", "DingTalkTransport", "install"]
 
 
 def install(app: App) -> DingTalkAdapter | None:
-    """Add DingTalk's transport, and its callback when an appSecret is configured."""
+    """Add DingTalk's transport when it can send, and its callback when an appSecret is set."""
     cfg = app.settings.dingtalk
     secret = cfg.app_secret.get_secret_value()
     http = DingTalkHTTP(lambda: app.http)
@@ -25,7 +25,10 @@ def install(app: App) -> DingTalkAdapter | None:
         # For an enterprise internal app the robot's code is its appKey unless set otherwise.
         api = RobotAPI(http, token, cfg.api_base, cfg.robot_code or cfg.app_key)
     transport = DingTalkTransport(http, api, app.clock)
-    app.transports["dingtalk"] = transport
+    if api is not None or any(g.platform == "dingtalk" for g in app.settings.groups):
+        # Only a platform that can send is offered to the outbox: a member with accounts on
+        # several platforms is then reached on one that works.
+        app.transports["dingtalk"] = transport
     if not secret:
         return None
     adapter = DingTalkAdapter(
