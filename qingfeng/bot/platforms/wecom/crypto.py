@@ -55,7 +55,8 @@ def has_entity_declaration(body: bytes) -> bool:
 
 def check_timestamp(timestamp: str, now: float, max_age: int = MAX_AGE_SECONDS) -> None:
     """Refuse a callback whose timestamp is not a number or more than `max_age` off."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isascii first: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         raise CallbackRejected(400, "bad timestamp")
     if abs(now - int(timestamp)) > max_age:
         raise CallbackRejected(403, "stale timestamp")
