@@ -121,7 +121,16 @@ async def test_external_entity_inside_the_encrypted_message_is_400(bot):
     await assert_refused_and_healthy(bot, resp, 400)
 
 
-@pytest.mark.parametrize("body", [b"<xml><Encrypt>", b"not xml at all", b"<xml></xml>"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml><Encrypt>",
+        b"not xml at all",
+        b"<xml></xml>",
+        # expat raises LookupError, not ParseError, for an encoding it does not know.
+        b'<?xml version="1.0" encoding="no-such-codec"?><xml><Encrypt>x</Encrypt></xml>',
+    ],
+)
 async def test_malformed_xml_is_400(bot, body):
     query = bot.wecom_app.query("x")
     await assert_refused_and_healthy(

@@ -140,7 +140,7 @@ def _encrypt_field(raw: bytes) -> str:
         raise CallbackRejected(400, "entity declaration")
     try:
         root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, LookupError):  # LookupError: an unknown encoding="..."
         raise CallbackRejected(400, "malformed XML") from None
     encrypted = root.findtext("Encrypt")
     if not encrypted:
