@@ -202,6 +202,7 @@ async def test_signature_an_hour_old_is_still_accepted(dt):
         pytest.param(b"{not json", id="not-json"),
         pytest.param(b"\xff\xfe\x00", id="not-utf8"),
         pytest.param(b"[1, 2]", id="array"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-100k-deep"),
         pytest.param(b"", id="empty"),
         pytest.param(
             json.dumps({"msgtype": "text", "text": {"content": "签到"}}).encode(), id="no-ids"

@@ -147,7 +147,14 @@ async def test_stale_timestamp_is_403(bot):
 
 @pytest.mark.parametrize(
     "body",
-    [b"garbage", b"[1, 2]", b'{"encrypt": 5}', b"\xff\xfe\x00", b'{"encrypt": ""}'],
+    [
+        b"garbage",
+        b"[1, 2]",
+        b'{"encrypt": 5}',
+        b"\xff\xfe\x00",
+        b'{"encrypt": ""}',
+        b"[" * 100_000,  # json raises RecursionError, not ValueError, this deep
+    ],
 )
 async def test_garbage_is_400(bot, body):
     query = bot.aibot.query("whatever")
@@ -155,8 +162,9 @@ async def test_garbage_is_400(bot, body):
     await assert_refused_and_healthy(bot, resp, 400)
 
 
-async def test_signed_garbage_inside_the_envelope_is_400(bot):
-    encrypted = bot.aibot.encrypt(b"{not json")
+@pytest.mark.parametrize("plain", [b"{not json", b'{"a":' * 100_000])
+async def test_signed_garbage_inside_the_envelope_is_400(bot, plain):
+    encrypted = bot.aibot.encrypt(plain)
     body = json.dumps({"encrypt": encrypted}).encode()
     resp = await bot.http.post("/wecom/aibot", params=bot.aibot.query(encrypted), data=body)
     await assert_refused_and_healthy(bot, resp, 400)

@@ -60,7 +60,7 @@ def parse(raw: bytes) -> RobotMessage:
     """Read a callback body; BadPayload when it is not one."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise BadPayload("not JSON") from exc
     if not isinstance(data, dict):
         raise BadPayload("not a JSON object")

@@ -137,7 +137,7 @@ def _stream(msgid: str, content: str) -> dict[str, Any]:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the C stack
         raise CallbackRejected(400, "not JSON") from None
     if not isinstance(data, dict):
         raise CallbackRejected(400, "not a JSON object")
