@@ -138,6 +138,26 @@ async def test_malformed_xml_is_400(bot, body):
     )
 
 
+SIGN_IN = app_text(7201, "wang", "签到")
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        pytest.param(SIGN_IN.replace("<MsgId>7201</MsgId>", "<MsgId>abc</MsgId>"), id="msgid"),
+        pytest.param(SIGN_IN.replace("<MsgId>7201</MsgId>", ""), id="no-msgid"),
+        pytest.param(SIGN_IN.replace("</AgentID>", "</AgentID><AgentID>2</AgentID>"), id="twice"),
+        pytest.param(SIGN_IN.replace("1000002</AgentID>", "x</AgentID>"), id="agent"),
+        pytest.param(
+            SIGN_IN.replace("<![CDATA[wang]]>", "<a>wang</a><b>li</b>"), id="nested-sender"
+        ),
+    ],
+)
+async def test_signed_message_with_odd_fields_is_400(bot, xml):
+    # wechatpy converts fields lazily: int("abc") or a repeated element used to be a 500.
+    await assert_refused_and_healthy(bot, await bot.post_app(xml), 400)
+
+
 async def test_five_megabyte_body_is_413(bot):
     query = bot.wecom_app.query("x")
     body = b"<xml><Encrypt>" + b"A" * (5 * 1024 * 1024) + b"</Encrypt></xml>"
