@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -168,6 +169,27 @@ async def test_signed_garbage_inside_the_envelope_is_400(bot, plain):
     body = json.dumps({"encrypt": encrypted}).encode()
     resp = await bot.http.post("/wecom/aibot", params=bot.aibot.query(encrypted), data=body)
     await assert_refused_and_healthy(bot, resp, 400)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        aibot_text("m\ud800", "wang", "签到"),
+        aibot_text("m-2", "wang\udc00", "签到"),
+        aibot_text("m-3", "wang", "签到 \ud800"),
+        aibot_text("m-4", "wang", "签到", chatid="wr\ud800"),
+        aibot_text("m-5", "wang", "签到\x00"),
+        {**aibot_text("m-6", "wang", "签到"), "\ud800": 1},
+    ],
+)
+async def test_lone_surrogates_and_nul_inside_the_envelope_are_400(bot, payload, caplog):
+    # Only a \u escape carries them; they crashed the handler (SQLite cannot encode a lone
+    # surrogate) or the reply's UTF-8 encoding (a 500). PostgreSQL cannot store NUL.
+    encrypted = bot.aibot.encrypt(json.dumps(payload).encode())
+    body = json.dumps({"encrypt": encrypted}).encode()
+    resp = await bot.http.post("/wecom/aibot", params=bot.aibot.query(encrypted), data=body)
+    await assert_refused_and_healthy(bot, resp, 400)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_missing_query_is_400(bot):
