@@ -125,9 +125,10 @@ async def assert_refused_and_healthy(bot, resp, status: int) -> None:
     assert health.status == 200 and (await health.json())["status"] == "ok"
 
 
-async def test_forged_signature_is_403(bot):
+@pytest.mark.parametrize("forged", ["f" * 40, "签名"])
+async def test_forged_signature_is_403(bot, forged):
     query, body = bot.aibot.aibot_request(aibot_text("f-1", "wang", "签到", chatid="wr-0"))
-    query["msg_signature"] = "f" * 40
+    query["msg_signature"] = forged
     resp = await bot.http.post("/wecom/aibot", params=query, data=body)
     await assert_refused_and_healthy(bot, resp, 403)
 

@@ -86,9 +86,11 @@ async def assert_refused_and_healthy(bot, resp, status: int) -> None:
     assert (await bot.http.get("/healthz")).status == 200
 
 
-async def test_forged_signature_is_403(bot):
+@pytest.mark.parametrize("forged", ["0" * 40, "签名", "é" * 40])
+async def test_forged_signature_is_403(bot, forged):
+    # hmac.compare_digest raises TypeError on non-ASCII text: that was a 500.
     query, body = bot.wecom_app.app_request(app_text(7101, "wang", "签到"))
-    query["msg_signature"] = "0" * 40
+    query["msg_signature"] = forged
     await assert_refused_and_healthy(
         bot, await bot.http.post("/wecom/app", params=query, data=body), 403
     )

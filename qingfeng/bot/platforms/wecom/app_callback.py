@@ -7,7 +7,6 @@ through message/send instead.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from qingfeng.bot.platforms.wecom.crypto import (
     check_timestamp,
     has_entity_declaration,
     signature,
+    signature_matches,
 )
 from qingfeng.bot.platforms.wecom.replying import WORKING, InTime
 from qingfeng.bot.sending import Transport
@@ -58,7 +58,7 @@ class AppCallbackAdapter:
     def _verify(self, sig: str, ts: str, nonce: str, encrypted: str) -> None:
         check_timestamp(ts, self.clock.now().timestamp())
         # Constant-time, before wechatpy (whose own check uses ==) sees anything.
-        if not hmac.compare_digest(signature(self.token, ts, nonce, encrypted), sig):
+        if not signature_matches(signature(self.token, ts, nonce, encrypted), sig):
             raise CallbackRejected(403, "bad signature")
 
     def _decrypt(self, sig: str, ts: str, nonce: str, encrypted: str) -> str:

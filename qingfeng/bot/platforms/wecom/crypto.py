@@ -48,6 +48,11 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
 
 
+def signature_matches(expected: str, given: str) -> bool:
+    """Constant-time; a non-ASCII `given` is simply wrong (compare_digest raises on it)."""
+    return given.isascii() and hmac.compare_digest(expected, given)
+
+
 def has_entity_declaration(body: bytes) -> bool:
     """XML with a DOCTYPE or ENTITY declaration: never parsed (billion laughs, XXE)."""
     return _ENTITY.search(body) is not None
@@ -75,7 +80,7 @@ class WeComCrypto:
 
     def verify(self, sig: str, timestamp: str, nonce: str, encrypted: str) -> None:
         expected = self.sign(timestamp, nonce, encrypted)
-        if not hmac.compare_digest(expected.encode(), sig.encode()):
+        if not signature_matches(expected, sig):
             raise CallbackRejected(403, "bad signature")
 
     def _cipher(self) -> Cipher:
