@@ -286,3 +286,29 @@ async def test_signed_dingtalk_content_of_any_shape(bot: Callbacks, data):
     mutant = mutated(valid_dingtalk(bot.now_ms()))
     body = data.draw(st.one_of(mutant, mutant, dingtalk_bodies(bot.now_ms()), st.binary()))
     await answered_or_refused_cleanly(bot, ROBOT, body, headers=bot.dingtalk_headers())
+
+
+@settings(FUZZ, max_examples=300)
+@given(
+    path=st.sampled_from([AIBOT, APP]),
+    plain=st.one_of(st.text(max_size=60).map(str.encode), st.binary(max_size=60)),
+    forged=st.one_of(st.none(), st.text(max_size=60)),
+)
+async def test_signed_url_check_echoes_what_was_encrypted(bot: Callbacks, path, plain, forged):
+    """The console's URL check: a signed echostr is decrypted and echoed; a signed echostr
+    that is not our ciphertext is a 4xx."""
+    side = bot.aibot if path == AIBOT else bot.wecom_app
+    echostr = side.encrypt(plain) if forged is None else forged
+    params = side.query(echostr) | {"echostr": echostr}
+    resp = await bot.http.get(path, params=params)
+    answer = await resp.read()
+    bot.statuses.append(resp.status)
+    try:
+        expected = plain.decode()
+    except UnicodeDecodeError:
+        expected = None
+    if forged is None and expected is not None and echostr:
+        assert (resp.status, answer.decode()) == (200, expected)
+    else:
+        assert resp.status < 500, answer[:200]
+    assert not bot.errors.records, bot.errors.lines()
