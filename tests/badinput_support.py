@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, settings
 from sqlmodel import func, select
 
 from qingfeng.bot.app import App
@@ -38,6 +39,20 @@ from tests.fakes import dingtalk as dt
 from tests.fakes import wecom as wc
 
 AIBOT, APP, ROBOT = "/wecom/aibot", "/wecom/app", "/dingtalk/robot"
+
+
+def fuzz(max_examples: int) -> settings:
+    """Hypothesis settings for this suite: reproducible (derandomized, no example database),
+    no deadline, and one app shared by all examples of a test."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 ROUTES = (AIBOT, APP, ROBOT)
 # Every table a callback could write to.
 TABLES = (InboundMessage, CheckIn, Group, Attendance, StudyConfirmation, Outbox, Account)
@@ -115,6 +130,18 @@ class Callbacks:
             f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
         )
         return self.wecom_app.query(encrypted, age=age), outer.encode()
+
+    def dingtalk_sign_in(self, msg_id: str) -> bytes:
+        """A DingTalk group message 签到 from 陈书记 (replies stay on loopback)."""
+        payload = dt.callback_payload(
+            "签到",
+            msg_id=msg_id,
+            staff_id="chen-dt",
+            nick="陈书记",
+            now_ms=self.now_ms(),
+            session_webhook="",
+        )
+        return json.dumps(payload).encode()
 
     def dingtalk_headers(self, *, age: timedelta = timedelta(0)) -> dict[str, str]:
         return dt.callback_headers(self.now_ms() - int(age.total_seconds() * 1000))

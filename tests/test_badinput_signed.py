@@ -11,20 +11,14 @@ from collections.abc import AsyncIterator
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.badinput_support import AIBOT, APP, ROBOT, Callbacks, callbacks_bot
+from tests.badinput_support import AIBOT, APP, ROBOT, Callbacks, callbacks_bot, fuzz
 from tests.fakes import dingtalk as dt
 from tests.fakes.wecom import aibot_text
 
-FUZZ = settings(
-    max_examples=500,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = fuzz(500)
 
 COMMANDS = ["签到", "签退", "帮助", "学习", "请假", "绑定 王党员 13800000003", "本月", "今日"]
 SENDERS = ["wang", "zhou", "li", "chen", "nobody", "chen-dt", "liu-dt"]
@@ -288,7 +282,7 @@ async def test_signed_dingtalk_content_of_any_shape(bot: Callbacks, data):
     await answered_or_refused_cleanly(bot, ROBOT, body, headers=bot.dingtalk_headers())
 
 
-@settings(FUZZ, max_examples=300)
+@fuzz(300)
 @given(
     path=st.sampled_from([AIBOT, APP]),
     plain=st.one_of(st.text(max_size=60).map(str.encode), st.binary(max_size=60)),

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.badinput_support import AIBOT, APP, ROBOT, Callbacks, callbacks_bot
-from tests.fakes import dingtalk as dt
 from tests.fakes.wecom import aibot_text, app_text
 
 BILLION_LAUGHS = (
@@ -165,54 +164,39 @@ async def test_signed_request_with_an_odd_content_type_is_read_by_its_bytes(bot,
 
 
 # --- replayed and stale requests ----------------------------------------------------------
-async def test_replayed_aibot_request_gets_the_same_answer_and_writes_nothing_more(bot):
-    params, body = bot.aibot_signed(json.dumps(aibot_text("r1", "wang", "签到")).encode())
-    got, first = await bot.post(AIBOT, body, params=params)
+async def sent_twice(bot: Callbacks, path: str, body: bytes, **kw: Any) -> tuple[bytes, bytes]:
+    """Both answers to the same signed 签到 sent twice; the second wrote nothing."""
+    got, first = await bot.post(path, body, **kw)
     assert got == 200
     after_first = await bot.counts()
     assert after_first["checkins"] == 1
-    got, again = await bot.post(AIBOT, body, params=params)
+    got, again = await bot.post(path, body, **kw)
     assert got == 200
-    assert bot.aibot.open_json_reply(json.loads(again)) == bot.aibot.open_json_reply(
-        json.loads(first)
-    )
     assert await bot.counts() == after_first
+    return first, again
+
+
+async def test_replayed_aibot_request_gets_the_same_answer_and_writes_nothing_more(bot):
+    params, body = bot.aibot_signed(json.dumps(aibot_text("r1", "wang", "签到")).encode())
+    answers = await sent_twice(bot, AIBOT, body, params=params)
+    first, again = (bot.aibot.open_json_reply(json.loads(a)) for a in answers)
+    assert first == again
+    assert "签到成功" in first["stream"]["content"]
 
 
 async def test_replayed_app_request_gets_the_same_answer_and_writes_nothing_more(bot):
     params, body = bot.app_signed(app_text(777, "wang", "签到").encode())
-    got, first = await bot.post(APP, body, params=params)
-    assert got == 200
-    after_first = await bot.counts()
-    assert after_first["checkins"] == 1
-    got, again = await bot.post(APP, body, params=params)
-    assert got == 200
-
-    def content(raw: bytes) -> str | None:
-        return bot.wecom_app.open_xml_reply(raw.decode()).findtext("Content")
-
-    assert content(again) == content(first)
-    assert "签到成功" in (content(first) or "")
-    assert await bot.counts() == after_first
+    answers = await sent_twice(bot, APP, body, params=params)
+    first, again = (bot.wecom_app.open_xml_reply(a.decode()).findtext("Content") for a in answers)
+    assert first == again
+    assert "签到成功" in (first or "")
 
 
 async def test_replayed_dingtalk_request_gets_the_same_answer_and_writes_nothing_more(bot):
-    payload = dt.callback_payload(
-        "签到",
-        msg_id="dup==",
-        staff_id="chen-dt",
-        nick="陈书记",
-        now_ms=bot.now_ms(),
-        session_webhook="",
-    )
-    body, headers = json.dumps(payload).encode(), bot.dingtalk_headers()
-    got, first = await bot.post(ROBOT, body, headers=headers)
-    assert got == 200
-    after_first = await bot.counts()
-    assert after_first["checkins"] == 1
-    got, again = await bot.post(ROBOT, body, headers=headers)
-    assert (got, again) == (200, first)
-    assert await bot.counts() == after_first
+    body, headers = bot.dingtalk_sign_in("dup=="), bot.dingtalk_headers()
+    first, again = await sent_twice(bot, ROBOT, body, headers=headers)
+    assert first == again
+    assert "签到成功" in json.loads(first)["text"]["content"]
 
 
 @pytest.mark.parametrize(
@@ -223,17 +207,8 @@ async def test_stale_or_future_signed_requests_are_403(bot, age):
     await refused(bot, 403, AIBOT, body, params=params)
     params, body = bot.app_signed(app_text(5, "wang", "签到").encode(), age=age)
     await refused(bot, 403, APP, body, params=params)
-    payload = dt.callback_payload(
-        "签到",
-        msg_id="old==",
-        staff_id="chen-dt",
-        nick="陈书记",
-        now_ms=bot.now_ms(),
-        session_webhook="",
-    )
-    await refused(
-        bot, 403, ROBOT, json.dumps(payload).encode(), headers=bot.dingtalk_headers(age=age)
-    )
+    body = bot.dingtalk_sign_in("old==")
+    await refused(bot, 403, ROBOT, body, headers=bot.dingtalk_headers(age=age))
 
 
 async def test_a_replay_after_the_hour_is_refused_though_the_first_was_answered(bot):

@@ -12,19 +12,13 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.badinput_support import AIBOT, APP, ROBOT, ROUTES, Callbacks, callbacks_bot
+from tests.badinput_support import AIBOT, APP, ROBOT, ROUTES, Callbacks, callbacks_bot, fuzz
 from tests.conftest import at
 
-FUZZ = settings(
-    max_examples=600,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = fuzz(600)
 
 NOW_S = int(at("2026-12-01 08:10").timestamp())  # the clock fixture's time
 
@@ -134,7 +128,7 @@ async def test_unsigned_dingtalk_requests_are_4xx(bot: Callbacks, headers, body,
     assert 400 <= status < 500, (status, headers, body[:100])
 
 
-@settings(FUZZ, max_examples=300)
+@fuzz(300)
 @given(path=st.sampled_from(ROUTES), body=bodies, content_type=st.text(max_size=30))
 async def test_no_route_answers_anything_but_4xx_to_bare_bodies(
     bot: Callbacks, path, body, content_type
