@@ -202,6 +202,7 @@ async def test_signature_an_hour_old_is_still_accepted(dt):
         pytest.param(b"{not json", id="not-json"),
         pytest.param(b"\xff\xfe\x00", id="not-utf8"),
         pytest.param(b"[1, 2]", id="array"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-100k-deep"),
         pytest.param(b"", id="empty"),
         pytest.param(
             json.dumps({"msgtype": "text", "text": {"content": "签到"}}).encode(), id="no-ids"
@@ -232,6 +233,29 @@ async def test_wrong_field_types_are_refused_with_400(dt, field, value):
     resp = await dt.post(payload)
     assert resp.status == 400
     await assert_nothing_written_and_healthy(dt)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("msgId", "m\ud800"),
+        ("senderStaffId", "chen\udfff"),
+        ("conversationId", "cid\ud800=="),
+        ("conversationId", "cid\x00=="),
+        ("text", {"content": "签到 \ud800"}),
+        ("robotCode", "\x00"),
+    ],
+)
+async def test_lone_surrogates_and_nul_are_refused_with_400(dt, field, value, caplog):
+    # JSON can carry both as \u escapes; SQLite cannot encode a lone surrogate (it was a 500,
+    # or a crashed handler) and PostgreSQL cannot store NUL. DingTalk sends neither.
+    payload = dt.payload("签到")
+    payload[field] = value
+    resp = await dt.post(json.dumps(payload).encode())
+    assert resp.status == 400
+    await assert_nothing_written_and_healthy(dt)
+    assert [g for g in await dt.groups() if g.platform == "dingtalk"] == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_oversized_body_is_refused_with_413(dt):

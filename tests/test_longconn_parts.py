@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -13,6 +14,7 @@ from qingfeng.bot.app import App
 from qingfeng.bot.clock import FakeClock
 from qingfeng.bot.config import ConfigError
 from qingfeng.bot.platforms.longconn.backoff import Backoff
+from qingfeng.bot.platforms.longconn.connection import read_json
 from qingfeng.bot.platforms.longconn.lease import Lease
 from qingfeng.bot.platforms.longconn.wecom_ws import WeComLongConnectionTransport
 from qingfeng.storage import leases
@@ -88,3 +90,21 @@ async def test_a_database_hiccup_keeps_the_lease_only_until_it_would_expire(
     assert await a.acquire()  # still within the 30 s it was granted
     clock.advance(timedelta(seconds=11))
     assert not await a.acquire()  # another replica may hold it now
+
+
+class _Frames:
+    """Just enough of a client WebSocket for read_json: hands out the given frames."""
+
+    def __init__(self, *frames: str) -> None:
+        self.frames = [aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, f, None) for f in frames]
+        self.close_code = 1000
+
+    async def receive(self, **_: float) -> aiohttp.WSMessage:
+        return self.frames.pop(0)
+
+
+async def test_hostile_frames_are_skipped_and_the_connection_reads_on() -> None:
+    # A frame nested 100k deep raised RecursionError (not ValueError) out of read_json, and
+    # a lone surrogate reached the dispatcher, whose database could not encode it.
+    ws = _Frames("[" * 100_000, '{"text": "\\ud800"}', '{"k": "\\u0000"}', "[1]", "{", '{"ok": 1}')
+    assert await read_json(ws, idle=1) == {"ok": 1}  # type: ignore[arg-type]

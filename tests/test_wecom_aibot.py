@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -124,9 +125,10 @@ async def assert_refused_and_healthy(bot, resp, status: int) -> None:
     assert health.status == 200 and (await health.json())["status"] == "ok"
 
 
-async def test_forged_signature_is_403(bot):
+@pytest.mark.parametrize("forged", ["f" * 40, "签名"])
+async def test_forged_signature_is_403(bot, forged):
     query, body = bot.aibot.aibot_request(aibot_text("f-1", "wang", "签到", chatid="wr-0"))
-    query["msg_signature"] = "f" * 40
+    query["msg_signature"] = forged
     resp = await bot.http.post("/wecom/aibot", params=query, data=body)
     await assert_refused_and_healthy(bot, resp, 403)
 
@@ -147,7 +149,14 @@ async def test_stale_timestamp_is_403(bot):
 
 @pytest.mark.parametrize(
     "body",
-    [b"garbage", b"[1, 2]", b'{"encrypt": 5}', b"\xff\xfe\x00", b'{"encrypt": ""}'],
+    [
+        b"garbage",
+        b"[1, 2]",
+        b'{"encrypt": 5}',
+        b"\xff\xfe\x00",
+        b'{"encrypt": ""}',
+        b"[" * 100_000,  # json raises RecursionError, not ValueError, this deep
+    ],
 )
 async def test_garbage_is_400(bot, body):
     query = bot.aibot.query("whatever")
@@ -155,11 +164,33 @@ async def test_garbage_is_400(bot, body):
     await assert_refused_and_healthy(bot, resp, 400)
 
 
-async def test_signed_garbage_inside_the_envelope_is_400(bot):
-    encrypted = bot.aibot.encrypt(b"{not json")
+@pytest.mark.parametrize("plain", [b"{not json", b'{"a":' * 100_000])
+async def test_signed_garbage_inside_the_envelope_is_400(bot, plain):
+    encrypted = bot.aibot.encrypt(plain)
     body = json.dumps({"encrypt": encrypted}).encode()
     resp = await bot.http.post("/wecom/aibot", params=bot.aibot.query(encrypted), data=body)
     await assert_refused_and_healthy(bot, resp, 400)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        aibot_text("m\ud800", "wang", "签到"),
+        aibot_text("m-2", "wang\udc00", "签到"),
+        aibot_text("m-3", "wang", "签到 \ud800"),
+        aibot_text("m-4", "wang", "签到", chatid="wr\ud800"),
+        aibot_text("m-5", "wang", "签到\x00"),
+        {**aibot_text("m-6", "wang", "签到"), "\ud800": 1},
+    ],
+)
+async def test_lone_surrogates_and_nul_inside_the_envelope_are_400(bot, payload, caplog):
+    # Only a \u escape carries them; they crashed the handler (SQLite cannot encode a lone
+    # surrogate) or the reply's UTF-8 encoding (a 500). PostgreSQL cannot store NUL.
+    encrypted = bot.aibot.encrypt(json.dumps(payload).encode())
+    body = json.dumps({"encrypt": encrypted}).encode()
+    resp = await bot.http.post("/wecom/aibot", params=bot.aibot.query(encrypted), data=body)
+    await assert_refused_and_healthy(bot, resp, 400)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_missing_query_is_400(bot):

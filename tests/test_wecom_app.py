@@ -86,9 +86,11 @@ async def assert_refused_and_healthy(bot, resp, status: int) -> None:
     assert (await bot.http.get("/healthz")).status == 200
 
 
-async def test_forged_signature_is_403(bot):
+@pytest.mark.parametrize("forged", ["0" * 40, "签名", "é" * 40])
+async def test_forged_signature_is_403(bot, forged):
+    # hmac.compare_digest raises TypeError on non-ASCII text: that was a 500.
     query, body = bot.wecom_app.app_request(app_text(7101, "wang", "签到"))
-    query["msg_signature"] = "0" * 40
+    query["msg_signature"] = forged
     await assert_refused_and_healthy(
         bot, await bot.http.post("/wecom/app", params=query, data=body), 403
     )
@@ -121,12 +123,41 @@ async def test_external_entity_inside_the_encrypted_message_is_400(bot):
     await assert_refused_and_healthy(bot, resp, 400)
 
 
-@pytest.mark.parametrize("body", [b"<xml><Encrypt>", b"not xml at all", b"<xml></xml>"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml><Encrypt>",
+        b"not xml at all",
+        b"<xml></xml>",
+        # expat raises LookupError, not ParseError, for an encoding it does not know.
+        b'<?xml version="1.0" encoding="no-such-codec"?><xml><Encrypt>x</Encrypt></xml>',
+    ],
+)
 async def test_malformed_xml_is_400(bot, body):
     query = bot.wecom_app.query("x")
     await assert_refused_and_healthy(
         bot, await bot.http.post("/wecom/app", params=query, data=body), 400
     )
+
+
+SIGN_IN = app_text(7201, "wang", "签到")
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        pytest.param(SIGN_IN.replace("<MsgId>7201</MsgId>", "<MsgId>abc</MsgId>"), id="msgid"),
+        pytest.param(SIGN_IN.replace("<MsgId>7201</MsgId>", ""), id="no-msgid"),
+        pytest.param(SIGN_IN.replace("</AgentID>", "</AgentID><AgentID>2</AgentID>"), id="twice"),
+        pytest.param(SIGN_IN.replace("1000002</AgentID>", "x</AgentID>"), id="agent"),
+        pytest.param(
+            SIGN_IN.replace("<![CDATA[wang]]>", "<a>wang</a><b>li</b>"), id="nested-sender"
+        ),
+    ],
+)
+async def test_signed_message_with_odd_fields_is_400(bot, xml):
+    # wechatpy converts fields lazily: int("abc") or a repeated element used to be a 500.
+    await assert_refused_and_healthy(bot, await bot.post_app(xml), 400)
 
 
 async def test_five_megabyte_body_is_413(bot):

@@ -138,3 +138,11 @@ def test_sliding_window_allows_twenty_a_minute_per_robot(clock):
     assert window.try_acquire("a") == pytest.approx(30)
     clock.advance(timedelta(seconds=30))
     assert window.try_acquire("a") == 0
+
+
+@pytest.mark.parametrize("ts", ["²", "17645²", "١٧٦٤٥٤٨٢٠٠", "１７６４５４８２００"])
+def test_non_ascii_digits_are_400_not_a_crash(ts):
+    # str.isdigit() accepts these; int() refuses "²" and would have made a 500.
+    with pytest.raises(CallbackRejected) as err:
+        check_timestamp(ts, 1764548200)
+    assert err.value.status == 400

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from qingfeng.bot.messages import IncomingMessage
+from qingfeng.bot.platforms.payload import json_object
 
 PLATFORM = "dingtalk"
 TEXT_MAX = 4000  # longer "commands" are not commands; refuse rather than route them
@@ -59,11 +59,9 @@ def _str(data: dict[str, Any], key: str, *, required: bool = False, limit: int =
 def parse(raw: bytes) -> RobotMessage:
     """Read a callback body; BadPayload when it is not one."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload("not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadPayload("not a JSON object")
+        data = json_object(raw)
+    except ValueError as exc:
+        raise BadPayload(str(exc)) from None
     conversation_type = _str(data, "conversationType", required=True)
     if conversation_type not in ("1", "2"):
         raise BadPayload("unknown conversationType")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -11,6 +10,7 @@ import aiohttp
 
 from qingfeng.bot.platforms.longconn.backoff import Backoff, Sleep, real_sleep
 from qingfeng.bot.platforms.longconn.lease import Lease
+from qingfeng.bot.platforms.payload import json_object
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,10 @@ async def read_json(ws: aiohttp.ClientWebSocketResponse, idle: float) -> dict[st
             raise ConnectionLost(f"nothing received for {idle:.0f} s") from None
         if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             try:
-                data = json.loads(msg.data)
-            except (ValueError, UnicodeDecodeError):
-                log.warning("long connection: a frame that is not JSON, skipped")
+                return json_object(msg.data)
+            except ValueError as exc:  # not JSON, too deep, not an object, unstorable text
+                log.warning("long connection: a frame skipped: %s", exc)
                 continue
-            if isinstance(data, dict):
-                return data
-            log.warning("long connection: a frame that is not a JSON object, skipped")
-            continue
         if msg.type in (aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG):
             continue
         raise ConnectionLost(f"socket closed (code {ws.close_code})")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.messages import Reply
+from qingfeng.bot.platforms.payload import json_object
 from qingfeng.bot.platforms.wecom.callback import NOT_TEXT, WELCOME, as_text, body, query, refuse
 from qingfeng.bot.platforms.wecom.client import SessionGetter, post_json
 from qingfeng.bot.platforms.wecom.crypto import CallbackRejected, WeComCrypto, check_timestamp
@@ -129,9 +130,6 @@ def _stream(msgid: str, content: str) -> dict[str, Any]:
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise CallbackRejected(400, "not JSON") from None
-    if not isinstance(data, dict):
-        raise CallbackRejected(400, "not a JSON object")
-    return data
+        return json_object(raw)
+    except ValueError as exc:
+        raise CallbackRejected(400, str(exc)) from None

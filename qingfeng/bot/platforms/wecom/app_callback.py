@@ -7,9 +7,9 @@ through message/send instead.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
+from dataclasses import dataclass
 from xml.etree import ElementTree
 
 from aiohttp import web
@@ -25,6 +25,7 @@ from qingfeng.bot.platforms.wecom.crypto import (
     check_timestamp,
     has_entity_declaration,
     signature,
+    signature_matches,
 )
 from qingfeng.bot.platforms.wecom.replying import WORKING, InTime
 from qingfeng.bot.sending import Transport
@@ -57,7 +58,7 @@ class AppCallbackAdapter:
     def _verify(self, sig: str, ts: str, nonce: str, encrypted: str) -> None:
         check_timestamp(ts, self.clock.now().timestamp())
         # Constant-time, before wechatpy (whose own check uses ==) sees anything.
-        if not hmac.compare_digest(signature(self.token, ts, nonce, encrypted), sig):
+        if not signature_matches(signature(self.token, ts, nonce, encrypted), sig):
             raise CallbackRejected(403, "bad signature")
 
     def _decrypt(self, sig: str, ts: str, nonce: str, encrypted: str) -> str:
@@ -91,35 +92,39 @@ class AppCallbackAdapter:
             if has_entity_declaration(xml.encode()):
                 raise CallbackRejected(400, "entity declaration")
             try:
-                message = parse_message(xml)
+                message = _read(parse_message(xml))
             except Exception:
                 raise CallbackRejected(400, "malformed message") from None
+            if message.msgtype == "text" and message.msg_id <= 0:
+                # Without its id a retry could not be told from a new message.
+                raise CallbackRejected(400, "text without MsgId")
         except CallbackRejected as exc:
             return refuse("app", exc, request)
         text = await self._answer(message)
         if text is None:
             return web.Response(text="")  # nothing to say: WeCom expects an empty 200
-        reply = TextReply(message=message, content=text).render()
+        reply = TextReply(
+            source=message.to, target=message.sender, agent=message.agent, content=text
+        ).render()
         return web.Response(
             text=self.crypto.encrypt_message(reply, secrets.token_hex(8), ts),
             content_type="application/xml",
         )
 
-    async def _answer(self, message: object) -> str | None:
-        msgtype = getattr(message, "type", "")
-        sender = str(getattr(message, "source", "") or "")
-        if msgtype == "event" or not sender:
+    async def _answer(self, message: AppMessage) -> str | None:
+        sender = message.sender
+        if message.msgtype == "event" or not sender:
             return None
-        if msgtype != "text":
+        if message.msgtype != "text":
             return NOT_TEXT
         msg = IncomingMessage(
             platform="wecom",
             # The app's MsgId and the 智能机器人's msgid are separate id spaces.
-            message_id=f"app:{getattr(message, 'id', '')}",
+            message_id=f"app:{message.msg_id}",
             chat_type="direct",
             chat_id=sender,
             sender_id=sender,
-            text=str(getattr(message, "content", "") or ""),
+            text=message.content,
         )
 
         async def later(reply: Reply) -> None:
@@ -134,13 +139,42 @@ class AppCallbackAdapter:
         return as_text(reply)
 
 
+@dataclass(frozen=True)
+class AppMessage:
+    """The fields of a decrypted app message the bot uses, each checked for its type."""
+
+    msgtype: str
+    sender: str
+    to: str
+    agent: int
+    msg_id: int
+    content: str
+
+
+def _read(message: object) -> AppMessage:
+    """wechatpy converts a field when it is read, and hands back a repeated element as a list
+    or a nested one as a dict: read each once here, so an odd value is a 400, not a crash."""
+    values = (
+        getattr(message, "type", ""),
+        getattr(message, "source", None) or "",
+        getattr(message, "target", None) or "",
+        getattr(message, "agent", None) or 0,
+        getattr(message, "id", None) or 0,
+        getattr(message, "content", None) or "",
+    )
+    kinds = (str, str, str, int, int, str)
+    if not all(isinstance(v, k) for v, k in zip(values, kinds, strict=True)):
+        raise ValueError("a field of an unexpected type")
+    return AppMessage(*values)  # type: ignore[arg-type]
+
+
 def _encrypt_field(raw: bytes) -> str:
     """The <Encrypt> of the outer XML, refusing entity declarations before parsing."""
     if has_entity_declaration(raw):
         raise CallbackRejected(400, "entity declaration")
     try:
         root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, LookupError):  # LookupError: an unknown encoding="..."
         raise CallbackRejected(400, "malformed XML") from None
     encrypted = root.findtext("Encrypt")
     if not encrypted:

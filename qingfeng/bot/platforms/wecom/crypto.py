@@ -48,6 +48,11 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
 
 
+def signature_matches(expected: str, given: str) -> bool:
+    """Constant-time; a non-ASCII `given` is simply wrong (compare_digest raises on it)."""
+    return given.isascii() and hmac.compare_digest(expected, given)
+
+
 def has_entity_declaration(body: bytes) -> bool:
     """XML with a DOCTYPE or ENTITY declaration: never parsed (billion laughs, XXE)."""
     return _ENTITY.search(body) is not None
@@ -55,7 +60,8 @@ def has_entity_declaration(body: bytes) -> bool:
 
 def check_timestamp(timestamp: str, now: float, max_age: int = MAX_AGE_SECONDS) -> None:
     """Refuse a callback whose timestamp is not a number or more than `max_age` off."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isascii first: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         raise CallbackRejected(400, "bad timestamp")
     if abs(now - int(timestamp)) > max_age:
         raise CallbackRejected(403, "stale timestamp")
@@ -74,7 +80,7 @@ class WeComCrypto:
 
     def verify(self, sig: str, timestamp: str, nonce: str, encrypted: str) -> None:
         expected = self.sign(timestamp, nonce, encrypted)
-        if not hmac.compare_digest(expected.encode(), sig.encode()):
+        if not signature_matches(expected, sig):
             raise CallbackRejected(403, "bad signature")
 
     def _cipher(self) -> Cipher:

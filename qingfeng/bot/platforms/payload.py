@@ -1,0 +1,36 @@
+"""Reading a platform's JSON strictly: what the bot cannot store or answer is refused up front."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# A lone UTF-16 surrogate (only a JSON \u escape can produce one) cannot be encoded as UTF-8,
+# so it would fail deep inside SQLite, the reply or the log; PostgreSQL cannot store NUL.
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def json_object(raw: bytes | str) -> dict[str, Any]:
+    """The JSON object in `raw`; ValueError when it is not one, is nested absurdly deep, or
+    holds a lone surrogate or a NUL in any string (keys included). Platforms send neither."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # json raises this, not a ValueError, past ~1000 levels
+        raise ValueError("JSON nested too deep") from None
+    except ValueError:  # the decoder's own message quotes the payload; ours never does
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    # Iterative, not recursive: the document may be nested almost as deep as json allows.
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _UNSTORABLE.search(node):
+            raise ValueError("lone surrogate or NUL in a string")
+    return data
