@@ -76,3 +76,19 @@ async def test_admin_binds_any_branch_and_unknown_branch_is_refused(app, chat):
 async def test_bind_group_in_direct_chat_is_refused(chat):
     reply = await chat.text("zhou", "绑定本群 县第一中学党支部", direct=True)
     assert reply == "请在要绑定的群里发送这条命令。"
+
+
+async def test_guessing_the_digits_is_stopped_after_five_misses(app, chat, clock):
+    for digits in ("1111", "2222", "3333", "4444", "5555"):
+        assert (await chat.text("u-guess", f"绑定 新同志 {digits}")).startswith("没有找到")
+    # The sixth try is refused even with the right digits, and binds nothing.
+    assert await chat.text("u-guess", "绑定 新同志 0019") == (
+        "今天核对失败次数过多，请明天再试，或请支部书记帮你绑定。"
+    )
+    assert "u-guess" not in await accounts(app, "wecom")
+    # Another sender is not affected, and the next day the limit is lifted.
+    assert (await chat.text("u-other", "绑定 新同志 0019")).startswith("✅ 绑定成功")
+    from datetime import timedelta
+
+    clock.advance(timedelta(days=1, minutes=1))
+    assert (await chat.text("u-guess", "绑定 王党员 0003")).startswith("王党员 已绑定了")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from qingfeng.bot.context import Context
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.router import ArgError, Command
-from qingfeng.storage import groups, members
+from qingfeng.storage import groups, inbound, members
 from qingfeng.storage.models import Role
 
 PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "console": "控制台"}
+NO_MATCH = "没有找到姓名和手机后四位都匹配的人员"
+# Four digits are easy to guess: a sender gets this many misses a day, then must ask a person.
+MAX_MISSES_PER_DAY = 5
 
 
 def parse_bind(rest: str) -> tuple[str, str]:
@@ -29,9 +33,15 @@ async def bind(ctx: Context, args: tuple[str, str]) -> Reply:
         branch = ctx.branch.name if ctx.branch else ""
         return Reply(f"你已绑定为 {ctx.member.name}（{branch}），如需更换请联系管理员。")
     s = ctx.session
+    since = ctx.now - timedelta(days=1)
+    misses = await inbound.count_replies_since(
+        s, ctx.msg.platform, ctx.msg.sender_id, since, NO_MATCH
+    )
+    if misses >= MAX_MISSES_PER_DAY:
+        return Reply("今天核对失败次数过多，请明天再试，或请支部书记帮你绑定。")
     found = [m for m in await members.members_named(s, name) if m.phone.endswith(last4)]
     if not found:
-        return Reply("没有找到姓名和手机后四位都匹配的人员，请核对后再试，或联系支部书记。")
+        return Reply(f"{NO_MATCH}，请核对后再试，或联系支部书记。")
     if len(found) > 1:
         return Reply("匹配到多位人员，无法自动绑定，请联系管理员。")
     member = found[0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import InboundMessage
@@ -30,3 +31,17 @@ async def record(
         "reply": reply,
     }
     return await insert_if_new(s, InboundMessage, ["platform", "message_id"], values) is not None
+
+
+async def count_replies_since(
+    s: AsyncSession, platform: str, sender: str, since: datetime, containing: str
+) -> int:
+    """How many replies to this sender since `since` contained `containing`."""
+    stmt = (
+        select(func.count())
+        .select_from(InboundMessage)
+        .where(InboundMessage.platform == platform, InboundMessage.sender == sender)
+        .where(col(InboundMessage.received_at) >= since)
+        .where(col(InboundMessage.reply).contains(containing))
+    )
+    return (await s.exec(stmt)).one()
