@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -40,3 +41,52 @@ async def test_healthz_reports_database(app):
         resp = await client.get("/healthz")
         assert resp.status == 200
         assert (await resp.json())["database"] == "ok"
+
+
+async def test_healthz_reports_the_scheduler_and_fails_when_it_stops(tmp_path, clock, roster_file):
+    from qingfeng.bot.app import App
+    from qingfeng.handlers.roster import import_roster
+    from qingfeng.storage.migrate import upgrade
+
+    application = App(make_settings(tmp_path), clock=clock, schedule=True)
+    await upgrade(application.db)
+    await import_roster(application.db, roster_file, clock.now())
+    await application.initialize()
+    await application.start()
+    try:
+        async with TestClient(TestServer(application.web_app())) as client:
+            resp = await client.get("/healthz")
+            body = await resp.json()
+            assert (resp.status, body["scheduler"], body["database"]) == (200, "running", "ok")
+            application.reminders.scheduler.shutdown(wait=False)  # the scheduler dies
+            resp = await client.get("/healthz")
+            body = await resp.json()
+            assert (resp.status, body["scheduler"], body["status"]) == (503, "stopped", "degraded")
+    finally:
+        await application.stop()
+        await application.shutdown()
+
+
+async def test_healthz_503_when_the_database_is_gone(app, tmp_path):
+    path = app.db.sqlite_path
+    if path is None:
+        return  # the PostgreSQL pass: the SQLite passes cover this
+    async with TestClient(TestServer(app.web_app())) as client:
+        await app.db.dispose()
+        moved = tmp_path / "moved"
+        moved.mkdir()
+        files = [p for p in Path(path).parent.glob(Path(path).name + "*")]
+        for f in files:
+            f.rename(moved / f.name)
+        try:
+            resp = await client.get("/healthz")  # an empty file, no tables: the database is down
+            body = await resp.json()
+        finally:
+            await app.db.dispose()
+            for f in Path(path).parent.glob(Path(path).name + "*"):
+                f.unlink()
+            for f in moved.iterdir():
+                f.rename(Path(path).parent / f.name)
+        assert resp.status == 503 and body["database"] == "down"
+        resp = await client.get("/healthz")  # the file is back: healthy again, no restart
+        assert resp.status == 200

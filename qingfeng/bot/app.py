@@ -163,10 +163,18 @@ class App:
         except Exception as exc:  # report, never raise, from a health check
             log.warning("health check: database unavailable: %s", type(exc).__name__)
             db_ok = False
+        # A started app that should schedule but does not would silently miss reminders.
+        sched_ok = not (self._schedule and self.started) or self.reminders.running
+        if not self._schedule:
+            scheduler = "manual"  # tests and the demo drive reminders themselves
+        else:
+            scheduler = "running" if self.reminders.running else "stopped"
+        healthy = db_ok and sched_ok
         body: dict[str, object] = {
-            "status": "ok" if db_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
             "database": "ok" if db_ok else "down",
+            "scheduler": scheduler,
         }
         if self.long_connections:
             body["connections"] = {c.platform: c.state for c in self.long_connections}
-        return web.json_response(body, status=200 if db_ok else 503)
+        return web.json_response(body, status=200 if healthy else 503)

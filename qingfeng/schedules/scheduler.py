@@ -96,6 +96,11 @@ class Reminders:
         self._tick_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler is started and alive."""
+        return self.scheduler is not None and self.scheduler.running
+
     async def tick(self) -> RunReport:
         """Regenerate occurrences, then send what is due."""
         async with self._tick_lock:
@@ -166,7 +171,8 @@ class Reminders:
         """Stop scheduling; sends in flight finish and are recorded, the rest wait in the
         outbox for the next start (or another replica)."""
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            if self.scheduler.running:  # it may have died on its own
+                self.scheduler.shutdown(wait=False)
             self.scheduler = None
         self.worker.drain()
         await self.idle()
