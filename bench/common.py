@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -93,7 +92,3 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}" if base else "n/a"
-
-
-def run_async(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)

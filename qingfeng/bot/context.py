@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,7 +44,6 @@ class Context:
     member: Member | None = None
     branch: Branch | None = None  # the sender's branch
     group: Group | None = None  # the group the message came from, if the bot knows it
-    extras: dict[str, object] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:

@@ -36,16 +36,6 @@ async def get_or_create_branch(s: AsyncSession, name: str) -> Branch:
     return branch
 
 
-async def member_by_account(s: AsyncSession, platform: str, external_id: str) -> Member | None:
-    stmt = (
-        select(Member)
-        .join(Account, Account.member_id == Member.id)
-        .where(Account.platform == platform, Account.external_id == external_id)
-        .where(Member.active)
-    )
-    return (await s.exec(stmt)).first()
-
-
 async def member_and_branch_by_account(
     s: AsyncSession, platform: str, external_id: str
 ) -> tuple[Member, Branch] | tuple[None, None]:
@@ -114,11 +104,6 @@ async def expected_members(s: AsyncSession, branch_id: int) -> Sequence[Member]:
         .where(Member.status.in_(EXPECTED_STATUSES))  # type: ignore[attr-defined]
         .order_by(Member.id)
     )
-    return (await s.exec(stmt)).all()
-
-
-async def branch_members(s: AsyncSession, branch_id: int) -> Sequence[Member]:
-    stmt = select(Member).where(Member.branch_id == branch_id, Member.active).order_by(Member.id)
     return (await s.exec(stmt)).all()
 
 
