@@ -6,6 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -221,10 +222,13 @@ class Settings(BaseSettings):
 
     def branch(self, name: str) -> BranchConfig:
         """The per-branch settings, or the defaults for a branch the file does not list."""
-        for b in self.branches:
-            if b.name == name:
-                return b
-        return BranchConfig(name=name)
+        found = self._branches_by_name.get(name)
+        return found if found is not None else BranchConfig(name=name)
+
+    @cached_property
+    def _branches_by_name(self) -> dict[str, BranchConfig]:
+        # Every check-in asks; a county lists hundreds of branches.
+        return {b.name: b for b in self.branches}
 
     def slot(self, branch: str, slot: Literal["morning", "evening"]) -> SlotConfig:
         own = getattr(self.branch(branch), slot)

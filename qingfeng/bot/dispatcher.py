@@ -1,10 +1,21 @@
-"""One incoming message, start to finish: dedupe, identify, route, record the reply."""
+"""One incoming message, start to finish: dedupe, identify, route, record the reply.
+
+Messages that arrive together are handled together, in one transaction ("group commit"):
+one BEGIN and one COMMIT for the batch instead of one each, which on SQLite is most of a
+check-in's cost. Every reply still waits for the commit that makes it true. If anything in
+a batch fails, the batch rolls back and each of its messages is handled again on its own,
+so one bad message costs the others nothing but time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.bot.context import Context, Services
 from qingfeng.bot.messages import IncomingMessage, Reply
@@ -16,10 +27,12 @@ log = logging.getLogger(__name__)
 
 BUSY_REPLY = "抱歉，系统暂时繁忙，请稍后再发一次。"
 ERROR_REPLY = "抱歉，处理时出错了，已记录，请稍后再试或联系管理员。"
+# A batch's first reply waits for the whole batch; at ~0.1 ms a check-in, 64 is ~6 ms.
+MAX_BATCH = 64
 
 
-class _SeenBefore(Exception):
-    pass
+class _LostRace(Exception):
+    """A twin of this message (a platform retry, another replica) committed first."""
 
 
 class Dispatcher:
@@ -27,14 +40,52 @@ class Dispatcher:
         self.db = db
         self.router = router
         self.services = services
+        self._queue: deque[tuple[IncomingMessage, asyncio.Future[Reply]]] = deque()
+        self._lanes: set[asyncio.Task[None]] = set()
+        # SQLite has one writer at a time, so one lane; PostgreSQL takes a few at once.
+        self._max_lanes = 1 if db.is_sqlite else 4
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
+        done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._queue.append((msg, done))
+        if len(self._lanes) < self._max_lanes:
+            lane = asyncio.create_task(self._drain())
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
+        # shield: a caller that gives up (a platform timeout) must not cancel the batch.
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+            if len(batch) == 1:
+                replies = [await self._alone(batch[0][0])]
+            else:
+                replies = await self._together([m for m, _ in batch])
+            for (_, done), reply in zip(batch, replies, strict=True):
+                if not done.done():
+                    done.set_result(reply)
+
+    async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
         try:
-            return await self._handle_once(msg)
-        except _SeenBefore:
-            return await self._earlier_reply(msg)
+            async with self.db.write() as s:
+                return [await self._process(s, msg) for msg in batch]
         except IntegrityError:
+            pass  # someone's twin got in first; sort it out one message at a time
+        except (OperationalError, DBAPIError) as exc:
+            # The database itself is unavailable: retrying each would only wait longer.
+            self._log_unavailable(exc, f"{len(batch)} messages")
+            return [Reply(BUSY_REPLY) for _ in batch]
+        except Exception:
+            pass  # the culprit logs its traceback when it runs alone below
+        return [await self._alone(msg) for msg in batch]
+
+    async def _alone(self, msg: IncomingMessage) -> Reply:
+        try:
+            async with self.db.write() as s:
+                return await self._process(s, msg)
+        except (IntegrityError, _LostRace):
             # On PostgreSQL a concurrent twin of this message can trip a unique key in the
             # handler's own writes; it has committed by now, so its reply is the answer.
             earlier = await self._recorded_reply(msg)
@@ -43,43 +94,32 @@ class Dispatcher:
             log.exception("conflicting write for %s message %s", msg.platform, msg.message_id)
             return Reply(ERROR_REPLY)
         except (OperationalError, DBAPIError) as exc:
-            cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
-            log.error(
-                "database unavailable for %s message %s: %s",
-                msg.platform,
-                msg.message_id,
-                cause[:200],
-            )
+            self._log_unavailable(exc, f"{msg.platform} message {msg.message_id}")
             return Reply(BUSY_REPLY)
         except Exception:
             log.exception("handler failed for %s message %s", msg.platform, msg.message_id)
             return Reply(ERROR_REPLY)
 
-    async def _handle_once(self, msg: IncomingMessage) -> Reply:
-        now = self.services.clock.now()
-        async with self.db.write() as s:
-            if await inbound.find(s, msg.platform, msg.message_id) is not None:
-                raise _SeenBefore
-            member, branch = await members.member_and_branch_by_account(
-                s, msg.platform, msg.sender_id
-            )
-            ctx = Context(
-                msg=msg, session=s, services=self.services, now=now, member=member, branch=branch
-            )
-            if msg.chat_type == "group":
-                ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
-            reply = await self.router.dispatch(ctx)
-            # The id is recorded last, with its reply, in the same transaction as the
-            # handler's writes: a twin that got here first makes this one roll back whole.
-            recorded = await inbound.record(
-                s, msg.platform, msg.message_id, msg.sender_id, now, reply.to_json()
-            )
-            if not recorded:
-                raise _SeenBefore
+    async def _process(self, s: AsyncSession, msg: IncomingMessage) -> Reply:
+        now: datetime = self.services.clock.now()
+        prior = await inbound.find(s, msg.platform, msg.message_id)
+        if prior is not None:
+            return Reply.from_json(prior.reply) if prior.reply else Reply(BUSY_REPLY)
+        member, branch = await members.member_and_branch_by_account(s, msg.platform, msg.sender_id)
+        ctx = Context(
+            msg=msg, session=s, services=self.services, now=now, member=member, branch=branch
+        )
+        if msg.chat_type == "group":
+            ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
+        reply = await self.router.dispatch(ctx)
+        # The id is recorded last, with its reply, in the same transaction as the handler's
+        # writes: a twin that got here first makes this one roll back whole.
+        recorded = await inbound.record(
+            s, msg.platform, msg.message_id, msg.sender_id, now, reply.to_json()
+        )
+        if not recorded:
+            raise _LostRace
         return reply
-
-    async def _earlier_reply(self, msg: IncomingMessage) -> Reply:
-        return await self._recorded_reply(msg) or Reply(BUSY_REPLY)
 
     async def _recorded_reply(self, msg: IncomingMessage) -> Reply | None:
         async with self.db.read() as s:
@@ -87,3 +127,8 @@ class Dispatcher:
         if prior is None or not prior.reply:
             return None
         return Reply.from_json(prior.reply)
+
+    @staticmethod
+    def _log_unavailable(exc: DBAPIError, what: str) -> None:
+        cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
+        log.error("database unavailable for %s: %s", what, cause[:200])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 ChatType = Literal["group", "direct"]
@@ -42,8 +42,8 @@ class Reply:
 
     def to_json(self) -> str:
         """Serialise for the inbound record and the outbox (images are not kept)."""
-        data = asdict(self)
-        data.pop("image_png")
+        mentions = [{"external_id": m.external_id, "name": m.name} for m in self.mentions]
+        data = {"text": self.text, "mentions": mentions, "markdown": self.markdown}
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod

@@ -8,7 +8,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import CheckIn
-from qingfeng.storage.upsert import insert_if_new
+from qingfeng.storage.prepared import PreparedInsert
+
+_RECORD = PreparedInsert(
+    CheckIn.__table__,  # type: ignore[attr-defined]
+    ["member_id", "day", "slot"],
+    ["member_id", "day", "slot", "at", "on_time"],
+)
 
 
 async def checkin_of(s: AsyncSession, member_id: int, day: date, slot: str) -> CheckIn | None:
@@ -22,8 +28,10 @@ async def record_if_new(
     s: AsyncSession, member_id: int, day: date, slot: str, at: datetime, on_time: bool
 ) -> bool:
     """Write the check-in unless the slot already has one (one statement either way)."""
-    values = {"member_id": member_id, "day": day, "slot": slot, "at": at, "on_time": on_time}
-    return await insert_if_new(s, CheckIn, ["member_id", "day", "slot"], values) is not None
+    new_id = await _RECORD.insert(
+        s, member_id=member_id, day=day, slot=slot, at=at, on_time=on_time
+    )
+    return new_id is not None
 
 
 async def record_checkin(

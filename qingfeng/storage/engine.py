@@ -10,9 +10,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import configure_mappers
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from qingfeng.storage.sqlite_driver import OneTripDBAPI
+from qingfeng.storage.prepared import forget_connection
+from qingfeng.storage.sqlite_driver import BEGIN_WRITE, OneTripDBAPI
 
 _READ_ONLY = "qingfeng_read_only"
 
@@ -36,7 +39,22 @@ def _sqlite_setup(engine: AsyncEngine, busy_timeout: float) -> None:
         if conn.get_execution_options().get(_READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(BEGIN_WRITE)
+
+
+def _session_class() -> type[Session]:
+    """A Session class of this Database's own, so its listener does not pile up on a shared
+    class as tests create databases."""
+
+    class QingfengSession(Session):
+        pass
+
+    @event.listens_for(QingfengSession, "after_transaction_end")
+    def _ended(session: Session, _transaction: Any) -> None:
+        # The connection goes back to the pool; the next transaction may get another one.
+        forget_connection(session)
+
+    return QingfengSession
 
 
 class Database:
@@ -46,12 +64,17 @@ class Database:
         # busy_timeout: how long a writer waits for SQLite's lock. The platforms give up after
         # 5 s, so waiting longer only turns an apology into silence.
         self.url = url
+        # Instances built from prepared rows (storage/prepared.py) need the mappers set up,
+        # which the ORM otherwise does lazily at its first query.
+        configure_mappers()
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": busy_timeout}
-            kwargs["module"] = OneTripDBAPI()
+            # check_same_thread: prepared statements run on this connection from the event loop's
+            # thread (storage/prepared.py); aiosqlite's thread and the loop never use it at once.
+            kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+            kwargs["module"] = OneTripDBAPI(int(busy_timeout * 1000))
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -63,7 +86,10 @@ class Database:
         # still wait through busy_timeout. PostgreSQL needs no such lock.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=_session_class(),
+            expire_on_commit=False,
         )
 
     @property

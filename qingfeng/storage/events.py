@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Attendance, Event
+from qingfeng.storage.prepared import Prepared, as_model
 
 SIGNIN_OPENS_BEFORE = timedelta(minutes=30)
 SIGNIN_CLOSES_AFTER = timedelta(minutes=60)
@@ -18,16 +20,29 @@ async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
     return await s.get(Event, event_id)
 
 
+_T = Event.__table__  # type: ignore[attr-defined]
+_COLUMNS = [c.name for c in _T.columns]
+_OPEN = Prepared(
+    select(_T)
+    .where(_T.c.branch_id == bindparam("branch"))
+    .where(_T.c.starts_at <= bindparam("latest", type_=_T.c.starts_at.type))
+    .where(_T.c.starts_at >= bindparam("earliest", type_=_T.c.starts_at.type))
+    .order_by(_T.c.starts_at)
+    .limit(1)
+)
+
+
 async def open_for_signin(s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
-    """The branch's event whose sign-in window contains `now` (the earliest, if several)."""
-    stmt = (
-        select(Event)
-        .where(Event.branch_id == branch_id)
-        .where(Event.starts_at <= now + SIGNIN_OPENS_BEFORE)
-        .where(Event.starts_at >= now - SIGNIN_CLOSES_AFTER)
-        .order_by(Event.starts_at)  # type: ignore[arg-type]
+    """The branch's event whose sign-in window contains `now` (the earliest, if several).
+
+    Every 签到 asks, so it is a prepared statement and the event a read-only snapshot."""
+    row = await _OPEN.first(
+        s,
+        branch=branch_id,
+        latest=now + SIGNIN_OPENS_BEFORE,
+        earliest=now - SIGNIN_CLOSES_AFTER,
     )
-    return (await s.exec(stmt)).first()
+    return None if row is None else as_model(Event, _COLUMNS, row)
 
 
 async def upcoming(

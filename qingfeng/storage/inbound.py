@@ -4,33 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import InboundMessage
-from qingfeng.storage.upsert import insert_if_new
+from qingfeng.storage.prepared import Prepared, PreparedInsert, as_model
+
+_T = InboundMessage.__table__  # type: ignore[attr-defined]
+_COLUMNS = [c.name for c in _T.columns]
+_FIND = Prepared(
+    select(_T).where(_T.c.platform == bindparam("platform"), _T.c.message_id == bindparam("id"))
+)
+_RECORD = PreparedInsert(
+    _T, ["platform", "message_id"], ["platform", "message_id", "sender", "received_at", "reply"]
+)
 
 
 async def find(s: AsyncSession, platform: str, message_id: str) -> InboundMessage | None:
-    stmt = select(InboundMessage).where(
-        InboundMessage.platform == platform, InboundMessage.message_id == message_id
-    )
-    return (await s.exec(stmt)).first()
+    row = await _FIND.first(s, platform=platform, id=message_id)
+    return None if row is None else as_model(InboundMessage, _COLUMNS, row)
 
 
 async def record(
     s: AsyncSession, platform: str, message_id: str, sender: str, at: datetime, reply: str
 ) -> bool:
     """Record the id with its reply; False when a concurrent twin recorded it first."""
-    values = {
-        "platform": platform,
-        "message_id": message_id,
-        "sender": sender,
-        "received_at": at,
-        "reply": reply,
-    }
-    return await insert_if_new(s, InboundMessage, ["platform", "message_id"], values) is not None
+    new_id = await _RECORD.insert(
+        s, platform=platform, message_id=message_id, sender=sender, received_at=at, reply=reply
+    )
+    return new_id is not None
 
 
 async def count_replies_since(

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Account, Branch, Member, Status
+from qingfeng.storage.prepared import Prepared, as_model
 from qingfeng.storage.upsert import insert_if_new
 
 EXPECTED_STATUSES = (Status.MEMBER.value, Status.PROBATIONARY.value)
+
+_M, _A, _B = Member.__table__, Account.__table__, Branch.__table__  # type: ignore[attr-defined]
+_MEMBER_COLUMNS = [c.name for c in _M.columns]
+_BRANCH_COLUMNS = [c.name for c in _B.columns]
+_SENDER = Prepared(
+    select(_M, _B)
+    .join(_A, _A.c.member_id == _M.c.id)
+    .join(_B, _B.c.id == _M.c.branch_id)
+    .where(_A.c.platform == bindparam("platform"), _A.c.external_id == bindparam("external_id"))
+    .where(_M.c.active)
+)
 
 
 async def branch_by_id(s: AsyncSession, branch_id: int) -> Branch | None:
@@ -39,16 +51,15 @@ async def get_or_create_branch(s: AsyncSession, name: str) -> Branch:
 async def member_and_branch_by_account(
     s: AsyncSession, platform: str, external_id: str
 ) -> tuple[Member, Branch] | tuple[None, None]:
-    """The sender and their branch in one query (every message asks for both)."""
-    stmt = (
-        select(Member, Branch)
-        .join(Account, Account.member_id == Member.id)
-        .join(Branch, Branch.id == Member.branch_id)
-        .where(Account.platform == platform, Account.external_id == external_id)
-        .where(Member.active)
+    """The sender and their branch in one query, as read-only snapshots (every message asks)."""
+    row = await _SENDER.first(s, platform=platform, external_id=external_id)
+    if row is None:
+        return None, None
+    split = len(_MEMBER_COLUMNS)
+    return (
+        as_model(Member, _MEMBER_COLUMNS, row[:split]),
+        as_model(Branch, _BRANCH_COLUMNS, row[split:]),
     )
-    row = (await s.exec(stmt)).first()
-    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def account_of(s: AsyncSession, member_id: int, platform: str) -> Account | None:

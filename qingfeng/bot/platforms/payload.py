@@ -9,6 +9,19 @@ from typing import Any
 # A lone UTF-16 surrogate (only a JSON \u escape can produce one) cannot be encoded as UTF-8,
 # so it would fail deep inside SQLite, the reply or the log; PostgreSQL cannot store NUL.
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+# In UTF-8 bytes either can only come from a \u escape (json refuses a raw NUL in a string,
+# and bytes that would decode to a lone surrogate are not UTF-8), so a body with no such
+# escape needs no walk. A match may be a false alarm (an escaped backslash before "u");
+# then the walk decides. A NUL byte means UTF-16 or UTF-32, where the pattern cannot see.
+_ESCAPE = "\\\\u(?:0000|[dD][89abcdefABCDEF])"
+_ESCAPE_TEXT = re.compile(_ESCAPE)
+_ESCAPE_BYTES = re.compile(_ESCAPE.encode())
+
+
+def _may_hold_unstorable(raw: bytes | str) -> bool:
+    if isinstance(raw, str):
+        return bool(_UNSTORABLE.search(raw) or _ESCAPE_TEXT.search(raw))
+    return b"\x00" in raw or bool(_ESCAPE_BYTES.search(raw))
 
 
 def json_object(raw: bytes | str) -> dict[str, Any]:
@@ -22,6 +35,8 @@ def json_object(raw: bytes | str) -> dict[str, Any]:
         raise ValueError("not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
+    if not _may_hold_unstorable(raw):
+        return data
     # Iterative, not recursive: the document may be nested almost as deep as json allows.
     stack: list[Any] = [data]
     while stack:
