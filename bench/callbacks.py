@@ -63,13 +63,14 @@ def bot_env(env: dict[str, str], port: int) -> dict[str, str]:
     return env
 
 
-def dingtalk_requests(base: str, n: int) -> list[dict[str, Any]]:
+def dingtalk_requests(base: str, n: int, first: int = 0) -> list[dict[str, Any]]:
     ts = str(int(time.time() * 1000))
     sign = base64.b64encode(
         hmac.new(DT_SECRET.encode(), f"{ts}\n{DT_SECRET}".encode(), hashlib.sha256).digest()
     ).decode()
     out = []
-    for i in range(n):
+    # Member i signs in, then (i >= MEMBERS) signs out: every request writes a new row.
+    for i in range(first, first + n):
         word = "签到" if i < MEMBERS else "签退"
         body = {
             "msgId": f"bench-{secrets.token_hex(8)}",
@@ -107,11 +108,12 @@ def _wx_encrypt(key: bytes, plain: bytes) -> str:
     return base64.b64encode(enc.update(data + bytes([pad]) * pad) + enc.finalize()).decode()
 
 
-def wecom_requests(base: str, n: int) -> list[dict[str, Any]]:
+def wecom_requests(base: str, n: int, first: int = 0) -> list[dict[str, Any]]:
     key = base64.b64decode(WX_KEY + "=")
     ts = str(int(time.time()))
     out = []
-    for i in range(n):
+    # Member i signs in, then (i >= MEMBERS) signs out: every request writes a new row.
+    for i in range(first, first + n):
         word = "签到" if i < MEMBERS else "签退"
         payload = {
             "msgid": f"bench-{secrets.token_hex(8)}",
@@ -177,8 +179,8 @@ def bench(platform: str, n: int = 3000, concurrency: int = 16) -> dict[str, Any]
             b1 = load(build(base_url, n // 2), work, "--concurrency", str(concurrency))
             q1 = load(build(bot_url, n // 2), work, "--concurrency", str(concurrency))
             b2 = load(build(base_url, n // 2), work, "--concurrency", str(concurrency))
-            q2 = load(build(bot_url, n - n // 2), work, "--concurrency", str(concurrency))
-            rated = load(build(bot_url, 1000), work, "--mode", "rate", "--rate", "200")
+            q2 = load(build(bot_url, n - n // 2, n // 2), work, "--concurrency", str(concurrency))
+            rated = load(build(bot_url, 1000, n), work, "--mode", "rate", "--rate", "200")
             rows = count_rows(work / "bench.db")
         finally:
             stop(bot)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 
 import pytest
 from sqlalchemy import event
@@ -18,6 +17,7 @@ from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import upgrade
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import Chat, make_settings
+from tests.sqlite_lock import holding_lock
 
 
 @pytest.fixture
@@ -41,25 +41,9 @@ async def test_locked_database_gets_an_apology_then_recovers(quick_app, clock, c
     chat = Chat(quick_app, clock)
     path = quick_app.db.sqlite_path
     assert path
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        con = sqlite3.connect(path)
-        con.execute("BEGIN EXCLUSIVE")
-        locked.set()
-        release.wait(10)
-        con.rollback()
-        con.close()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    locked.wait(5)
     caplog.set_level(logging.ERROR)
-    try:
+    with holding_lock(path, "BEGIN EXCLUSIVE"):
         assert await chat.text("wang", "签到", message_id="during-lock") == BUSY_REPLY
-    finally:
-        release.set()
-        holder.join()
     assert "database is locked" in caplog.text
     assert await count(quick_app, CheckIn) == 0
     # The platform retries the same message once the lock is gone: it now takes effect.

@@ -1,7 +1,7 @@
 """One incoming message, start to finish: dedupe, identify, route, record the reply.
 
-Messages that arrive together are handled together, in one transaction ("group commit"):
-one BEGIN and one COMMIT for the batch instead of one each, which on SQLite is most of a
+On SQLite, messages that arrive together are handled together, in one transaction ("group
+commit"): one BEGIN and one COMMIT for the batch instead of one each, which is most of a
 check-in's cost. Every reply still waits for the commit that makes it true. If anything in
 a batch fails, the batch rolls back and each of its messages is handled again on its own,
 so one bad message costs the others nothing but time.
@@ -42,8 +42,12 @@ class Dispatcher:
         self.services = services
         self._queue: deque[tuple[IncomingMessage, asyncio.Future[Reply]]] = deque()
         self._lanes: set[asyncio.Task[None]] = set()
-        # SQLite has one writer at a time, so one lane; PostgreSQL takes a few at once.
-        self._max_lanes = 1 if db.is_sqlite else 4
+        # SQLite has one writer at a time: one lane, batched. PostgreSQL takes writers side by
+        # side, and there a batch would only widen what a replica's concurrent twin of a
+        # message can collide with (a unique key, a lock taken in another order), so each
+        # message runs alone, as many at once as the connection pool holds.
+        self._max_lanes = 1 if db.is_sqlite else 10
+        self._max_batch = MAX_BATCH if db.is_sqlite else 1
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
@@ -58,7 +62,7 @@ class Dispatcher:
 
     async def _drain(self) -> None:
         while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
             if len(batch) == 1:
                 replies = [await self._alone(batch[0][0])]
             else:

@@ -170,46 +170,64 @@ class OutboxWorker:
             log.warning(
                 "outbox: %d push(es) fell due more than %s ago: missed", report.missed, self.grace
             )
+        # A pipeline: the next batch is claimed as soon as the last send of this one has
+        # started, not when it has finished, so up to CONCURRENCY sends stay in flight from
+        # the first push to the last instead of draining to zero at every batch boundary.
         sem = asyncio.Semaphore(CONCURRENCY)
-        while not self._draining:
-            token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
-            # The lease runs from the claim itself: a long pass must not hand out claims
-            # that are already close to expiry.
-            until = self.clock.now() + self.lease
-            async with self.db.write() as s:
-                rows = list(await outbox.claim_due(s, now, token, until, BATCH))
-            if not rows:
-                return report
+        in_flight: set[asyncio.Task[None]] = set()
 
-            started: set[int] = set()
-
-            async def one(
-                item: tuple[Outbox, Reply | None, _Target | None],
-                token: str = token,
-                started: set[int] = started,
-            ) -> None:
-                async with sem:
-                    if self._draining:  # shutting down: this send has not begun
-                        return
-                    await self._deliver(*item, token, now, report, started)
-
+        async def one(item: tuple[Outbox, Reply | None, _Target | None], token: str) -> None:
             try:
-                # One read for the whole batch; each result is still recorded on its own.
-                async with self.db.read() as s:
-                    ids = [r.group_id for r in rows if r.group_id is not None]
-                    by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
-                    prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
-                await asyncio.gather(*(one(item) for item in prepared))
-                if self._draining:
-                    async with self.db.write() as s:
-                        await outbox.release(s, token, exclude=started)
-            except asyncio.CancelledError:
-                # Cancelled: hand back the rows whose send had not begun. A send in flight
-                # may have reached the platform, so its row waits for the lease to expire.
+                await self._deliver(*item, token, now, report)
+            finally:
+                sem.release()
+
+        try:
+            while not self._draining:
+                token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+                # The lease runs from the claim itself: a long pass must not hand out claims
+                # that are already close to expiry.
+                until = self.clock.now() + self.lease
                 async with self.db.write() as s:
-                    await outbox.release(s, token, exclude=started)
-                raise
+                    rows = list(await outbox.claim_due(s, now, token, until, BATCH))
+                if not rows:
+                    break
+                started: set[int] = set()
+                try:
+                    # One read for the whole batch; each result is still recorded on its own.
+                    async with self.db.read() as s:
+                        ids = [r.group_id for r in rows if r.group_id is not None]
+                        by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
+                        prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
+                    for item in prepared:
+                        await sem.acquire()
+                        if self._draining:  # shutting down: this send has not begun
+                            sem.release()
+                            break
+                        assert item[0].id is not None
+                        started.add(item[0].id)
+                        task = asyncio.create_task(one(item, token))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                except asyncio.CancelledError:
+                    await self._release(token, started)
+                    raise
+                if self._draining:
+                    await self._release(token, started)
+            await asyncio.gather(*in_flight)
+        except asyncio.CancelledError:
+            # Cancelled: rows whose send had not begun were handed back above. A send in
+            # flight may have reached the platform, so it is cancelled and its row waits
+            # for the lease to expire.
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
         return report
+
+    async def _release(self, token: str, started: set[int]) -> None:
+        async with self.db.write() as s:
+            await outbox.release(s, token, exclude=started)
 
     async def _prepare(
         self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
@@ -226,7 +244,6 @@ class OutboxWorker:
         token: str,
         now: datetime,
         report: RunReport,
-        started: set[int],
     ) -> None:
         assert row.id is not None
         if message is None:
@@ -243,7 +260,6 @@ class OutboxWorker:
             await self._finish(outbox.mark_failed, row, token, report, reason)
             report.failed += 1
             return
-        started.add(row.id)
         try:
             if target.group is not None:
                 await transport.send_group(target.group, message)

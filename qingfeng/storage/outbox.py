@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Group, Member, Outbox, OutboxState
+from qingfeng.storage.prepared import Prepared, as_model
 
 _CHUNK = 200  # rows per INSERT, well under SQLite's bound-variable limit
 _DEFAULTS: dict[str, Any] = {
@@ -64,49 +65,79 @@ async def mark_missed(s: AsyncSession, before: datetime, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+_T = Outbox.__table__  # type: ignore[attr-defined]
+_COLUMNS = [c.name for c in _T.columns]
+
+
+def _claimable() -> sa.ColumnElement[bool]:
+    now = sa.bindparam("now", type_=_T.c.due_at.type)
+    return sa.or_(
+        sa.and_(
+            _T.c.state == OutboxState.PENDING.value,
+            _T.c.due_at <= now,
+            sa.or_(_T.c.next_attempt_at.is_(None), _T.c.next_attempt_at <= now),
+        ),
+        sa.and_(_T.c.state == OutboxState.SENDING.value, _T.c.claimed_until < now),
+    )
+
+
+# Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so claim
+# more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
+_PICK = Prepared(
+    sa.select(_T.c.id)
+    .where(_claimable())
+    .order_by(_T.c.due_at, _T.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_ONE = Prepared(
+    sa.update(_T)
+    .where(_T.c.id == sa.bindparam("row_id"))
+    .where(_claimable())
+    .values(
+        state=OutboxState.SENDING.value,
+        claimed_by=sa.bindparam("token"),
+        claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
+    )
+)
+_MINE = Prepared(
+    sa.select(_T)
+    .where(_T.c.claimed_by == sa.bindparam("token"), _T.c.state == OutboxState.SENDING.value)
+    .order_by(_T.c.due_at, _T.c.id)
+)
+_SENT_ONE = Prepared(
+    sa.update(_T)
+    .where(_T.c.id == sa.bindparam("row_id"), _T.c.claimed_by == sa.bindparam("token"))
+    .where(_T.c.state == OutboxState.SENDING.value)
+    .values(
+        state=OutboxState.SENT.value,
+        sent_at=sa.bindparam("now", type_=_T.c.sent_at.type),
+        attempts=_T.c.attempts + 1,
+        last_error="",
+        claimed_until=None,
+    )
+)
+
+
 async def claim_due(
     s: AsyncSession, now: datetime, token: str, until: datetime, limit: int
 ) -> Sequence[Outbox]:
     """Claim up to `limit` due rows for `token`; a row can be won by one claimer only.
 
-    The UPDATE re-checks the row's state itself, so of two workers racing for a row
+    Each row's UPDATE re-checks its state itself, so of two workers racing for a row
     (SQLite serialises writers; PostgreSQL re-evaluates the WHERE after the row lock), one
     updates it and the other matches nothing. On PostgreSQL SKIP LOCKED lets them pass
     each other instead of queueing. A claim whose lease ran out (a crashed worker) is due
-    again.
+    again. Rows come back as read-only snapshots (prepared statements: a fan-out to
+    hundreds of groups claims in batches of a hundred).
     """
-    claimable = sa.or_(
-        sa.and_(
-            col(Outbox.state) == OutboxState.PENDING.value,
-            col(Outbox.due_at) <= now,
-            sa.or_(col(Outbox.next_attempt_at).is_(None), col(Outbox.next_attempt_at) <= now),
-        ),
-        sa.and_(col(Outbox.state) == OutboxState.SENDING.value, col(Outbox.claimed_until) < now),
-    )
-    # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so
-    # claim more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
-    picked = (
-        select(Outbox.id)
-        .where(claimable)
-        .order_by(col(Outbox.due_at), col(Outbox.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list((await s.exec(picked)).all())
+    ids = [r[0] for r in await _PICK.all(s, now=now, limit=limit)]
     if not ids:
         return []
-    stmt = (
-        sa.update(Outbox)
-        .where(col(Outbox.id).in_(ids))
-        .where(claimable)
-        .values(state=OutboxState.SENDING.value, claimed_by=token, claimed_until=until)
-        .execution_options(synchronize_session=False)
+    await _CLAIM_ONE.many(
+        s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
     )
-    await s.exec(stmt)  # type: ignore[call-overload]
-    mine = select(Outbox).where(
-        Outbox.claimed_by == token, Outbox.state == OutboxState.SENDING.value
-    )
-    return (await s.exec(mine.order_by(col(Outbox.due_at), col(Outbox.id)))).all()
+    return [as_model(Outbox, _COLUMNS, r) for r in await _MINE.all(s, token=token)]
 
 
 async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:
@@ -136,22 +167,11 @@ async def mark_sent_many(
     s: AsyncSession, row_ids: list[int], token: str, now: datetime
 ) -> set[int]:
     """Record many sends of one claim at once; returns the ids it recorded."""
-    stmt = (
-        sa.update(Outbox)
-        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
-        .where(col(Outbox.state) == OutboxState.SENDING.value)
-        .values(
-            state=OutboxState.SENT.value,
-            sent_at=now,
-            attempts=Outbox.attempts + 1,
-            last_error="",
-            claimed_until=None,
-        )
-    )
-    result = await s.exec(stmt)  # type: ignore[call-overload]
-    if result.rowcount == len(row_ids):
+    changed = await _SENT_ONE.many(s, [{"row_id": i, "token": token, "now": now} for i in row_ids])
+    if changed == len(row_ids):
         return set(row_ids)
-    # Some claims were lost (a lease ran out): find out which rows this update recorded.
+    # Some claims were lost (a lease ran out), or the driver does not count: find out which
+    # rows this update recorded.
     mine = select(Outbox.id).where(
         col(Outbox.id).in_(row_ids),
         Outbox.claimed_by == token,

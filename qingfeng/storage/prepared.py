@@ -91,12 +91,7 @@ class Prepared:
             stmt = self.statement(dialect.name)
             return [tuple(r) for r in await core.execute(stmt, values)]  # type: ignore[call-overload]
         c = self._compiled(dialect)
-        if c.fixed:
-            values = {**c.fixed, **values}
-        args = [
-            v if p is None else p(v)
-            for p, v in zip(c.bind, [values[n] for n in c.params], strict=True)
-        ]
+        args = self._args(c, values)
         try:
             rows = conn.execute(c.sql, args).fetchall()
         except sqlite3.Error as exc:
@@ -108,6 +103,34 @@ class Prepared:
         return [
             tuple(v if p is None else p(v) for p, v in zip(c.result, row, strict=True))
             for row in rows
+        ]
+
+    async def many(self, s: AsyncSession, rows: Sequence[dict[str, Any]]) -> int | None:
+        """Run once per set of values (executemany); the rows changed in all, or None where
+        the driver does not say (PostgreSQL's executemany)."""
+        if not rows:
+            return 0
+        if not s.sync_session._is_clean():
+            await s.flush()
+        dialect, conn = s.info.get(_RAW) or await _attach(s)
+        if conn is None:
+            core = await s.connection()
+            await core.execute(self.statement(dialect.name), list(rows))  # type: ignore[call-overload]
+            return None
+        c = self._compiled(dialect)
+        args = [self._args(c, values) for values in rows]
+        try:
+            return conn.executemany(c.sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(c.sql, args, exc, sqlite3.Error) from exc
+
+    @staticmethod
+    def _args(c: _Compiled, values: dict[str, Any]) -> list[Any]:
+        if c.fixed:
+            values = {**c.fixed, **values}
+        return [
+            v if p is None else p(v)
+            for p, v in zip(c.bind, [values[n] for n in c.params], strict=True)
         ]
 
     async def first(self, s: AsyncSession, **values: Any) -> Row | None:

@@ -1,0 +1,109 @@
+"""Messages that arrive together share one transaction (group commit). What a user sees must
+not change: each gets their own reply, a retry gets the first reply, and one message that
+fails costs the others nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import func, select
+
+from qingfeng.bot.context import Context
+from qingfeng.bot.dispatcher import ERROR_REPLY
+from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.bot.router import Command, Router
+from qingfeng.storage.models import CheckIn, InboundMessage
+from tests.conftest import at
+from tests.sqlite_lock import holding_lock
+
+SIGNED_IN = "✅ 上班签到成功 08:10，按时。"
+
+
+def message(sender: str, text: str, message_id: str) -> IncomingMessage:
+    return IncomingMessage(
+        platform="wecom",
+        message_id=message_id,
+        chat_type="group",
+        chat_id="wr-bureau",
+        sender_id=sender,
+        text=f"@清风 {text}",
+    )
+
+
+async def count(app, model) -> int:
+    async with app.db.read() as s:
+        return (await s.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_messages_arriving_together_each_get_their_own_reply(app):
+    senders = ["zhou", "li", "wang", "sun"]
+    replies = await asyncio.gather(
+        *(app.dispatcher.handle(message(s, "签到", f"together-{s}")) for s in senders),
+        app.dispatcher.handle(message("qian", "我的", "together-qian")),
+        app.dispatcher.handle(message("stranger", "签到", "together-stranger")),
+    )
+    assert [r.text for r in replies[:4]] == [SIGNED_IN] * 4
+    assert replies[4].text.startswith("📋 钱群众 · 本月")
+    assert "绑定" in replies[5].text  # not on the roster: told how to bind, nothing written
+    assert await count(app, CheckIn) == 4
+    assert await count(app, InboundMessage) == 6
+
+
+async def test_a_retry_in_the_same_batch_gets_the_same_reply_and_writes_once(app):
+    twice = message("wang", "签到", "retried-at-once")
+    first, again = await asyncio.gather(app.dispatcher.handle(twice), app.dispatcher.handle(twice))
+    assert first.text == again.text == SIGNED_IN
+    assert await count(app, CheckIn) == 1
+    assert await count(app, InboundMessage) == 1
+
+
+async def test_one_failing_message_does_not_cost_the_others_their_check_in(app, caplog):
+    async def boom(ctx: Context, _: str) -> Reply:
+        raise RuntimeError("handler bug")
+
+    broken = Command(name="故障", summary="测试用", usage="故障", run=boom)
+    app.dispatcher.router = Router([*app.dispatcher.router.commands, broken])
+    replies = await asyncio.gather(
+        app.dispatcher.handle(message("wang", "签到", "ok-1")),
+        app.dispatcher.handle(message("li", "故障", "bad")),
+        app.dispatcher.handle(message("sun", "签到", "ok-2")),
+        app.dispatcher.handle(message("zhou", "签到", "ok-3")),
+    )
+    assert [r.text for r in replies] == [SIGNED_IN, ERROR_REPLY, SIGNED_IN, SIGNED_IN]
+    assert await count(app, CheckIn) == 3
+    assert "handler bug" in caplog.text  # the culprit's traceback is logged once it runs alone
+    # The failed message was not recorded, so the platform's retry is handled afresh.
+    async with app.db.read() as s:
+        ids = (await s.exec(select(InboundMessage.message_id))).all()
+    assert sorted(ids) == ["ok-1", "ok-2", "ok-3"]
+
+
+async def test_a_writer_in_another_process_is_waited_for_without_stalling_the_loop(app, clock):
+    """BEGIN IMMEDIATE is tried on the event loop without waiting; when another connection
+    holds SQLite's lock, the wait happens in the driver's thread while the loop runs on."""
+    if not app.db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    path = app.db.sqlite_path
+    assert path
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beating = asyncio.create_task(ticker())
+    with holding_lock(path):
+        pending = asyncio.create_task(
+            app.dispatcher.handle(message("wang", "签到", "while-locked"))
+        )
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # waiting for the lock...
+        assert ticks >= 10  # ...while the loop keeps running
+    reply = await asyncio.wait_for(pending, 5)
+    beating.cancel()
+    assert reply.text == SIGNED_IN
+    assert clock.now() == at("2026-12-01 08:10")
+    assert await count(app, CheckIn) == 1
