@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.bot.context import Context, Services
@@ -77,7 +77,7 @@ class Dispatcher:
                 return [await self._process(s, msg) for msg in batch]
         except IntegrityError:
             pass  # someone's twin got in first; sort it out one message at a time
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
             # The database itself is unavailable: retrying each would only wait longer.
             self._log_unavailable(exc, f"{len(batch)} messages")
             return [Reply(BUSY_REPLY) for _ in batch]
@@ -97,7 +97,7 @@ class Dispatcher:
                 return earlier
             log.exception("conflicting write for %s message %s", msg.platform, msg.message_id)
             return Reply(ERROR_REPLY)
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
             self._log_unavailable(exc, f"{msg.platform} message {msg.message_id}")
             return Reply(BUSY_REPLY)
         except Exception:

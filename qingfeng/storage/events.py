@@ -21,7 +21,6 @@ async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
 
 
 _T = Event.__table__  # type: ignore[attr-defined]
-_COLUMNS = [c.name for c in _T.columns]
 _OPEN = Prepared(
     select(_T)
     .where(_T.c.branch_id == bindparam("branch"))
@@ -42,7 +41,7 @@ async def open_for_signin(s: AsyncSession, branch_id: int, now: datetime) -> Eve
         latest=now + SIGNIN_OPENS_BEFORE,
         earliest=now - SIGNIN_CLOSES_AFTER,
     )
-    return None if row is None else as_model(Event, _COLUMNS, row)
+    return None if row is None else as_model(Event, row)
 
 
 async def upcoming(

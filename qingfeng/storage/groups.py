@@ -13,7 +13,6 @@ from qingfeng.storage.prepared import Prepared, as_model
 from qingfeng.storage.upsert import insert_if_new
 
 _T = Group.__table__  # type: ignore[attr-defined]
-_COLUMNS = [c.name for c in _T.columns]
 _BY_CHAT = Prepared(
     select(_T).where(_T.c.platform == bindparam("platform"), _T.c.chat_id == bindparam("chat"))
 )
@@ -22,7 +21,7 @@ _BY_CHAT = Prepared(
 async def group_by_chat(s: AsyncSession, platform: str, chat_id: str) -> Group | None:
     """A read-only snapshot of the group (every group message asks); see `group_for_update`."""
     row = await _BY_CHAT.first(s, platform=platform, chat=chat_id)
-    return None if row is None else as_model(Group, _COLUMNS, row)
+    return None if row is None else as_model(Group, row)
 
 
 async def group_for_update(s: AsyncSession, platform: str, chat_id: str) -> Group | None:

@@ -12,7 +12,6 @@ from qingfeng.storage.models import InboundMessage
 from qingfeng.storage.prepared import Prepared, PreparedInsert, as_model
 
 _T = InboundMessage.__table__  # type: ignore[attr-defined]
-_COLUMNS = [c.name for c in _T.columns]
 _FIND = Prepared(
     select(_T).where(_T.c.platform == bindparam("platform"), _T.c.message_id == bindparam("id"))
 )
@@ -23,7 +22,7 @@ _RECORD = PreparedInsert(
 
 async def find(s: AsyncSession, platform: str, message_id: str) -> InboundMessage | None:
     row = await _FIND.first(s, platform=platform, id=message_id)
-    return None if row is None else as_model(InboundMessage, _COLUMNS, row)
+    return None if row is None else as_model(InboundMessage, row)
 
 
 async def record(

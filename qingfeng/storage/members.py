@@ -9,14 +9,12 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Account, Branch, Member, Status
-from qingfeng.storage.prepared import Prepared, as_model
+from qingfeng.storage.prepared import Prepared, as_model, columns_of
 from qingfeng.storage.upsert import insert_if_new
 
 EXPECTED_STATUSES = (Status.MEMBER.value, Status.PROBATIONARY.value)
 
 _M, _A, _B = Member.__table__, Account.__table__, Branch.__table__  # type: ignore[attr-defined]
-_MEMBER_COLUMNS = [c.name for c in _M.columns]
-_BRANCH_COLUMNS = [c.name for c in _B.columns]
 _SENDER = Prepared(
     select(_M, _B)
     .join(_A, _A.c.member_id == _M.c.id)
@@ -55,11 +53,8 @@ async def member_and_branch_by_account(
     row = await _SENDER.first(s, platform=platform, external_id=external_id)
     if row is None:
         return None, None
-    split = len(_MEMBER_COLUMNS)
-    return (
-        as_model(Member, _MEMBER_COLUMNS, row[:split]),
-        as_model(Branch, _BRANCH_COLUMNS, row[split:]),
-    )
+    split = len(columns_of(Member))
+    return as_model(Member, row[:split]), as_model(Branch, row[split:])
 
 
 async def account_of(s: AsyncSession, member_id: int, platform: str) -> Account | None:

@@ -66,7 +66,6 @@ async def mark_missed(s: AsyncSession, before: datetime, now: datetime) -> int:
 
 
 _T = Outbox.__table__  # type: ignore[attr-defined]
-_COLUMNS = [c.name for c in _T.columns]
 
 
 def _claimable() -> sa.ColumnElement[bool]:
@@ -137,7 +136,7 @@ async def claim_due(
     await _CLAIM_ONE.many(
         s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
     )
-    return [as_model(Outbox, _COLUMNS, r) for r in await _MINE.all(s, token=token)]
+    return [as_model(Outbox, r) for r in await _MINE.all(s, token=token)]
 
 
 async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:

@@ -20,15 +20,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from qingfeng.storage.upsert import insert_if_new_statement
 
 _RAW = "qingfeng_sqlite_conn"
 Row = tuple[Any, ...]
@@ -83,9 +84,7 @@ class Prepared:
 
     async def all(self, s: AsyncSession, **values: Any) -> list[Row]:
         """Every row, converted to Python values as the ORM would."""
-        if not s.sync_session._is_clean():
-            await s.flush()  # what the ORM's autoflush does before a query
-        dialect, conn = s.info.get(_RAW) or await _attach(s)
+        dialect, conn = await _ready(s)
         if conn is None:
             core = await s.connection()
             stmt = self.statement(dialect.name)
@@ -95,9 +94,7 @@ class Prepared:
         try:
             rows = conn.execute(c.sql, args).fetchall()
         except sqlite3.Error as exc:
-            # The same exception SQLAlchemy would raise (OperationalError, IntegrityError...),
-            # so callers handle a full disk or a lock alike on either path.
-            raise DBAPIError.instance(c.sql, args, exc, sqlite3.Error) from exc
+            raise _as_sqlalchemy_error(exc, c.sql, args) from exc
         if not any(c.result):
             return rows
         return [
@@ -110,9 +107,7 @@ class Prepared:
         the driver does not say (PostgreSQL's executemany)."""
         if not rows:
             return 0
-        if not s.sync_session._is_clean():
-            await s.flush()
-        dialect, conn = s.info.get(_RAW) or await _attach(s)
+        dialect, conn = await _ready(s)
         if conn is None:
             core = await s.connection()
             await core.execute(self.statement(dialect.name), list(rows))  # type: ignore[call-overload]
@@ -122,7 +117,7 @@ class Prepared:
         try:
             return conn.executemany(c.sql, args).rowcount
         except sqlite3.Error as exc:
-            raise DBAPIError.instance(c.sql, args, exc, sqlite3.Error) from exc
+            raise _as_sqlalchemy_error(exc, c.sql, args) from exc
 
     @staticmethod
     def _args(c: _Compiled, values: dict[str, Any]) -> list[Any]:
@@ -148,17 +143,26 @@ class PreparedInsert(Prepared):
         super().__init__()
 
     def build(self, dialect: str) -> Executable:
-        module = postgresql if dialect == "postgresql" else sqlite_dialect
-        return (
-            module.insert(self.table)
-            .values({c: bindparam(c) for c in self.columns})
-            .on_conflict_do_nothing(index_elements=self.conflict_on)
-            .returning(self.table.c.id)
-        )
+        values = {c: bindparam(c) for c in self.columns}
+        return insert_if_new_statement(dialect, self.table, self.conflict_on, values)
 
     async def insert(self, s: AsyncSession, **values: Any) -> int | None:
         row = await self.first(s, **values)
         return None if row is None else int(row[0])
+
+
+async def _ready(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:
+    """Flush what the session holds (the ORM's autoflush before a query), then the dialect
+    and, on SQLite, the connection to run on."""
+    if not s.sync_session._is_clean():
+        await s.flush()
+    return s.info.get(_RAW) or await _attach(s)  # type: ignore[no-any-return]
+
+
+def _as_sqlalchemy_error(exc: sqlite3.Error, sql: str, args: Any) -> DBAPIError:
+    """The exception SQLAlchemy would raise (OperationalError, IntegrityError...), so callers
+    handle a full disk or a lock alike on either path."""
+    return DBAPIError.instance(sql, args, exc, sqlite3.Error)
 
 
 async def _attach(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:
@@ -180,7 +184,13 @@ def forget_connection(s: Any) -> None:
     s.info.pop(_RAW, None)
 
 
-def as_model(model: Any, columns: Sequence[str], row: Row) -> Any:
-    """A read-only instance of a table model from a row, without validation (the database's
-    own rows need none): ~6 µs against ~40 µs through the model's constructor."""
-    return model.model_construct(**dict(zip(columns, row, strict=True)))
+@cache
+def columns_of(model: Any) -> tuple[str, ...]:
+    """A table model's column names, in the order `select(table)` returns them."""
+    return tuple(c.name for c in model.__table__.columns)
+
+
+def as_model(model: Any, row: Row) -> Any:
+    """A read-only instance of a table model from a `select(table)` row, without validation
+    (the database's own rows need none): ~6 µs against ~40 µs through the constructor."""
+    return model.model_construct(**dict(zip(columns_of(model), row, strict=True)))

@@ -78,9 +78,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cur.close()
 
-        if adapt.writing:
-            return self._keep(run(adapt.sqlite))
-        if operation == BEGIN_WRITE:
+        if operation == BEGIN_WRITE and not adapt.writing:
             if adapt.try_begin_write():
                 return self._keep((None, [], -1, None))
             result = await self._trip(run)  # another process holds the lock: wait in the thread
@@ -97,12 +95,13 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cur.close()
 
-        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
-        if adapt.writing:
-            return self._keep(run(adapt.sqlite))
         return await self._trip(run)
 
     async def _trip(self, run: Callable[[sqlite3.Connection], _Result]) -> Any:
+        """Run on the loop inside a write transaction; otherwise one trip to the thread."""
+        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if adapt.writing:
+            return self._keep(run(adapt.sqlite))
         aconn: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._adapt_connection._execute_mutex:
             result = await aconn._execute(lambda: run(aconn._conn))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,11 +15,19 @@ async def insert_if_new(
 ) -> int | None:
     """Insert a row; its id, or None when a row with the same unique key already exists."""
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = (
-        module.insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_on)
-        .returning(model.id)
-    )
+    stmt = insert_if_new_statement(dialect, model, conflict_on, values)
     return (await s.exec(stmt)).scalar_one_or_none()  # type: ignore[call-overload]
+
+
+def insert_if_new_statement(
+    dialect: str, target: Any, conflict_on: Sequence[str], values: dict[str, Any]
+) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id for a model or table, on `dialect`."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    id_column = target.c.id if isinstance(target, Table) else target.id
+    return (
+        module.insert(target)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict_on))
+        .returning(id_column)
+    )
