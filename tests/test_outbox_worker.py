@@ -78,6 +78,30 @@ async def test_theme_day_rule_creates_the_event_and_its_reminders(
     assert "签到时间：14:30–16:00" in next(t for t in bureau if t.startswith("🔔"))
 
 
+async def test_a_branch_that_scheduled_its_own_theme_day_gets_no_rule_one(
+    app: App, clock: FakeClock
+) -> None:
+    from qingfeng.storage import members, reminders
+    from qingfeng.storage.models import Event
+
+    async with app.db.write() as s:
+        branches = list(await members.all_branches(s))
+        own = branches[0]
+        s.add(Event(branch_id=own.id, kind="主题党日", starts_at=at("2026-12-10 16:00")))
+    clock.set(at("2026-12-01 08:10"))
+    await app.reminders.tick()
+    await app.reminders.tick()  # a second pass changes nothing
+    async with app.db.read() as s:
+        events = await reminders.events_between(s, at("2026-12-01 00:00"), at("2027-01-01 00:00"))
+    theme = sorted(
+        (b.name, e.starts_at.astimezone(clock.tz).strftime("%m-%d %H:%M"), e.rule_key is None)
+        for e, b in events
+        if e.kind == "主题党日"
+    )
+    others = sorted((b.name, "12-04 15:00", False) for b in branches[1:])
+    assert theme == sorted([(own.name, "12-10 16:00", True), *others])
+
+
 async def test_absentees_go_to_the_secretary_when_signin_closes(
     app: App, clock: FakeClock, chat
 ) -> None:

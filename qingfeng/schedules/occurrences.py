@@ -87,6 +87,7 @@ class Planner:
 
     async def _rule_events(self, s: AsyncSession, branches: list[Branch], now: datetime) -> None:
         today = now.astimezone(self.tz).date()
+        wanted: list[reminders.RuleEvent] = []
         for month in (_month_start(today), _month_start(today, 1)):
             for branch in branches:
                 assert branch.id is not None
@@ -100,9 +101,10 @@ class Planner:
                         datetime.combine(ev.period_end, datetime.min.time(), self.tz),
                     )
                     key = f"rule:{ev.kind}:{branch.id}:{ev.period}"
-                    await reminders.ensure_rule_event(
-                        s, branch.id, ev.kind, ev.starts, ev.place, key, period, now
+                    wanted.append(
+                        reminders.RuleEvent(branch.id, ev.kind, ev.starts, ev.place, key, period)
                     )
+        await reminders.ensure_rule_events(s, wanted, now)
 
     async def _fan_out(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -23,43 +24,70 @@ from qingfeng.storage.models import (
 )
 
 
-async def ensure_rule_event(
-    s: AsyncSession,
-    branch_id: int,
-    kind: str,
-    starts_at: datetime,
-    place: str,
-    rule_key: str,
-    period: tuple[datetime, datetime],
-    now: datetime,
-) -> bool:
-    """Create the rule's event once (by rule_key), unless the branch already scheduled that
-    kind itself in the same period. True when a row was written."""
-    own = select(Event.id).where(
-        Event.branch_id == branch_id,
-        Event.kind == kind,
+@dataclass(frozen=True)
+class RuleEvent:
+    """A meeting the annual plan asks of a branch, to be created once."""
+
+    branch_id: int
+    kind: str
+    starts_at: datetime
+    place: str
+    rule_key: str
+    period: tuple[datetime, datetime]  # the branch's own meeting of this kind in it counts
+
+
+_IN_CHUNK = 500  # keys per IN (...): well inside every SQLite build's variable limit
+
+
+async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: datetime) -> int:
+    """Create each rule event once (by rule_key), unless its branch already scheduled that
+    kind itself in the same period. Returns the rows written.
+
+    The planner asks for every branch's meetings on every pass (250 branches: 750 events),
+    so this reads what exists in two queries and writes only what is missing."""
+    if not wanted:
+        return 0
+    keys = [w.rule_key for w in wanted]
+    have: set[str] = set()
+    for i in range(0, len(keys), _IN_CHUNK):
+        stmt = select(Event.rule_key).where(col(Event.rule_key).in_(keys[i : i + _IN_CHUNK]))
+        have.update(k for k in (await s.exec(stmt)).all() if k is not None)
+    todo = [w for w in wanted if w.rule_key not in have]
+    if not todo:
+        return 0
+    own_stmt = select(Event.branch_id, Event.kind, Event.starts_at).where(
         col(Event.rule_key).is_(None),
-        col(Event.starts_at) >= period[0],
-        col(Event.starts_at) < period[1],
+        col(Event.starts_at) >= min(w.period[0] for w in todo),
+        col(Event.starts_at) < max(w.period[1] for w in todo),
     )
-    if (await s.exec(own)).first() is not None:
-        return False
+    own: dict[tuple[int, str], list[datetime]] = {}
+    for branch_id, kind, starts in (await s.exec(own_stmt)).all():
+        own.setdefault((branch_id, kind), []).append(starts)  # aware (UTCDateTime)
+
+    def scheduled_by_branch(w: RuleEvent) -> bool:
+        lo, hi = w.period
+        return any(lo <= t < hi for t in own.get((w.branch_id, w.kind), ()))
+
+    rows = [
+        {
+            "branch_id": w.branch_id,
+            "kind": w.kind,
+            "starts_at": w.starts_at,
+            "place": w.place,
+            "rule_key": w.rule_key,
+            "created_at": now,
+        }
+        for w in todo
+        if not scheduled_by_branch(w)
+    ]
+    if not rows:
+        return 0
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Event)
-        .values(
-            branch_id=branch_id,
-            kind=kind,
-            starts_at=starts_at,
-            place=place,
-            rule_key=rule_key,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["rule_key"])
-    )
-    result = await s.exec(stmt)  # type: ignore[call-overload]
-    return bool(result.rowcount)
+    # ON CONFLICT: another replica's planner may create the same events at the same moment.
+    stmt = insert(Event).on_conflict_do_nothing(index_elements=["rule_key"])
+    await s.exec(stmt, params=rows)  # type: ignore[call-overload]
+    return len(rows)
 
 
 async def events_between(
