@@ -117,13 +117,15 @@ async def test_unknown_group_is_learned_and_can_be_bound(dt):
 def slow(dt, monkeypatch) -> asyncio.Event:
     """Hold every dispatch until the returned event is set, and wait only 10 ms for it."""
     gate = asyncio.Event()
-    handle = dt.app.dispatcher.handle
+    submit = dt.app.dispatcher.submit
 
     async def slow_handle(msg):
         await gate.wait()
-        return await handle(msg)
+        return await submit(msg)
 
-    monkeypatch.setattr(dt.app.dispatcher, "handle", slow_handle)
+    monkeypatch.setattr(
+        dt.app.dispatcher, "submit", lambda m: asyncio.ensure_future(slow_handle(m))
+    )
     adapter_of(dt).reply_wait = 0.01
     return gate
 

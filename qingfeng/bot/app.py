@@ -86,7 +86,7 @@ class App:
             or wecom.app.token.get_secret_value()
             or (wecom.app.secret.get_secret_value() or wecom_groups)
         ):
-            self.wecom = WeComPlatform(wecom, self.dispatcher.handle, self.clock, self._session)
+            self.wecom = WeComPlatform(wecom, self.dispatcher.submit, self.clock, self._session)
             self.web_adapters.extend(self.wecom.web_adapters)
             self.transports["wecom"] = self.wecom.transport
         self.dingtalk = dingtalk.install(self)

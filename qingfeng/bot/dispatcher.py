@@ -51,14 +51,19 @@ class Dispatcher:
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
+        # shield: a caller that gives up (a platform timeout) must not cancel the batch.
+        return await asyncio.shield(self.submit(msg))
+
+    def submit(self, msg: IncomingMessage) -> asyncio.Future[Reply]:
+        """Queue `msg`; the future gets its reply. Cancelling the future does not stop the
+        message being handled: it only drops the reply."""
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.append((msg, done))
         if len(self._lanes) < self._max_lanes:
             lane = asyncio.create_task(self._drain())
             self._lanes.add(lane)
             lane.add_done_callback(self._lanes.discard)
-        # shield: a caller that gives up (a platform timeout) must not cancel the batch.
-        return await asyncio.shield(done)
+        return done
 
     async def _drain(self) -> None:
         while self._queue:

@@ -401,13 +401,13 @@ async def wecom_bot(
 def hold_replies(bot: WeComBot) -> asyncio.Event:
     """Make the dispatcher slower than the reply budget until the returned event is set."""
     gate = asyncio.Event()
-    real = bot.app.wecom.in_time.handle
+    real = bot.app.wecom.in_time.submit
 
     async def slow(msg: Any) -> Any:
         await gate.wait()
         return await real(msg)
 
-    bot.app.wecom.in_time.handle = slow
+    bot.app.wecom.in_time.submit = lambda msg: asyncio.ensure_future(slow(msg))
     bot.app.wecom.in_time.budget = 0.05
     return gate
 

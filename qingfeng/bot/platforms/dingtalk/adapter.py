@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from qingfeng.bot.clock import Clock
+from qingfeng.bot.deadline import finished_within
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.messages import Mention, Reply
 from qingfeng.bot.platforms.dingtalk.callback import PLATFORM, BadPayload, RobotMessage, parse
@@ -90,20 +91,20 @@ class DingTalkAdapter:
             return web.json_response(webhook_body(Reply(NON_TEXT_HINT)))
         if message.is_group:
             await self.learn_group(message)
-        task = asyncio.create_task(self._dispatcher.handle(message.incoming()))
+        pending = self._dispatcher.submit(message.incoming())
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.reply_wait)
+            in_time = await finished_within(pending, self.reply_wait)
         except asyncio.CancelledError:
-            self._finish_later(message, task)  # DingTalk hung up; the reply still goes out
+            self._finish_later(message, pending)  # DingTalk hung up; the reply still goes out
             raise
-        if done:
-            return web.json_response(webhook_body(self.addressed(message, task.result())))
+        if in_time:
+            return web.json_response(webhook_body(self.addressed(message, pending.result())))
         # Too slow for the HTTP response: answer DingTalk now and deliver the reply later.
-        self._finish_later(message, task)
+        self._finish_later(message, pending)
         return web.json_response({})
 
-    def _finish_later(self, message: RobotMessage, task: asyncio.Task[Reply]) -> None:
-        later = asyncio.create_task(self._reply_later(message, task))
+    def _finish_later(self, message: RobotMessage, pending: asyncio.Future[Reply]) -> None:
+        later = asyncio.create_task(self._reply_later(message, pending))
         self._pending.add(later)
         later.add_done_callback(self._pending.discard)
 
@@ -130,8 +131,8 @@ class DingTalkAdapter:
         me = Mention(external_id=message.sender_id, name=message.sender_nick)
         return Reply(reply.text, (me,), reply.markdown, reply.image_png)
 
-    async def _reply_later(self, message: RobotMessage, task: asyncio.Task[Reply]) -> None:
-        reply = self.addressed(message, await task)
+    async def _reply_later(self, message: RobotMessage, pending: asyncio.Future[Reply]) -> None:
+        reply = self.addressed(message, await pending)
         try:
             await self.deliver(message, reply)
         except SendError as exc:

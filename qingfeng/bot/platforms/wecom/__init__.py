@@ -8,7 +8,7 @@ from qingfeng.bot.platforms.wecom.aibot import AibotAdapter
 from qingfeng.bot.platforms.wecom.app_callback import AppCallbackAdapter
 from qingfeng.bot.platforms.wecom.client import SessionGetter, WeComClient
 from qingfeng.bot.platforms.wecom.crypto import WeComCrypto, decode_aes_key
-from qingfeng.bot.platforms.wecom.replying import Handle, InTime
+from qingfeng.bot.platforms.wecom.replying import InTime, Submit
 from qingfeng.bot.platforms.wecom.transport import WeComTransport
 
 __all__ = ["WeComPlatform"]
@@ -18,9 +18,9 @@ class WeComPlatform:
     """Everything WeCom the config enables: the callback adapters and the transport."""
 
     def __init__(
-        self, config: WeComConfig, handle: Handle, clock: Clock, session: SessionGetter
+        self, config: WeComConfig, submit: Submit, clock: Clock, session: SessionGetter
     ) -> None:
-        self.in_time = InTime(handle)
+        self.in_time = InTime(submit)
         app_secret = config.app.secret.get_secret_value()
         self.client: WeComClient | None = None
         if app_secret and config.corp_id:
