@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.messages import IncomingMessage, Reply
+from qingfeng.storage.lookups import Lookups
 from qingfeng.storage.models import Branch, Group, Member, Role
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Context:
     msg: IncomingMessage
     session: AsyncSession
     services: Services
+    lookups: Lookups  # sender, group and open event, kept between messages on SQLite
     now: datetime  # fixed for the whole message, aware UTC
     member: Member | None = None
     branch: Branch | None = None  # the sender's branch

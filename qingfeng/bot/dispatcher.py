@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,8 +22,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from qingfeng.bot.context import Context, Services
 from qingfeng.bot.messages import IncomingMessage, Reply
 from qingfeng.bot.router import Router
-from qingfeng.storage import groups, inbound, members
+from qingfeng.storage import inbound
 from qingfeng.storage.engine import Database
+from qingfeng.storage.lookups import Lookups
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class Dispatcher:
         # message runs alone, as many at once as the connection pool holds.
         self._max_lanes = 1 if db.is_sqlite else 10
         self._max_batch = MAX_BATCH if db.is_sqlite else 1
+        self.lookups = Lookups(enabled=db.is_sqlite)
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
@@ -78,7 +82,7 @@ class Dispatcher:
 
     async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
         try:
-            async with self.db.write() as s:
+            async with self._transaction() as s:
                 return [await self._process(s, msg) for msg in batch]
         except IntegrityError:
             pass  # someone's twin got in first; sort it out one message at a time
@@ -92,7 +96,7 @@ class Dispatcher:
 
     async def _alone(self, msg: IncomingMessage) -> Reply:
         try:
-            async with self.db.write() as s:
+            async with self._transaction() as s:
                 return await self._process(s, msg)
         except (IntegrityError, _LostRace):
             # On PostgreSQL a concurrent twin of this message can trip a unique key in the
@@ -109,17 +113,34 @@ class Dispatcher:
             log.exception("handler failed for %s message %s", msg.platform, msg.message_id)
             return Reply(ERROR_REPLY)
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self.db.write() as s:
+                yield s
+        except BaseException:
+            # Rolled back: what the lookups kept may include this transaction's own writes.
+            self.lookups.forget()
+            raise
+
     async def _process(self, s: AsyncSession, msg: IncomingMessage) -> Reply:
         now: datetime = self.services.clock.now()
         prior = await inbound.find(s, msg.platform, msg.message_id)
         if prior is not None:
             return Reply.from_json(prior.reply) if prior.reply else Reply(BUSY_REPLY)
-        member, branch = await members.member_and_branch_by_account(s, msg.platform, msg.sender_id)
+        await self.lookups.refresh(s)
+        member, branch = await self.lookups.sender(s, msg.platform, msg.sender_id)
         ctx = Context(
-            msg=msg, session=s, services=self.services, now=now, member=member, branch=branch
+            msg=msg,
+            session=s,
+            services=self.services,
+            lookups=self.lookups,
+            now=now,
+            member=member,
+            branch=branch,
         )
         if msg.chat_type == "group":
-            ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
+            ctx.group = await self.lookups.group(s, msg.platform, msg.chat_id)
         reply = await self.router.dispatch(ctx)
         # The id is recorded last, with its reply, in the same transaction as the handler's
         # writes: a twin that got here first makes this one roll back whole.

@@ -25,7 +25,7 @@ async def sign_in(ctx: Context, _: str) -> Reply:
     member = ctx.require_member()
     assert member.id is not None
     if member.status in EXPECTED_STATUSES:
-        event = await events.open_for_signin(ctx.session, member.branch_id, ctx.now)
+        event = await ctx.lookups.open_event(ctx.session, member.branch_id, ctx.now)
         if event is not None:
             return await _event_sign_in(ctx, event)
     return await _daily(ctx, "签到")

@@ -21,27 +21,31 @@ async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
 
 
 _T = Event.__table__  # type: ignore[attr-defined]
-_OPEN = Prepared(
+_NEXT = Prepared(
     select(_T)
     .where(_T.c.branch_id == bindparam("branch"))
-    .where(_T.c.starts_at <= bindparam("latest", type_=_T.c.starts_at.type))
     .where(_T.c.starts_at >= bindparam("earliest", type_=_T.c.starts_at.type))
-    .order_by(_T.c.starts_at)
+    .order_by(_T.c.starts_at, _T.c.id)
     .limit(1)
 )
 
 
-async def open_for_signin(s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
-    """The branch's event whose sign-in window contains `now` (the earliest, if several).
-
-    Every 签到 asks, so it is a prepared statement and the event a read-only snapshot."""
-    row = await _OPEN.first(
-        s,
-        branch=branch_id,
-        latest=now + SIGNIN_OPENS_BEFORE,
-        earliest=now - SIGNIN_CLOSES_AFTER,
-    )
+async def next_not_closed(s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
+    """The branch's earliest event whose sign-in has not closed by `now`, as a read-only
+    snapshot. It stays the answer until `now` passes its close or the events change, which
+    is what lets storage/lookups.py keep it between messages."""
+    row = await _NEXT.first(s, branch=branch_id, earliest=now - SIGNIN_CLOSES_AFTER)
     return None if row is None else as_model(Event, row)
+
+
+def open_at(event: Event | None, now: datetime) -> Event | None:
+    """`event` (from `next_not_closed`) if its sign-in window contains `now`."""
+    if event is None:
+        return None
+    starts = event.starts_at  # aware UTC (UTCDateTime)
+    if starts - SIGNIN_OPENS_BEFORE <= now <= starts + SIGNIN_CLOSES_AFTER:
+        return event
+    return None
 
 
 async def upcoming(

@@ -146,7 +146,8 @@ class CheckIn(SQLModel, table=True):
         sa.Index("ix_checkins_member_day_on_time", "member_id", "day", "on_time"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    member_id: int = Field(foreign_key="members.id", index=True)
+    # No index of its own: uq_checkin_once starts with it (migration 0004).
+    member_id: int = Field(foreign_key="members.id")
     day: date = Field(index=True)
     slot: str = Field(max_length=10)  # Slot
     at: datetime = Field(sa_column=_ts())
