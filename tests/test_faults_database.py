@@ -7,7 +7,6 @@ import logging
 import sqlite3
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import func, select
 
 from qingfeng.bot.app import App
@@ -55,17 +54,15 @@ async def test_locked_database_gets_an_apology_then_recovers(quick_app, clock, c
 async def test_full_disk_gets_an_apology_then_recovers(quick_app, clock, caplog):
     chat = Chat(quick_app, clock)
     await chat.text("wang", "签到")  # recorded before the disk fills
-    limit = {"pages": 0}
 
-    @event.listens_for(quick_app.db.engine.sync_engine, "begin")
-    def _cap(conn):  # SQLITE_FULL, exactly as a full disk reports it
-        if limit["pages"]:
-            conn.exec_driver_sql(f"PRAGMA max_page_count={limit['pages']}")
-        else:
-            conn.exec_driver_sql("PRAGMA max_page_count=1073741823")
+    def cap_pages(pages: int) -> None:
+        # SQLITE_FULL, exactly as a full disk reports it, on the connection every write
+        # uses (Database keeps one for SQLite's single writer; a fault test may reach in).
+        assert quick_app.db._writer is not None
+        quick_app.db._writer[1].sqlite.execute(f"PRAGMA max_page_count={pages}")
 
     con = sqlite3.connect(quick_app.db.sqlite_path)
-    limit["pages"] = con.execute("PRAGMA page_count").fetchone()[0]
+    cap_pages(con.execute("PRAGMA page_count").fetchone()[0])
     con.close()
     caplog.set_level(logging.ERROR)
     replies = [await chat.text("sun", "帮助", message_id=f"fill-{i}") for i in range(200)]
@@ -75,6 +72,6 @@ async def test_full_disk_gets_an_apology_then_recovers(quick_app, clock, caplog)
     assert await chat.text("sun", "签到", message_id="when-full") == BUSY_REPLY
     assert await count(quick_app, InboundMessage) == before
     assert await count(quick_app, CheckIn) == 1  # nothing recorded earlier was lost
-    limit["pages"] = 0  # the operator frees space
+    cap_pages(1073741823)  # the operator frees space
     assert await chat.text("sun", "签到", message_id="when-full") == "✅ 上班签到成功 08:10，按时。"
     assert await count(quick_app, CheckIn) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,8 +20,8 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from qingfeng.storage.prepared import forget_connection
-from qingfeng.storage.sqlite_driver import BEGIN_WRITE, OneTripDBAPI
+from qingfeng.storage.prepared import as_sqlalchemy_error, attach_connection, forget_connection
+from qingfeng.storage.sqlite_driver import BEGIN_WRITE, OneTripConnection, OneTripDBAPI
 
 _READ_ONLY = "qingfeng_read_only"
 
@@ -43,8 +44,9 @@ def _sqlite_setup(engine: AsyncEngine, busy_timeout: float) -> None:
         # writes can fail with SQLITE_BUSY instead of waiting its turn.
         if conn.get_execution_options().get(_READ_ONLY):
             conn.exec_driver_sql("BEGIN")
-        else:
+        elif not conn.connection.dbapi_connection.writing:
             conn.exec_driver_sql(BEGIN_WRITE)
+        # else: Database.write() began it on the held writer; the ORM joins in
 
 
 def _session_class() -> type[Session]:
@@ -100,7 +102,7 @@ class Database:
         # SQLite's writers take turns on the lock above, so they share one connection, kept
         # open: a session that checks a connection out of the pool and back costs ~400 µs,
         # one joined to a held connection ~90 µs, and every message is a write.
-        self._writer: AsyncConnection | None = None
+        self._writer: tuple[AsyncConnection, OneTripConnection] | None = None
         self._joined = async_sessionmaker(
             class_=AsyncSession,
             sync_session_class=session_class,
@@ -127,23 +129,48 @@ class Database:
                 yield session
             return
         async with self._write_lock:
-            conn = self._writer or await self.engine.connect()
-            self._writer = conn
+            conn, adapted = await self._held_writer()
+            session: AsyncSession | None = None
             try:
-                await conn.begin()  # BEGIN IMMEDIATE (see _sqlite_setup)
-                async with self._joined(bind=conn) as session:
-                    yield session
+                try:
+                    await adapted.begin_write()
+                except sqlite3.Error as exc:
+                    raise as_sqlalchemy_error(exc, BEGIN_WRITE) from exc
+                session = self._joined(bind=conn)
+                attach_connection(session, conn.dialect, adapted.sqlite)
+                yield session
+                if not session.sync_session._is_clean():
                     await session.flush()
-                await conn.commit()
+                if conn.in_transaction():
+                    await conn.commit()  # the ORM joined in: commit through it
+                else:
+                    try:
+                        adapted.commit()
+                    except sqlite3.Error as exc:
+                        raise as_sqlalchemy_error(exc, "COMMIT") from exc
             except BaseException:
-                await self._undo(conn)
+                await self._undo(conn, adapted)
                 raise
+            finally:
+                if session is not None:
+                    forget_connection(session)
+                    if session.sync_session.identity_map or session.in_transaction():
+                        await session.close()
 
-    async def _undo(self, conn: AsyncConnection) -> None:
+    async def _held_writer(self) -> tuple[AsyncConnection, OneTripConnection]:
+        if self._writer is None:
+            conn = await self.engine.connect()
+            raw = await conn.get_raw_connection()
+            self._writer = conn, raw.dbapi_connection  # type: ignore[assignment]
+        return self._writer
+
+    async def _undo(self, conn: AsyncConnection, adapted: OneTripConnection) -> None:
         """Roll back the held writer; if even that fails, let the next write start afresh."""
         try:
             if conn.in_transaction():
                 await conn.rollback()
+            elif adapted.writing:
+                adapted.rollback()
         except Exception:
             self._writer = None
             try:
@@ -161,6 +188,6 @@ class Database:
 
     async def dispose(self) -> None:
         if self._writer is not None:
-            writer, self._writer = self._writer, None
+            (writer, _), self._writer = self._writer, None
             await writer.close()
         await self.engine.dispose()

@@ -94,7 +94,7 @@ class Prepared:
         try:
             rows = conn.execute(c.sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise _as_sqlalchemy_error(exc, c.sql, args) from exc
+            raise as_sqlalchemy_error(exc, c.sql, args) from exc
         if not any(c.result):
             return rows
         return [
@@ -117,7 +117,7 @@ class Prepared:
         try:
             return conn.executemany(c.sql, args).rowcount
         except sqlite3.Error as exc:
-            raise _as_sqlalchemy_error(exc, c.sql, args) from exc
+            raise as_sqlalchemy_error(exc, c.sql, args) from exc
 
     @staticmethod
     def _args(c: _Compiled, values: dict[str, Any]) -> list[Any]:
@@ -159,7 +159,7 @@ async def _ready(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:
     return s.info.get(_RAW) or await _attach(s)  # type: ignore[no-any-return]
 
 
-def _as_sqlalchemy_error(exc: sqlite3.Error, sql: str, args: Any) -> DBAPIError:
+def as_sqlalchemy_error(exc: sqlite3.Error, sql: str | None, args: Any = None) -> DBAPIError:
     """The exception SQLAlchemy would raise (OperationalError, IntegrityError...), so callers
     handle a full disk or a lock alike on either path."""
     return DBAPIError.instance(sql, args, exc, sqlite3.Error)
@@ -177,6 +177,11 @@ async def _attach(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:
         sqlite_conn = raw.driver_connection._conn  # type: ignore[union-attr]
     s.info[_RAW] = (dialect, sqlite_conn)
     return dialect, sqlite_conn
+
+
+def attach_connection(s: AsyncSession, dialect: Dialect, conn: sqlite3.Connection) -> None:
+    """Hand `s` the SQLite connection whose write transaction it runs in (Database.write)."""
+    s.info[_RAW] = (dialect, conn)
 
 
 def forget_connection(s: Any) -> None:

@@ -79,11 +79,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 cur.close()
 
         if operation == BEGIN_WRITE and not adapt.writing:
-            if adapt.try_begin_write():
-                return self._keep((None, [], -1, None))
-            result = await self._trip(run)  # another process holds the lock: wait in the thread
-            adapt.writing = True
-            return result
+            await adapt.begin_write()
+            return self._keep((None, [], -1, None))
         return await self._trip(run)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
@@ -144,6 +141,16 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         self.writing = True
         return True
+
+    async def begin_write(self) -> None:
+        """BEGIN IMMEDIATE: on the loop if the lock is free, else in aiosqlite's thread,
+        which waits up to the busy timeout for another process to let go."""
+        if self.try_begin_write():
+            return
+        aconn: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._execute_mutex:
+            await aconn._execute(lambda: aconn._conn.execute(BEGIN_WRITE))
+        self.writing = True
 
     def commit(self) -> None:
         if not self.writing:
