@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -175,6 +176,11 @@ def serve(config: ConfigOpt = None) -> None:
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         await app.start()
+        # Everything built so far (modules, mappers, templates, the app) lives as long as the
+        # process: keep it out of the collector's full passes, which otherwise walk it all
+        # and stalled every request in flight for ~100 ms each time (measured under P1).
+        gc.collect()
+        gc.freeze()
         logging.getLogger("qingfeng").info(
             "serving on http://%s:%s", settings.server.host, settings.server.port
         )
