@@ -125,9 +125,9 @@ class Dispatcher:
 
     async def _process(self, s: AsyncSession, msg: IncomingMessage) -> Reply:
         now: datetime = self.services.clock.now()
-        prior = await inbound.find(s, msg.platform, msg.message_id)
+        prior = await inbound.reply_to(s, msg.platform, msg.message_id)
         if prior is not None:
-            return Reply.from_json(prior.reply) if prior.reply else Reply(BUSY_REPLY)
+            return Reply.from_json(prior) if prior else Reply(BUSY_REPLY)
         await self.lookups.refresh(s)
         member, branch = await self.lookups.sender(s, msg.platform, msg.sender_id)
         ctx = Context(
@@ -153,10 +153,8 @@ class Dispatcher:
 
     async def _recorded_reply(self, msg: IncomingMessage) -> Reply | None:
         async with self.db.read() as s:
-            prior = await inbound.find(s, msg.platform, msg.message_id)
-        if prior is None or not prior.reply:
-            return None
-        return Reply.from_json(prior.reply)
+            prior = await inbound.reply_to(s, msg.platform, msg.message_id)
+        return Reply.from_json(prior) if prior else None
 
     @staticmethod
     def _log_unavailable(exc: DBAPIError, what: str) -> None:

@@ -73,9 +73,9 @@ async def _daily(ctx: Context, word: str) -> Reply:
     on_time = cfg.on_time_by is None or local.time() <= cfg.on_time_by
     day = local.date()
     if not await checkins.record_if_new(ctx.session, member.id, day, slot.value, ctx.now, on_time):
-        prior = await checkins.checkin_of(ctx.session, member.id, day, slot.value)
+        prior = await checkins.checked_in_at(ctx.session, member.id, day, slot.value)
         assert prior is not None
-        at = as_utc(prior.at).astimezone(ctx.services.clock.tz)
+        at = prior.astimezone(ctx.services.clock.tz)
         return Reply(f"你今天已经{slot.value}签到过了（{text.hm(at)}）。")
     if on_time:
         return Reply(f"✅ {slot.value}签到成功 {text.hm(local)}，按时。")

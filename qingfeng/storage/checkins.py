@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import CheckIn
-from qingfeng.storage.prepared import PreparedInsert
+from qingfeng.storage.prepared import Prepared, PreparedInsert
 
 _RECORD = PreparedInsert(
     CheckIn.__table__,  # type: ignore[attr-defined]
@@ -17,11 +18,20 @@ _RECORD = PreparedInsert(
 )
 
 
-async def checkin_of(s: AsyncSession, member_id: int, day: date, slot: str) -> CheckIn | None:
-    stmt = select(CheckIn).where(
-        CheckIn.member_id == member_id, CheckIn.day == day, CheckIn.slot == slot
+_T = CheckIn.__table__  # type: ignore[attr-defined]
+_AT = Prepared(
+    select(_T.c.at).where(
+        _T.c.member_id == bindparam("member"),
+        _T.c.day == bindparam("day", type_=_T.c.day.type),
+        _T.c.slot == bindparam("slot"),
     )
-    return (await s.exec(stmt)).first()
+)
+
+
+async def checked_in_at(s: AsyncSession, member_id: int, day: date, slot: str) -> datetime | None:
+    """When the slot's check-in was made (a second 签到 is common: people re-send in 接龙)."""
+    row = await _AT.first(s, member=member_id, day=day, slot=slot)
+    return None if row is None else row[0]  # type: ignore[no-any-return]
 
 
 async def record_if_new(

@@ -9,20 +9,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import InboundMessage
-from qingfeng.storage.prepared import Prepared, PreparedInsert, as_model
+from qingfeng.storage.prepared import Prepared, PreparedInsert
 
 _T = InboundMessage.__table__  # type: ignore[attr-defined]
-_FIND = Prepared(
-    select(_T).where(_T.c.platform == bindparam("platform"), _T.c.message_id == bindparam("id"))
+_REPLY = Prepared(
+    select(_T.c.reply).where(
+        _T.c.platform == bindparam("platform"), _T.c.message_id == bindparam("id")
+    )
 )
 _RECORD = PreparedInsert(
     _T, ["platform", "message_id"], ["platform", "message_id", "sender", "received_at", "reply"]
 )
 
 
-async def find(s: AsyncSession, platform: str, message_id: str) -> InboundMessage | None:
-    row = await _FIND.first(s, platform=platform, id=message_id)
-    return None if row is None else as_model(InboundMessage, row)
+async def reply_to(s: AsyncSession, platform: str, message_id: str) -> str | None:
+    """The reply recorded for this message id, or None if it was never seen."""
+    row = await _REPLY.first(s, platform=platform, id=message_id)
+    return None if row is None else row[0]  # type: ignore[no-any-return]
 
 
 async def record(
