@@ -17,7 +17,7 @@ from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.exports import ExportRoute
-from qingfeng.bot.logs import request_log
+from qingfeng.bot.logs import request_logger
 from qingfeng.bot.platforms import dingtalk
 from qingfeng.bot.platforms.longconn import LongConnection, build_long_connections
 from qingfeng.bot.platforms.wecom import WeComPlatform
@@ -148,7 +148,7 @@ class App:
     def web_app(self) -> web.Application:
         """The aiohttp application: /healthz and each platform's callback routes."""
         app = web.Application(
-            client_max_size=self.settings.server.max_body_bytes, middlewares=[request_log]
+            client_max_size=self.settings.server.max_body_bytes, middlewares=[request_logger()]
         )
         app.router.add_get("/healthz", self._healthz)
         for adapter in self.web_adapters:
