@@ -39,9 +39,8 @@ _Proc = Callable[[Any], Any] | None
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    params: tuple[str, ...]
-    bind: tuple[_Proc, ...]
-    result: tuple[_Proc, ...]
+    params: tuple[tuple[str, _Proc], ...]  # each positional parameter and its conversion
+    result: tuple[tuple[int, Callable[[Any], Any]], ...]  # the result columns to convert
     fixed: dict[str, Any]
 
 
@@ -70,15 +69,15 @@ class Prepared:
             stmt = self.statement(dialect.name)
             c = stmt.compile(dialect=dialect)
             names = tuple(c.positiontup or ())
-            impls = [c.binds[n].type.dialect_impl(dialect) for n in names]
-            bind = tuple(impl.bind_processor(dialect) for impl in impls)
+            params = tuple(
+                (n, c.binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
+            )
             # Values the statement carries itself, such as a LIMIT.
             fixed = {n: b.effective_value for n, b in c.binds.items() if not b.required}
             cols = getattr(stmt, "exported_columns", ())
-            result = tuple(
-                col.type.dialect_impl(dialect).result_processor(dialect, None) for col in cols
-            )
-            found = _Compiled(c.string, names, bind, result, fixed)
+            procs = [col.type.dialect_impl(dialect).result_processor(dialect, None) for col in cols]
+            result = tuple((i, p) for i, p in enumerate(procs) if p is not None)
+            found = _Compiled(c.string, params, result, fixed)
             self._by_dialect[dialect.name] = found
         return found
 
@@ -95,12 +94,15 @@ class Prepared:
             rows = conn.execute(c.sql, args).fetchall()
         except sqlite3.Error as exc:
             raise as_sqlalchemy_error(exc, c.sql, args) from exc
-        if not any(c.result):
+        if not c.result or not rows:
             return rows
-        return [
-            tuple(v if p is None else p(v) for p, v in zip(c.result, row, strict=True))
-            for row in rows
-        ]
+        converted = []
+        for row in rows:
+            out = list(row)
+            for i, p in c.result:
+                out[i] = p(out[i])
+            converted.append(tuple(out))
+        return converted
 
     async def many(self, s: AsyncSession, rows: Sequence[dict[str, Any]]) -> int | None:
         """Run once per set of values (executemany); the rows changed in all, or None where
@@ -123,10 +125,7 @@ class Prepared:
     def _args(c: _Compiled, values: dict[str, Any]) -> list[Any]:
         if c.fixed:
             values = {**c.fixed, **values}
-        return [
-            v if p is None else p(v)
-            for p, v in zip(c.bind, [values[n] for n in c.params], strict=True)
-        ]
+        return [values[n] if p is None else p(values[n]) for n, p in c.params]
 
     async def first(self, s: AsyncSession, **values: Any) -> Row | None:
         rows = await self.all(s, **values)
