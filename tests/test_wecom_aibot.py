@@ -227,3 +227,15 @@ async def test_stream_refresh_polls_get_an_empty_answer(bot):
     resp = await bot.post_aibot(poll)
     assert resp.status == 200 and await resp.text() == ""
     assert await count(bot.app, InboundMessage) == 0
+
+
+async def test_a_groups_chatid_is_logged_once_for_the_operator(bot, caplog):
+    caplog.set_level(logging.INFO, logger="qingfeng.bot.platforms.wecom.aibot")
+    await bot.aibot_reply(aibot_text("msg-a", "wang", "签到", chatid="wr-new"))
+    await bot.aibot_reply(aibot_text("msg-b", "sun", "签到", chatid="wr-new"))
+    await bot.aibot_reply(aibot_text("msg-c", "sun", "签退", chatid="wr-other"))
+    lines = [r.getMessage() for r in caplog.records if "chatid=" in r.getMessage()]
+    assert lines == [
+        "aibot message msg-a in group chatid=wr-new",
+        "aibot message msg-c in group chatid=wr-other",
+    ]

@@ -24,6 +24,7 @@ from qingfeng.bot.platforms.wecom.replying import WORKING, InTime
 log = logging.getLogger(__name__)
 
 PATH = "/wecom/aibot"
+MAX_GROUPS_SEEN = 10_000  # a county has hundreds of groups; past this, log every message
 
 
 class AibotAdapter:
@@ -42,6 +43,7 @@ class AibotAdapter:
         self._session = session
         self.api_base = api_base.rstrip("/") + "/"
         self.timeout = timeout
+        self._groups_seen: set[str] = set()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get(PATH, self.verify_url)
@@ -103,8 +105,11 @@ class AibotAdapter:
         if text is None:
             return _stream(msgid, NOT_TEXT)
         msg = incoming(payload, msgid, sender, text)
-        if msg.chat_type == "group":
-            # The operator copies a group's chatid from here into [[groups]] chat_id.
+        if msg.chat_type == "group" and msg.chat_id not in self._groups_seen:
+            # The operator copies a group's chatid from here into [[groups]] chat_id: once
+            # per group and process is enough (a line per message cost ~20 µs each).
+            if len(self._groups_seen) < MAX_GROUPS_SEEN:
+                self._groups_seen.add(msg.chat_id)
             log.info("aibot message %s in group chatid=%s", msgid, msg.chat_id)
         response_url = payload.get("response_url")
 

@@ -74,6 +74,8 @@ class WeComCrypto:
         self.token = token
         self.key = decode_aes_key(encoding_aes_key)
         self.receive_id = receive_id.encode()
+        # Built once: each message only asks it for a fresh encryptor or decryptor.
+        self._cipher = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
     def sign(self, timestamp: str, nonce: str, encrypted: str) -> str:
         return signature(self.token, timestamp, nonce, encrypted)
@@ -83,16 +85,13 @@ class WeComCrypto:
         if not signature_matches(expected, sig):
             raise CallbackRejected(403, "bad signature")
 
-    def _cipher(self) -> Cipher:
-        return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
-
     def encrypt(self, plaintext: bytes, random16: bytes | None = None) -> str:
         """Base64 ciphertext of `plaintext`; `random16` only for fixed test vectors."""
         prefix = random16 if random16 is not None else secrets.token_bytes(16)
         data = prefix + struct.pack(">I", len(plaintext)) + plaintext + self.receive_id
         pad = BLOCK - len(data) % BLOCK
         data += bytes([pad]) * pad
-        enc = self._cipher().encryptor()
+        enc = self._cipher.encryptor()
         return base64.b64encode(enc.update(data) + enc.finalize()).decode()
 
     def decrypt(self, encrypted: str) -> bytes:
@@ -104,7 +103,7 @@ class WeComCrypto:
             raise CallbackRejected(400, "ciphertext is not base64") from None
         if not raw or len(raw) % 16:
             raise CallbackRejected(400, "ciphertext length")
-        dec = self._cipher().decryptor()
+        dec = self._cipher.decryptor()
         data = dec.update(raw) + dec.finalize()
         pad = data[-1]
         if not 1 <= pad <= BLOCK or data[-pad:] != bytes([pad]) * pad or len(data) < 20 + pad:
