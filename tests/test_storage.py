@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from qingfeng.bot.app import App, SchemaOutOfDate
 from qingfeng.storage.backup import BackupError, backup_database
+from qingfeng.storage.checkpoints import BACKSTOP_PAGES
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision, upgrade
 from tests.conftest import make_settings
@@ -117,3 +119,23 @@ async def test_backup_of_a_live_database_under_writes(app, tmp_path, chat, clock
     assert members == 8
     with pytest.raises(BackupError, match="已存在"):
         backup_database(app.settings.database.url, dest)
+
+
+async def test_checkpoints_copy_the_log_into_the_database_file(app, chat, tmp_path):
+    if app.checkpoints is None:
+        return  # PostgreSQL: nothing to checkpoint
+    for who in ("wang", "sun", "li"):
+        assert (await chat.text(who, "签到")).startswith("✅")
+    frames, copied = await app.checkpoints.checkpoint()
+    assert frames > 0 and copied == frames
+    # The database file on its own, without its -wal, now holds the check-ins.
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(app.db.sqlite_path, copy)
+    con = sqlite3.connect(copy)
+    try:
+        assert con.execute("SELECT count(*) FROM checkins").fetchone()[0] == 3
+    finally:
+        con.close()
+    # Writers leave checkpoints to it: their own is only a backstop.
+    async with app.db.read() as s:
+        assert (await s.exec(text("PRAGMA wal_autocheckpoint"))).one()[0] == BACKSTOP_PAGES

@@ -27,6 +27,7 @@ from qingfeng.handlers.registry import all_commands
 from qingfeng.schedules.holidays import HolidayCalendar
 from qingfeng.schedules.scheduler import Reminders
 from qingfeng.storage import groups, members
+from qingfeng.storage.checkpoints import Checkpointer
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision
 
@@ -71,6 +72,8 @@ class App:
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.long_connections: list[LongConnection] = []  # dialled out; see longconn
+        path = self.db.sqlite_path
+        self.checkpoints = Checkpointer(path) if path and path != ":memory:" else None
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.wecom: WeComPlatform | None = None
         self.dingtalk: dingtalk.DingTalkAdapter | None = None
@@ -121,6 +124,8 @@ class App:
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.start()
         for conn in self.long_connections:
             conn.start()
         if self._schedule:
@@ -137,6 +142,8 @@ class App:
             await self.dingtalk.drain()
         for conn in self.long_connections:
             await conn.stop()
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
         self.started = False
 
     async def shutdown(self) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from qingfeng.storage.checkpoints import BACKSTOP_PAGES
 from qingfeng.storage.prepared import as_sqlalchemy_error, attach_connection, forget_connection
 from qingfeng.storage.sqlite_driver import BEGIN_WRITE, OneTripConnection, OneTripDBAPI
 
@@ -36,6 +37,7 @@ def _sqlite_setup(engine: AsyncEngine, busy_timeout: float) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see storage/checkpoints
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
