@@ -107,3 +107,17 @@ async def test_a_writer_in_another_process_is_waited_for_without_stalling_the_lo
     assert reply.text == SIGNED_IN
     assert clock.now() == at("2026-12-01 08:10")
     assert await count(app, CheckIn) == 1
+
+
+async def test_a_message_queued_as_the_last_batch_finishes_is_not_left_waiting(app):
+    # The first reply's callbacks run before the finished lane's own clean-up: a message
+    # submitted from there used to find the lane "busy" and wait for a third message.
+    dispatcher = app.dispatcher
+    second: asyncio.Future[asyncio.Future[Reply]] = asyncio.get_running_loop().create_future()
+    first = dispatcher.submit(message("wang", "签到", "m-first"))
+    first.add_done_callback(
+        lambda _: second.set_result(dispatcher.submit(message("sun", "签到", "m-second")))
+    )
+    assert (await first).text == SIGNED_IN
+    reply = await asyncio.wait_for(await second, timeout=5)
+    assert reply.text == SIGNED_IN

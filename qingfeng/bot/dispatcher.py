@@ -45,6 +45,7 @@ class Dispatcher:
         self.services = services
         self._queue: deque[tuple[IncomingMessage, asyncio.Future[Reply]]] = deque()
         self._lanes: set[asyncio.Task[None]] = set()
+        self._draining = 0  # lanes that will still look at the queue
         # SQLite has one writer at a time: one lane, batched. PostgreSQL takes writers side by
         # side, and there a batch would only widen what a replica's concurrent twin of a
         # message can collide with (a unique key, a lock taken in another order), so each
@@ -63,13 +64,22 @@ class Dispatcher:
         message being handled: it only drops the reply."""
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.append((msg, done))
-        if len(self._lanes) < self._max_lanes:
+        if self._draining < self._max_lanes:
+            self._draining += 1
             lane = asyncio.create_task(self._drain())
-            self._lanes.add(lane)
+            self._lanes.add(lane)  # a reference, so the task is not collected mid-run
             lane.add_done_callback(self._lanes.discard)
         return done
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_queue()
+        finally:
+            # At once, not in a done callback a loop turn later: a message queued in
+            # between would see this lane as busy and wait for the next one to arrive.
+            self._draining -= 1
+
+    async def _drain_queue(self) -> None:
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
             if len(batch) == 1:
