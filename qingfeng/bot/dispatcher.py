@@ -32,6 +32,7 @@ BUSY_REPLY = "抱歉，系统暂时繁忙，请稍后再发一次。"
 ERROR_REPLY = "抱歉，处理时出错了，已记录，请稍后再试或联系管理员。"
 # A batch's first reply waits for the whole batch; at ~0.1 ms a check-in, 64 is ~6 ms.
 MAX_BATCH = 64
+GATHER_TURNS = 3
 
 
 class _LostRace(Exception):
@@ -52,6 +53,7 @@ class Dispatcher:
         # message runs alone, as many at once as the connection pool holds.
         self._max_lanes = 1 if db.is_sqlite else 10
         self._max_batch = MAX_BATCH if db.is_sqlite else 1
+        self._gather_turns = GATHER_TURNS if db.is_sqlite else 0
         self.lookups = Lookups(enabled=db.is_sqlite)
 
     async def handle(self, msg: IncomingMessage) -> Reply:
@@ -80,6 +82,15 @@ class Dispatcher:
             self._draining -= 1
 
     async def _drain_queue(self) -> None:
+        # Let the loop take a few more turns first: callbacks that arrive together reach
+        # the queue over two or three turns (headers, body, the handler's task), and a
+        # batch of ten shares its BEGIN and COMMIT ten ways instead of three (measured
+        # under P1: 3.2 messages a batch without these turns, ~10 with three). Each turn
+        # costs an idle loop microseconds.
+        for _ in range(self._gather_turns):
+            if len(self._queue) >= self._max_batch:
+                break
+            await asyncio.sleep(0)
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
             if len(batch) == 1:
