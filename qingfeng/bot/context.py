@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -59,7 +60,7 @@ class Context:
     def today(self) -> date:
         return self.local_now.date()
 
-    @property
+    @cached_property
     def role(self) -> Role | None:
         return Role(self.member.role) if self.member else None
 

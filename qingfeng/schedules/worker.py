@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
 
 BATCH = 100
+GATHER_TURNS = 3  # loop turns a result waits for others to share its commit
 LEASE = timedelta(minutes=10)  # default of reminders.claim_timeout_seconds
 CONCURRENCY = 50
 MAX_ATTEMPTS = 8
@@ -61,7 +62,7 @@ class _Target:
 
 
 class _GroupCommit:
-    """Records send results; results that arrive while a commit runs share the next one.
+    """Records send results; results that arrive within a few loop turns share one commit.
 
     Each result still waits for its own commit before the caller moves on, so the window
     in which a sent push is not yet recorded stays one commit long.
@@ -72,24 +73,40 @@ class _GroupCommit:
         self._queue: list[
             tuple[Callable[..., Awaitable[bool]], tuple[object, ...], asyncio.Future[bool]]
         ] = []
-        self._lock = asyncio.Lock()
+        self._flushing = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> bool:
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((mark, args, fut))
-        async with self._lock:
-            if not fut.done():
+        if not self._flushing:
+            self._flushing = True
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await fut
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                # Writes on SQLite never yield, so without these turns every result would
+                # commit alone (measured under P4: 509 commits for 500 pushes).
+                for _ in range(GATHER_TURNS):
+                    await asyncio.sleep(0)
                 batch, self._queue = self._queue, []
                 try:
                     async with self.db.write() as s:
                         results = await self._apply(s, batch)
                 except Exception as exc:  # every waiter sees the failure, via its future
                     for _, _, f in batch:
-                        f.set_exception(exc)
+                        if not f.done():
+                            f.set_exception(exc)
                 else:
                     for (_, _, f), ok in zip(batch, results, strict=True):
-                        f.set_result(ok)
-        return await fut
+                        if not f.done():
+                            f.set_result(ok)
+        finally:
+            self._flushing = False  # at once: a result queued later starts a new flush
 
     @staticmethod
     async def _apply(
