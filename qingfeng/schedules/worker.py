@@ -19,7 +19,7 @@ from qingfeng.bot.clock import Clock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.sending import GroupTarget, SendError, Transport
-from qingfeng.storage import groups, outbox, reminders
+from qingfeng.storage import outbox, reminders
 from qingfeng.storage.engine import Database
 from qingfeng.storage.models import Group, Outbox
 
@@ -207,14 +207,14 @@ class OutboxWorker:
                 until = self.clock.now() + self.lease
                 async with self.db.write() as s:
                     rows = list(await outbox.claim_due(s, now, token, until, BATCH))
+                    targets = await outbox.claimed_groups(s, token) if rows else []
                 if not rows:
                     break
+                by_id: dict[int | None, Group] = {g.id: g for g in targets}
                 started: set[int] = set()
                 try:
                     # One read for the whole batch; each result is still recorded on its own.
                     async with self.db.read() as s:
-                        ids = [r.group_id for r in rows if r.group_id is not None]
-                        by_id = {g.id: g for g in await groups.groups_by_ids(s, ids)}
                         prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
                     for item in prepared:
                         await sem.acquire()

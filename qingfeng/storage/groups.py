@@ -55,9 +55,3 @@ async def groups_of_branch(s: AsyncSession, branch_id: int) -> Sequence[Group]:
 
 async def all_groups(s: AsyncSession) -> Sequence[Group]:
     return (await s.exec(select(Group).order_by(Group.id))).all()
-
-
-async def groups_by_ids(s: AsyncSession, ids: Sequence[int]) -> Sequence[Group]:
-    if not ids:
-        return []
-    return (await s.exec(select(Group).where(Group.id.in_(ids)))).all()  # type: ignore[union-attr]

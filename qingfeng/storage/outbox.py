@@ -139,6 +139,20 @@ async def claim_due(
     return [as_model(Outbox, r) for r in await _MINE.all(s, token=token)]
 
 
+_G = Group.__table__  # type: ignore[attr-defined]
+_CLAIMED_GROUPS = Prepared(
+    sa.select(_G).where(
+        _G.c.id.in_(sa.select(_T.c.group_id).where(_T.c.claimed_by == sa.bindparam("token")))
+    )
+)
+
+
+async def claimed_groups(s: AsyncSession, token: str) -> list[Group]:
+    """The target groups of the rows claimed under `token` (read-only snapshots): one
+    statement for a batch of a hundred, in the claim's own transaction."""
+    return [as_model(Group, r) for r in await _CLAIMED_GROUPS.all(s, token=token)]
+
+
 async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:
     stmt = (
         sa.update(Outbox)
