@@ -232,3 +232,22 @@ async def test_group_target_carries_the_configured_webhook_and_secret(
         assert (group, row.state) == ("无编号群", "failed") and "webhook" in row.last_error
     finally:
         await app.shutdown()
+
+
+async def test_each_push_writes_one_log_line_with_its_ids(app: App, clock: FakeClock, caplog):
+    import logging
+
+    from qingfeng.bot.logs import KeyValueFormatter
+
+    recorder(app)
+    caplog.set_level(logging.INFO, logger="qingfeng.schedules.worker")
+    clock.set(at("2026-12-31 14:00"))
+    await app.reminders.tick()
+    clock.set(at("2026-12-31 15:00"))
+    await app.reminders.tick()
+    keys = {r.id: r.key for r in await rows(app, "holiday")}
+    lines = [KeyValueFormatter().format(r) for r in caplog.records if r.getMessage() == "push"]
+    assert len(lines) == len(keys) == 2
+    for row_id, key in keys.items():
+        (line,) = [ln for ln in lines if f"outbox_id={row_id} " in ln]
+        assert line.endswith(f"push status=sent platform=wecom outbox_id={row_id} key={key}")

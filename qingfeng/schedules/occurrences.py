@@ -21,6 +21,7 @@ from qingfeng.schedules import rules
 from qingfeng.schedules.holidays import HolidayCalendar
 from qingfeng.schedules.monthly import monthly_summary
 from qingfeng.schedules.templates import Templates
+from qingfeng.schedules.worker import SessionOpener
 from qingfeng.storage import groups, members, outbox, reminders
 from qingfeng.storage.engine import Database
 from qingfeng.storage.models import Branch, Event, Group, Member, Outbox, StudyTask
@@ -163,12 +164,16 @@ class Planner:
             ]
         return rows
 
-    async def render(self, s: AsyncSession, row: Outbox) -> Reply | None:
-        """The message a row sends now; None when there is nothing to say any more."""
+    async def render(self, session: SessionOpener, row: Outbox) -> Reply | None:
+        """The message a row sends now; None when there is nothing to say any more.
+
+        Most rows carry their text; only those that refer to data now (absentees, study
+        deadlines, monthly summaries) open a session, through `session()`."""
         data = json.loads(row.payload)
         ref = data.get("ref")
         if not ref:
             return Reply.from_json(row.payload)
+        s = await session()
         kind = ref["kind"]
         if kind == "absentees":
             return await self._absentees(s, int(ref["event_id"]))

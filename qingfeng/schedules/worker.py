@@ -7,6 +7,7 @@ sent only by the worker whose UPDATE moved it from pending to sending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,7 +26,8 @@ from qingfeng.storage.models import Group, Outbox
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[AsyncSession, Outbox], Awaitable[Reply | None]]
+SessionOpener = Callable[[], Awaitable[AsyncSession]]
+Renderer = Callable[[SessionOpener, Outbox], Awaitable[Reply | None]]
 
 BATCH = 100
 GATHER_TURNS = 3  # loop turns a result waits for others to share its commit
@@ -59,6 +61,14 @@ class _Target:
     group: GroupTarget | None = None
     user_id: str = ""
     label: str = ""
+
+
+_OUTCOMES = {
+    outbox.mark_sent: "sent",
+    outbox.mark_retry: "retry",
+    outbox.mark_failed: "failed",
+    outbox.mark_skipped: "skipped",
+}
 
 
 class _GroupCommit:
@@ -131,6 +141,18 @@ class _GroupCommit:
             else:
                 results.append(bool(await m(s, *a)))
         return results
+
+
+def _opener(db: Database, stack: contextlib.AsyncExitStack) -> SessionOpener:
+    """A read session opened on first use and closed with `stack`."""
+    opened: list[AsyncSession] = []
+
+    async def session() -> AsyncSession:
+        if not opened:
+            opened.append(await stack.enter_async_context(db.read()))
+        return opened[0]
+
+    return session
 
 
 class OutboxWorker:
@@ -213,9 +235,11 @@ class OutboxWorker:
                 by_id: dict[int | None, Group] = {g.id: g for g in targets}
                 started: set[int] = set()
                 try:
-                    # One read for the whole batch; each result is still recorded on its own.
-                    async with self.db.read() as s:
-                        prepared = [(r, *(await self._prepare(s, r, by_id))) for r in rows]
+                    # At most one read for the whole batch, opened only if a row needs data
+                    # (most carry their text and target); each result is recorded on its own.
+                    async with contextlib.AsyncExitStack() as stack:
+                        session = _opener(self.db, stack)
+                        prepared = [(r, *(await self._prepare(session, r, by_id))) for r in rows]
                     for item in prepared:
                         await sem.acquire()
                         if self._draining:  # shutting down: this send has not begun
@@ -247,10 +271,10 @@ class OutboxWorker:
             await outbox.release(s, token, exclude=started)
 
     async def _prepare(
-        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, Group]
     ) -> tuple[Reply | None, _Target | None]:
-        message = await self.render(s, row)
-        target = await self._target(s, row, by_id) if message is not None else None
+        message = await self.render(session, row)
+        target = await self._target(session, row, by_id) if message is not None else None
         return message, target
 
     async def _deliver(
@@ -274,7 +298,9 @@ class OutboxWorker:
         transport = self.transports.get(target.platform)
         if transport is None:
             reason = f"未配置平台 {target.platform}"
-            await self._finish(outbox.mark_failed, row, token, report, reason)
+            await self._finish(
+                outbox.mark_failed, row, token, report, reason, platform=target.platform
+            )
             report.failed += 1
             return
         try:
@@ -287,21 +313,39 @@ class OutboxWorker:
             attempts = row.attempts + 1
             if exc.permanent or attempts >= MAX_ATTEMPTS:
                 reason = exc.reason if exc.permanent else f"重试 {attempts} 次仍失败：{exc.reason}"
-                await self._finish(outbox.mark_failed, row, token, report, reason)
+                await self._finish(
+                    outbox.mark_failed, row, token, report, reason, platform=target.platform
+                )
                 report.failed += 1
                 report.errors.append(f"{target.label}: {reason}")
             else:
                 next_at = now + backoff(attempts, exc.retry_after)
-                await self._finish(outbox.mark_retry, row, token, report, next_at, exc.reason)
+                await self._finish(
+                    outbox.mark_retry,
+                    row,
+                    token,
+                    report,
+                    next_at,
+                    exc.reason,
+                    platform=target.platform,
+                )
                 report.retried += 1
             return
         except Exception as exc:  # a bug in a transport must not stop the other pushes
             log.exception("outbox: unexpected error sending row %s", row.id)
             next_at = now + backoff(row.attempts + 1, None)
-            await self._finish(outbox.mark_retry, row, token, report, next_at, type(exc).__name__)
+            await self._finish(
+                outbox.mark_retry,
+                row,
+                token,
+                report,
+                next_at,
+                type(exc).__name__,
+                platform=target.platform,
+            )
             report.retried += 1
             return
-        await self._finish(outbox.mark_sent, row, token, report, now)
+        await self._finish(outbox.mark_sent, row, token, report, now, platform=target.platform)
         report.sent += 1
 
     def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
@@ -314,17 +358,28 @@ class OutboxWorker:
         token: str,
         report: RunReport,
         *args: object,
+        platform: str = "-",
     ) -> None:
         assert row.id is not None
         # Shielded: once a push went out, a cancellation must not lose the record of it.
         ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
+        # One line per push, with its ids (never the webhook: its key is a secret).
+        log.info(
+            "push",
+            extra={
+                "status": _OUTCOMES.get(mark, "recorded"),
+                "platform": platform,
+                "outbox_id": row.id,
+                "key": row.key,
+            },
+        )
         if not ok:
             # The lease ran out and another worker took the row over.
             report.lost_claims += 1
             log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
 
     async def _target(
-        self, s: AsyncSession, row: Outbox, by_id: dict[int | None, Group]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, Group]
     ) -> _Target | None:
         if row.group_id is not None:
             group = by_id.get(row.group_id)
@@ -335,7 +390,7 @@ class OutboxWorker:
             )
         if row.member_id is not None:
             # A direct push goes out on the first platform of the member's that can send.
-            accounts = await reminders.accounts_of_member(s, row.member_id)
+            accounts = await reminders.accounts_of_member(await session(), row.member_id)
             for acc in accounts:
                 if acc.platform in self.transports:
                     return _Target(acc.platform, user_id=acc.external_id, label=acc.external_id)
