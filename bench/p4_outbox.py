@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from bench.common import ROOT, clean_env, free_port, spawn, stop, wait_healthy
 from qingfeng.bot.app import App
 from qingfeng.bot.clock import SHANGHAI, FakeClock
 from qingfeng.bot.config import load_settings
+from qingfeng.bot.logs import setup_logging
 from qingfeng.storage.migrate import upgrade
 
 GROUPS = 500
@@ -69,6 +71,11 @@ async def outbox_run(base: str, work: Path) -> float:
         wecom={"api_base": base},
         groups=groups,
     )
+    # Logged as `qingfeng serve` logs (a line per push), to a file nobody reads here.
+    setup_logging(settings)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream((work / "p4.log").open("a", encoding="utf-8"))
     clock = FakeClock(datetime(2026, 12, 31, 14, 0, tzinfo=SHANGHAI))
     app = App(settings, clock=clock)
     await upgrade(app.db)

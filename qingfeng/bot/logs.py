@@ -44,11 +44,16 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        # A county configures a webhook and a secret per group, so hundreds of values; a
+        # message shorter than all of them (most lines: "request", "push") cannot hold one.
+        self._shortest = len(self._secrets[-1]) if self._secrets else 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         msg = record.getMessage()
+        if len(msg) < self._shortest:
+            return True
         redacted = msg
         for secret in self._secrets:
             redacted = redacted.replace(secret, "***")

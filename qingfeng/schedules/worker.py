@@ -86,7 +86,8 @@ class _GroupCommit:
         self._flushing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> bool:
+    def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> asyncio.Future[bool]:
+        """Queue a result; the future says whether the row was still ours to record."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((mark, args, fut))
         if not self._flushing:
@@ -94,7 +95,7 @@ class _GroupCommit:
             task = asyncio.create_task(self._flush())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await fut
+        return fut
 
     async def _flush(self) -> None:
         try:

@@ -88,7 +88,7 @@ class WeComTransport:
         async def post(payload: dict[str, Any]) -> None:
             await post_json(self._session(), url, payload, self.timeout)
 
-        await self._send_all(_key("g", url, message), url, payloads, post)
+        await self._send_all(lambda: _key("g", url, message), url, payloads, post)
 
     async def send_direct(self, user_id: str, message: Reply) -> None:
         client = self.client
@@ -99,12 +99,18 @@ class WeComTransport:
         async def post(item: tuple[str, dict[str, Any]]) -> None:
             await client.send_message(user_id, item[0], item[1])
 
-        await self._send_all(_key("u", user_id, message), None, messages, post)
+        await self._send_all(lambda: _key("u", user_id, message), None, messages, post)
 
     async def _send_all(
-        self, key: str, robot: str | None, items: list, post: Callable[[Any], Awaitable[None]]
+        self,
+        key_of: Callable[[], str],
+        robot: str | None,
+        items: list,
+        post: Callable[[Any], Awaitable[None]],
     ) -> None:
-        done = self._progress.pop(key, 0)
+        # The message's key (a hash of it) only matters once some message failed part-way.
+        key = key_of() if self._progress else None
+        done = self._progress.pop(key, 0) if key is not None else 0
         try:
             for item in items[done:]:
                 if robot is not None:
@@ -117,7 +123,7 @@ class WeComTransport:
                 done += 1
         except SendError:
             if done:
-                self._progress[key] = done
+                self._progress[key if key is not None else key_of()] = done
                 while len(self._progress) > PROGRESS_KEPT:
                     self._progress.popitem(last=False)
             raise
