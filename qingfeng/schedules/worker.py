@@ -23,6 +23,7 @@ from qingfeng.bot.sending import GroupTarget, SendError, Transport
 from qingfeng.storage import outbox, reminders
 from qingfeng.storage.engine import Database
 from qingfeng.storage.models import Group, Outbox
+from qingfeng.storage.outbox import ClaimedGroup
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class OutboxWorker:
                     targets = await outbox.claimed_groups(s, token) if rows else []
                 if not rows:
                     break
-                by_id: dict[int | None, Group] = {g.id: g for g in targets}
+                by_id: dict[int | None, ClaimedGroup] = {g.id: g for g in targets}
                 started: set[int] = set()
                 try:
                     # At most one read for the whole batch, opened only if a row needs data
@@ -272,7 +273,7 @@ class OutboxWorker:
             await outbox.release(s, token, exclude=started)
 
     async def _prepare(
-        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, Group]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
     ) -> tuple[Reply | None, _Target | None]:
         message = await self.render(session, row)
         target = await self._target(session, row, by_id) if message is not None else None
@@ -380,7 +381,7 @@ class OutboxWorker:
             log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
 
     async def _target(
-        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, Group]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
     ) -> _Target | None:
         if row.group_id is not None:
             group = by_id.get(row.group_id)
@@ -399,7 +400,7 @@ class OutboxWorker:
                 return _Target(accounts[0].platform, user_id=accounts[0].external_id)
         return None
 
-    def group_target(self, group: Group) -> GroupTarget:
+    def group_target(self, group: Group | ClaimedGroup) -> GroupTarget:
         """The group with its webhook and secret from the config entry that names it."""
         g = self._configured.get((group.platform, group.chat_id))
         if g is None:

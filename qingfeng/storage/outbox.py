@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -139,18 +139,27 @@ async def claim_due(
     return [as_model(Outbox, r) for r in await _MINE.all(s, token=token)]
 
 
+class ClaimedGroup(NamedTuple):
+    """What sending needs of a target group."""
+
+    id: int
+    platform: str
+    chat_id: str
+    name: str
+
+
 _G = Group.__table__  # type: ignore[attr-defined]
 _CLAIMED_GROUPS = Prepared(
-    sa.select(_G).where(
+    sa.select(_G.c.id, _G.c.platform, _G.c.chat_id, _G.c.name).where(
         _G.c.id.in_(sa.select(_T.c.group_id).where(_T.c.claimed_by == sa.bindparam("token")))
     )
 )
 
 
-async def claimed_groups(s: AsyncSession, token: str) -> list[Group]:
-    """The target groups of the rows claimed under `token` (read-only snapshots): one
-    statement for a batch of a hundred, in the claim's own transaction."""
-    return [as_model(Group, r) for r in await _CLAIMED_GROUPS.all(s, token=token)]
+async def claimed_groups(s: AsyncSession, token: str) -> list[ClaimedGroup]:
+    """The target groups of the rows claimed under `token`: one statement for a batch of a
+    hundred, in the claim's own transaction."""
+    return [ClaimedGroup(*r) for r in await _CLAIMED_GROUPS.all(s, token=token)]
 
 
 async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:
