@@ -14,7 +14,7 @@ from qingfeng.storage.backup import BackupError, backup_database
 from qingfeng.storage.checkpoints import BACKSTOP_PAGES
 from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision, upgrade
-from tests.conftest import make_settings
+from tests.conftest import at, make_settings
 
 TABLES = {
     "branches",
@@ -139,3 +139,23 @@ async def test_checkpoints_copy_the_log_into_the_database_file(app, chat, tmp_pa
     # Writers leave checkpoints to it: their own is only a backstop.
     async with app.db.read() as s:
         assert (await s.exec(text("PRAGMA wal_autocheckpoint"))).one()[0] == BACKSTOP_PAGES
+
+
+async def test_a_commit_that_fails_is_rolled_back_and_the_next_write_works(app, chat):
+    """A deferred foreign key makes COMMIT itself fail and leaves SQLite's transaction open;
+    the writer must roll it back, or every later write would fail to begin."""
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+
+    from qingfeng.storage import checkins
+    from qingfeng.storage.prepared import Prepared
+
+    if not app.db.is_sqlite:
+        return  # PostgreSQL checks the key at the INSERT
+    now = at("2026-12-01 08:10")
+    with pytest.raises(IntegrityError):
+        async with app.db.write() as s:
+            await Prepared(text("PRAGMA defer_foreign_keys=ON")).all(s)
+            await checkins.record_if_new(s, 999_999, date(2026, 12, 1), "上班", now, True)
+    assert await chat.text("wang", "签到") == "✅ 上班签到成功 08:10，按时。"

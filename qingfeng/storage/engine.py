@@ -171,7 +171,8 @@ class Database:
         try:
             if conn.in_transaction():
                 await conn.rollback()
-            elif adapted.writing:
+            elif adapted.writing or adapted.sqlite.in_transaction:
+                # A failed COMMIT has cleared `writing` but may leave the transaction open.
                 adapted.rollback()
         except Exception:
             self._writer = None
