@@ -121,3 +121,15 @@ async def test_a_message_queued_as_the_last_batch_finishes_is_not_left_waiting(a
     assert (await first).text == SIGNED_IN
     reply = await asyncio.wait_for(await second, timeout=5)
     assert reply.text == SIGNED_IN
+
+
+async def test_a_batch_that_fails_outside_any_handler_still_answers_everyone(app, monkeypatch):
+    # Say the database fails again while the dispatcher looks up an earlier reply: the
+    # callers (the adapters await these futures directly) must get an answer, not hang.
+    async def broken(_msg):
+        raise RuntimeError("the read of the earlier reply failed too")
+
+    monkeypatch.setattr(app.dispatcher, "_alone", broken)
+    pending = app.dispatcher.submit(message("wang", "签到", "m-broken"))
+    reply = await asyncio.wait_for(pending, timeout=5)
+    assert reply.text == ERROR_REPLY

@@ -159,3 +159,59 @@ async def test_a_commit_that_fails_is_rolled_back_and_the_next_write_works(app, 
             await Prepared(text("PRAGMA defer_foreign_keys=ON")).all(s)
             await checkins.record_if_new(s, 999_999, date(2026, 12, 1), "上班", now, True)
     assert await chat.text("wang", "签到") == "✅ 上班签到成功 08:10，按时。"
+
+
+async def test_an_orm_commit_that_fails_leaves_later_orm_writes_working(app):
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import func, select
+
+    from qingfeng.storage.models import CheckIn
+
+    if not app.db.is_sqlite:
+        return  # PostgreSQL checks the key at the INSERT
+    now = at("2026-12-01 08:10")
+    with pytest.raises(IntegrityError):
+        async with app.db.write() as s:
+            await s.exec(text("PRAGMA defer_foreign_keys=ON"))
+            s.add(
+                CheckIn(member_id=999_999, day=date(2026, 12, 1), slot="上班", at=now, on_time=True)
+            )
+    async with app.db.write() as s:
+        wang = (await s.exec(text("SELECT id FROM members WHERE name = '王党员'"))).one()[0]
+        s.add(CheckIn(member_id=wang, day=date(2026, 12, 1), slot="上班", at=now, on_time=True))
+    async with app.db.read() as s:
+        assert (await s.exec(select(func.count()).select_from(CheckIn))).one() == 1
+
+
+async def test_a_write_cancelled_while_waiting_for_the_lock_does_not_keep_it(app):
+    from tests.sqlite_lock import holding_lock
+
+    if not app.db.is_sqlite:
+        return  # SQLite's file lock
+    path = app.db.sqlite_path
+    assert path
+
+    async def write() -> None:
+        async with app.db.write() as s:
+            await s.exec(text("SELECT 1"))
+
+    with holding_lock(path):
+        waiting = asyncio.create_task(write())
+        await asyncio.sleep(0.3)  # in aiosqlite's thread, waiting for the other process
+        waiting.cancel()
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # it waits for the BEGIN its thread is still running
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # The BEGIN finished in the thread after the cancel; it must not be left holding the
+    # lock: another process can write at once.
+    con = sqlite3.connect(path, timeout=0)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.rollback()
+    finally:
+        con.close()
+    async with app.db.write() as s:  # and this process can too
+        await s.exec(text("SELECT 1"))

@@ -93,10 +93,15 @@ class Dispatcher:
             await asyncio.sleep(0)
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-            if len(batch) == 1:
-                replies = [await self._alone(batch[0][0])]
-            else:
-                replies = await self._together([m for m, _ in batch])
+            try:
+                if len(batch) == 1:
+                    replies = [await self._alone(batch[0][0])]
+                else:
+                    replies = await self._together([m for m, _ in batch])
+            except Exception:
+                # Never leave a caller waiting: the adapters await these futures directly.
+                log.exception("dispatcher batch of %d failed", len(batch))
+                replies = [Reply(ERROR_REPLY) for _ in batch]
             for (_, done), reply in zip(batch, replies, strict=True):
                 if not done.done():
                     done.set_result(reply)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class Checkpointer:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._conn: sqlite3.Connection | None = None
+        # A cancelled pass goes on in its thread; closing waits for it.
+        self._using = threading.Lock()
 
     def start(self) -> None:
         if self._task is None:
@@ -39,19 +42,25 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await asyncio.to_thread(conn.close)
+        await asyncio.to_thread(self._close)
 
     async def checkpoint(self) -> tuple[int, int]:
         """One pass: (frames in the log, frames now copied into the database file)."""
         return await asyncio.to_thread(self._checkpoint)
 
     def _checkpoint(self) -> tuple[int, int]:
-        if self._conn is None:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False)
-        _, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        with self._using:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, check_same_thread=False)
+            row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        _, frames, copied = row
         return frames, copied
+
+    def _close(self) -> None:
+        with self._using:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
 
     async def _run(self) -> None:
         while True:

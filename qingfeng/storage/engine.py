@@ -103,15 +103,14 @@ class Database:
         )
         # SQLite's writers take turns on the lock above, so they share one connection, kept
         # open: a session that checks a connection out of the pool and back costs ~400 µs,
-        # one joined to a held connection ~90 µs, and every message is a write.
+        # one on a held connection ~35 µs, and every message is a write. write() begins
+        # SQLite's transaction itself; when a handler uses the ORM, the session begins its
+        # own on the same connection (the begin listener sees SQLite's already open), and
+        # write() commits or rolls back through it. Handlers never commit a write() session
+        # themselves; savepoints (begin_nested) work as usual.
         self._writer: tuple[AsyncConnection, OneTripConnection] | None = None
         self._joined = async_sessionmaker(
-            class_=AsyncSession,
-            sync_session_class=session_class,
-            expire_on_commit=False,
-            # Joined to write()'s transaction: the session's own commit and close leave it
-            # alone, write() commits it. Savepoints (begin_nested) work as usual.
-            join_transaction_mode="conditional_savepoint",
+            class_=AsyncSession, sync_session_class=session_class, expire_on_commit=False
         )
 
     @property
@@ -169,10 +168,12 @@ class Database:
     async def _undo(self, conn: AsyncConnection, adapted: OneTripConnection) -> None:
         """Roll back the held writer; if even that fails, let the next write start afresh."""
         try:
-            if conn.in_transaction():
-                await conn.rollback()
-            elif adapted.writing or adapted.sqlite.in_transaction:
-                # A failed COMMIT has cleared `writing` but may leave the transaction open.
+            # Always through SQLAlchemy first: after a failed COMMIT it keeps an inactive
+            # transaction on the connection that only a rollback clears (the connection is
+            # held, so nothing else ever would), and it costs nothing when there is none.
+            await conn.rollback()
+            if adapted.writing or adapted.sqlite.in_transaction:
+                # A failed COMMIT has cleared `writing` but may leave SQLite's transaction open.
                 adapted.rollback()
         except Exception:
             self._writer = None

@@ -8,9 +8,12 @@ events, whoever makes the change (this process, the CLI, a script). It is read a
 of every message, inside the message's transaction, so a cached row is never older than
 what a fresh query in that transaction would see.
 
-Two rules keep that true:
+Three rules keep that true:
 - an entry is read after the generation it is filed under, never before;
-- after a rollback everything is dropped: a batch may have read its own writes, undone now.
+- after a transaction rolls back everything is dropped: a batch may have read its own
+  writes, undone now;
+- a handler does not look up after writing one of those tables in the same message (a
+  savepoint rolled back would not drop what it read).
 
 On PostgreSQL, replicas change rows under each other between any two statements, so every
 lookup goes to the database.

@@ -41,7 +41,8 @@ _IN_CHUNK = 500  # keys per IN (...): well inside every SQLite build's variable 
 
 async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: datetime) -> int:
     """Create each rule event once (by rule_key), unless its branch already scheduled that
-    kind itself in the same period. Returns the rows written.
+    kind itself in the same period. Returns how many it asked to insert (another
+    replica's planner may have won some of them).
 
     The planner asks for every branch's meetings on every pass (250 branches: 750 events),
     so this reads what exists in two queries and writes only what is missing."""

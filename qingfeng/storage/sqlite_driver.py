@@ -19,7 +19,9 @@ uses; pyproject pins aiosqlite's range. The connection is opened with check_same
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -149,7 +151,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return
         aconn: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._execute_mutex:
-            await aconn._execute(lambda: aconn._conn.execute(BEGIN_WRITE))
+            waiting = asyncio.ensure_future(
+                aconn._execute(lambda: aconn._conn.execute(BEGIN_WRITE))
+            )
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                # The thread goes on and may still take the lock: wait for it and let go,
+                # or this idle connection would hold SQLite's write lock from everyone.
+                with contextlib.suppress(Exception):
+                    await waiting
+                    aconn._conn.rollback()
+                raise
         self.writing = True
 
     def commit(self) -> None:
