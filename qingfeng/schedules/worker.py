@@ -64,11 +64,12 @@ class _Target:
     label: str = ""
 
 
-_OUTCOMES = {
-    outbox.mark_sent: "sent",
-    outbox.mark_retry: "retry",
-    outbox.mark_failed: "failed",
-    outbox.mark_skipped: "skipped",
+# Each way a push ends: its word in the log line, and the RunReport field that counts it.
+_OUTCOMES: dict[Callable[..., Awaitable[bool]], tuple[str, str]] = {
+    outbox.mark_sent: ("sent", "sent"),
+    outbox.mark_retry: ("retry", "retried"),
+    outbox.mark_failed: ("failed", "failed"),
+    outbox.mark_skipped: ("skipped", "skipped"),
 }
 
 
@@ -290,20 +291,15 @@ class OutboxWorker:
     ) -> None:
         assert row.id is not None
         if message is None:
-            await self._finish(outbox.mark_skipped, row, token, report, "无需发送")
-            report.skipped += 1
+            await self._finish(outbox.mark_skipped, row, token, report, None, "无需发送")
             return
         if target is None:
-            await self._finish(outbox.mark_failed, row, token, report, "找不到推送对象")
-            report.failed += 1
+            await self._finish(outbox.mark_failed, row, token, report, None, "找不到推送对象")
             return
         transport = self.transports.get(target.platform)
         if transport is None:
             reason = f"未配置平台 {target.platform}"
-            await self._finish(
-                outbox.mark_failed, row, token, report, reason, platform=target.platform
-            )
-            report.failed += 1
+            await self._finish(outbox.mark_failed, row, token, report, target, reason)
             return
         try:
             if target.group is not None:
@@ -315,40 +311,21 @@ class OutboxWorker:
             attempts = row.attempts + 1
             if exc.permanent or attempts >= MAX_ATTEMPTS:
                 reason = exc.reason if exc.permanent else f"重试 {attempts} 次仍失败：{exc.reason}"
-                await self._finish(
-                    outbox.mark_failed, row, token, report, reason, platform=target.platform
-                )
-                report.failed += 1
+                await self._finish(outbox.mark_failed, row, token, report, target, reason)
                 report.errors.append(f"{target.label}: {reason}")
             else:
                 next_at = now + backoff(attempts, exc.retry_after)
                 await self._finish(
-                    outbox.mark_retry,
-                    row,
-                    token,
-                    report,
-                    next_at,
-                    exc.reason,
-                    platform=target.platform,
+                    outbox.mark_retry, row, token, report, target, next_at, exc.reason
                 )
-                report.retried += 1
             return
         except Exception as exc:  # a bug in a transport must not stop the other pushes
             log.exception("outbox: unexpected error sending row %s", row.id)
             next_at = now + backoff(row.attempts + 1, None)
-            await self._finish(
-                outbox.mark_retry,
-                row,
-                token,
-                report,
-                next_at,
-                type(exc).__name__,
-                platform=target.platform,
-            )
-            report.retried += 1
+            reason = type(exc).__name__
+            await self._finish(outbox.mark_retry, row, token, report, target, next_at, reason)
             return
-        await self._finish(outbox.mark_sent, row, token, report, now, platform=target.platform)
-        report.sent += 1
+        await self._finish(outbox.mark_sent, row, token, report, target, now)
 
     def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
         log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
@@ -359,18 +336,21 @@ class OutboxWorker:
         row: Outbox,
         token: str,
         report: RunReport,
+        target: _Target | None,
         *args: object,
-        platform: str = "-",
     ) -> None:
+        """Record the outcome of one push, count it in the report and log its line."""
         assert row.id is not None
         # Shielded: once a push went out, a cancellation must not lose the record of it.
         ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
+        status, counted = _OUTCOMES[mark]
+        setattr(report, counted, getattr(report, counted) + 1)
         # One line per push, with its ids (never the webhook: its key is a secret).
         log.info(
             "push",
             extra={
-                "status": _OUTCOMES.get(mark, "recorded"),
-                "platform": platform,
+                "status": status,
+                "platform": target.platform if target is not None else "-",
                 "outbox_id": row.id,
                 "key": row.key,
             },
