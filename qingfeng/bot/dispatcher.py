@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -19,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from qingfeng.bot.batching import Batcher
 from qingfeng.bot.context import Context, Services
 from qingfeng.bot.messages import IncomingMessage, Reply
 from qingfeng.bot.router import Router
@@ -44,16 +44,18 @@ class Dispatcher:
         self.db = db
         self.router = router
         self.services = services
-        self._queue: deque[tuple[IncomingMessage, asyncio.Future[Reply]]] = deque()
-        self._lanes: set[asyncio.Task[None]] = set()
-        self._draining = 0  # lanes that will still look at the queue
-        # SQLite has one writer at a time: one lane, batched. PostgreSQL takes writers side by
-        # side, and there a batch would only widen what a replica's concurrent twin of a
-        # message can collide with (a unique key, a lock taken in another order), so each
-        # message runs alone, as many at once as the connection pool holds.
-        self._max_lanes = 1 if db.is_sqlite else 10
-        self._max_batch = MAX_BATCH if db.is_sqlite else 1
-        self._gather_turns = GATHER_TURNS if db.is_sqlite else 0
+        # SQLite has one writer at a time: one lane, batched, gathering for a few loop turns
+        # (measured under P1: 3.2 messages a batch without the turns, ~10 with three).
+        # PostgreSQL takes writers side by side, and there a batch would only widen what a
+        # replica's concurrent twin of a message can collide with (a unique key, a lock
+        # taken in another order), so each message runs alone, as many at once as the
+        # connection pool holds.
+        self._batches: Batcher[IncomingMessage, Reply] = Batcher(
+            self._batch,
+            lanes=1 if db.is_sqlite else 10,
+            max_batch=MAX_BATCH if db.is_sqlite else 1,
+            gather_turns=GATHER_TURNS if db.is_sqlite else 0,
+        )
         self.lookups = Lookups(enabled=db.is_sqlite)
 
     async def handle(self, msg: IncomingMessage) -> Reply:
@@ -64,47 +66,17 @@ class Dispatcher:
     def submit(self, msg: IncomingMessage) -> asyncio.Future[Reply]:
         """Queue `msg`; the future gets its reply. Cancelling the future does not stop the
         message being handled: it only drops the reply."""
-        done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._queue.append((msg, done))
-        if self._draining < self._max_lanes:
-            self._draining += 1
-            lane = asyncio.create_task(self._drain())
-            self._lanes.add(lane)  # a reference, so the task is not collected mid-run
-            lane.add_done_callback(self._lanes.discard)
-        return done
+        return self._batches.submit(msg)
 
-    async def _drain(self) -> None:
+    async def _batch(self, batch: list[IncomingMessage]) -> list[Reply]:
         try:
-            await self._drain_queue()
-        finally:
-            # At once, not in a done callback a loop turn later: a message queued in
-            # between would see this lane as busy and wait for the next one to arrive.
-            self._draining -= 1
-
-    async def _drain_queue(self) -> None:
-        # Let the loop take a few more turns first: callbacks that arrive together reach
-        # the queue over two or three turns (headers, body, the handler's task), and a
-        # batch of ten shares its BEGIN and COMMIT ten ways instead of three (measured
-        # under P1: 3.2 messages a batch without these turns, ~10 with three). Each turn
-        # costs an idle loop microseconds.
-        for _ in range(self._gather_turns):
-            if len(self._queue) >= self._max_batch:
-                break
-            await asyncio.sleep(0)
-        while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-            try:
-                if len(batch) == 1:
-                    replies = [await self._alone(batch[0][0])]
-                else:
-                    replies = await self._together([m for m, _ in batch])
-            except Exception:
-                # Never leave a caller waiting: the adapters await these futures directly.
-                log.exception("dispatcher batch of %d failed", len(batch))
-                replies = [Reply(ERROR_REPLY) for _ in batch]
-            for (_, done), reply in zip(batch, replies, strict=True):
-                if not done.done():
-                    done.set_result(reply)
+            if len(batch) == 1:
+                return [await self._alone(batch[0])]
+            return await self._together(batch)
+        except Exception:
+            # Never leave a caller waiting: the adapters await these futures directly.
+            log.exception("dispatcher batch of %d failed", len(batch))
+            return [Reply(ERROR_REPLY) for _ in batch]
 
     async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
         try:
