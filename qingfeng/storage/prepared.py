@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from qingfeng.storage import sqlite_values
 from qingfeng.storage.upsert import insert_if_new_statement
 
 _RAW = "qingfeng_sqlite_conn"
@@ -69,13 +70,12 @@ class Prepared:
             stmt = self.statement(dialect.name)
             c = stmt.compile(dialect=dialect)
             names = tuple(c.positiontup or ())
-            params = tuple(
-                (n, c.binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
-            )
+            bind = sqlite_values.bind_processor
+            params = tuple((n, bind(c.binds[n].type, dialect)) for n in names)
             # Values the statement carries itself, such as a LIMIT.
             fixed = {n: b.effective_value for n, b in c.binds.items() if not b.required}
             cols = getattr(stmt, "exported_columns", ())
-            procs = [col.type.dialect_impl(dialect).result_processor(dialect, None) for col in cols]
+            procs = [sqlite_values.result_processor(col.type, dialect) for col in cols]
             result = tuple((i, p) for i, p in enumerate(procs) if p is not None)
             found = _Compiled(c.string, params, result, fixed)
             self._by_dialect[dialect.name] = found
