@@ -13,7 +13,8 @@ from qingfeng.bot.clock import Clock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.messages import IncomingMessage, Reply
 from qingfeng.storage.lookups import Lookups
-from qingfeng.storage.models import Branch, Group, Member, Role
+from qingfeng.storage.models import Role
+from qingfeng.storage.rows import BranchRow, GroupRow, MemberRow
 
 if TYPE_CHECKING:
     from qingfeng.schedules.holidays import HolidayCalendar
@@ -44,9 +45,9 @@ class Context:
     services: Services
     lookups: Lookups  # sender, group and open event, kept between messages on SQLite
     now: datetime  # fixed for the whole message, aware UTC
-    member: Member | None = None
-    branch: Branch | None = None  # the sender's branch
-    group: Group | None = None  # the group the message came from, if the bot knows it
+    member: MemberRow | None = None
+    branch: BranchRow | None = None  # the sender's branch
+    group: GroupRow | None = None  # the group the message came from, if the bot knows it
 
     @property
     def settings(self) -> Settings:
@@ -64,6 +65,6 @@ class Context:
     def role(self) -> Role | None:
         return Role(self.member.role) if self.member else None
 
-    def require_member(self) -> Member:
+    def require_member(self) -> MemberRow:
         assert self.member is not None, "router checks binding before member commands"
         return self.member

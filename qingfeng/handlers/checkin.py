@@ -12,7 +12,8 @@ from qingfeng.bot.router import Command
 from qingfeng.handlers import text
 from qingfeng.storage import checkins, events
 from qingfeng.storage.members import EXPECTED_STATUSES
-from qingfeng.storage.models import AttendanceStatus, Event, EventKind, Slot
+from qingfeng.storage.models import AttendanceStatus, EventKind, Slot
+from qingfeng.storage.rows import EventRow
 
 LATE_AFTER = timedelta(minutes=15)
 SLOTS: dict[str, tuple[Literal["morning", "evening"], Slot]] = {
@@ -35,7 +36,7 @@ async def sign_out(ctx: Context, _: str) -> Reply:
     return await _daily(ctx, "签退")
 
 
-async def _event_sign_in(ctx: Context, event: Event) -> Reply:
+async def _event_sign_in(ctx: Context, event: EventRow) -> Reply:
     member = ctx.require_member()
     assert member.id is not None and event.id is not None
     tz = ctx.services.clock.tz

@@ -17,6 +17,7 @@ from qingfeng.handlers import text
 from qingfeng.handlers.periods import Period, PeriodError, parse_date, parse_period
 from qingfeng.storage import members, summaries
 from qingfeng.storage.models import Branch, Role, Slot
+from qingfeng.storage.rows import BranchRow
 from qingfeng.storage.summaries import BranchSummary, CheckinDue, MemberSummary, Window
 
 # WeCom caps a text message at 2048 UTF-8 bytes; adapters split a reply at blank lines,
@@ -29,7 +30,7 @@ NAMES_PER_LINE = 8  # a phone shows about this many names on a line
 class Scope:
     """Which branches a request may see: one branch, or the whole county (branch None)."""
 
-    branches: tuple[Branch, ...]
+    branches: tuple[Branch | BranchRow, ...]
     county: bool
 
     @property
@@ -86,7 +87,7 @@ async def resolve_scope(ctx: Context, branch_name: str = "", *, group_first: boo
 
 
 def checkin_dues(
-    services: Services, branches: Sequence[Branch], period: Period, now: datetime
+    services: Services, branches: Sequence[Branch | BranchRow], period: Period, now: datetime
 ) -> list[CheckinDue]:
     """Per branch with daily check-in: the slots that closed in the period (calendar maths)."""
     tz = services.clock.tz
@@ -410,7 +411,11 @@ async def monthly_summary_text(
 
 
 async def absence_warning(
-    session: AsyncSession, services: Services, branch: Branch, period: Period, now: datetime
+    session: AsyncSession,
+    services: Services,
+    branch: Branch | BranchRow,
+    period: Period,
+    now: datetime,
 ) -> str:
     """Members absent from every event of the last three months (ending with `period`)."""
     first = period.last.replace(day=1)

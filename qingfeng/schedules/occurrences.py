@@ -24,7 +24,8 @@ from qingfeng.schedules.templates import Templates
 from qingfeng.schedules.worker import SessionOpener
 from qingfeng.storage import groups, members, outbox, reminders
 from qingfeng.storage.engine import Database
-from qingfeng.storage.models import Branch, Event, Group, Member, Outbox, StudyTask
+from qingfeng.storage.models import Branch, Event, Group, Member, StudyTask
+from qingfeng.storage.rows import OutboxRow
 
 # How far ahead rows are written; rule events are created for this month and the next.
 LOOKAHEAD = timedelta(days=7)
@@ -164,7 +165,7 @@ class Planner:
             ]
         return rows
 
-    async def render(self, session: SessionOpener, row: Outbox) -> Reply | None:
+    async def render(self, session: SessionOpener, row: OutboxRow) -> Reply | None:
         """The message a row sends now; None when there is nothing to say any more.
 
         Most rows carry their text; only those that refer to data now (absentees, study

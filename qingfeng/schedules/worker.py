@@ -23,13 +23,14 @@ from qingfeng.bot.messages import Reply
 from qingfeng.bot.sending import GroupTarget, SendError, Transport
 from qingfeng.storage import outbox, reminders
 from qingfeng.storage.engine import Database
-from qingfeng.storage.models import Group, Outbox
+from qingfeng.storage.models import Group
 from qingfeng.storage.outbox import ClaimedGroup
+from qingfeng.storage.rows import OutboxRow
 
 log = logging.getLogger(__name__)
 
 SessionOpener = Callable[[], Awaitable[AsyncSession]]
-Renderer = Callable[[SessionOpener, Outbox], Awaitable[Reply | None]]
+Renderer = Callable[[SessionOpener, OutboxRow], Awaitable[Reply | None]]
 
 BATCH = 100
 GATHER_TURNS = 3  # loop turns a result waits for others to share its commit
@@ -190,7 +191,7 @@ class OutboxWorker:
         sem = asyncio.Semaphore(CONCURRENCY)
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def one(item: tuple[Outbox, Reply | None, _Target | None], token: str) -> None:
+        async def one(item: tuple[OutboxRow, Reply | None, _Target | None], token: str) -> None:
             try:
                 await self._deliver(*item, token, now, report)
             finally:
@@ -246,7 +247,7 @@ class OutboxWorker:
             await outbox.release(s, token, exclude=started)
 
     async def _prepare(
-        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
+        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
     ) -> tuple[Reply | None, _Target | None]:
         message = await self.render(session, row)
         target = await self._target(session, row, by_id) if message is not None else None
@@ -254,7 +255,7 @@ class OutboxWorker:
 
     async def _deliver(
         self,
-        row: Outbox,
+        row: OutboxRow,
         message: Reply | None,
         target: _Target | None,
         token: str,
@@ -299,13 +300,13 @@ class OutboxWorker:
             return
         await self._finish(outbox.mark_sent, row, token, report, target, now)
 
-    def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
+    def _on_error(self, row: OutboxRow, target: _Target, reason: str) -> None:
         log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
 
     async def _finish(
         self,
         mark: Callable[..., Awaitable[bool]],
-        row: Outbox,
+        row: OutboxRow,
         token: str,
         report: RunReport,
         target: _Target | None,
@@ -333,7 +334,7 @@ class OutboxWorker:
             log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
 
     async def _target(
-        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
+        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
     ) -> _Target | None:
         if row.group_id is not None:
             group = by_id.get(row.group_id)

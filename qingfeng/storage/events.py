@@ -10,7 +10,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Attendance, Event
-from qingfeng.storage.prepared import Prepared, as_model
+from qingfeng.storage.prepared import Prepared
+from qingfeng.storage.rows import EventRow, from_select
 
 SIGNIN_OPENS_BEFORE = timedelta(minutes=30)
 SIGNIN_CLOSES_AFTER = timedelta(minutes=60)
@@ -30,15 +31,15 @@ _NEXT = Prepared(
 )
 
 
-async def next_not_closed(s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
+async def next_not_closed(s: AsyncSession, branch_id: int, now: datetime) -> EventRow | None:
     """The branch's earliest event whose sign-in has not closed by `now`, as a read-only
     snapshot. It stays the answer until `now` passes its close or the events change, which
     is what lets storage/lookups.py keep it between messages."""
     row = await _NEXT.first(s, branch=branch_id, earliest=now - SIGNIN_CLOSES_AFTER)
-    return None if row is None else as_model(Event, row)
+    return None if row is None else from_select(EventRow, row)
 
 
-def open_at(event: Event | None, now: datetime) -> Event | None:
+def open_at(event: EventRow | None, now: datetime) -> EventRow | None:
     """`event` (from `next_not_closed`) if its sign-in window contains `now`."""
     if event is None:
         return None

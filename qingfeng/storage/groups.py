@@ -9,7 +9,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Group
-from qingfeng.storage.prepared import Prepared, as_model
+from qingfeng.storage.prepared import Prepared
+from qingfeng.storage.rows import GroupRow, from_select
 from qingfeng.storage.upsert import insert_if_new
 
 _T = Group.__table__  # type: ignore[attr-defined]
@@ -18,10 +19,10 @@ _BY_CHAT = Prepared(
 )
 
 
-async def group_by_chat(s: AsyncSession, platform: str, chat_id: str) -> Group | None:
+async def group_by_chat(s: AsyncSession, platform: str, chat_id: str) -> GroupRow | None:
     """A read-only snapshot of the group (every group message asks); see `group_for_update`."""
     row = await _BY_CHAT.first(s, platform=platform, chat=chat_id)
-    return None if row is None else as_model(Group, row)
+    return None if row is None else from_select(GroupRow, row)
 
 
 async def group_for_update(s: AsyncSession, platform: str, chat_id: str) -> Group | None:

@@ -27,13 +27,13 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage import events, groups, members
-from qingfeng.storage.models import Branch, Event, Group, Member
 from qingfeng.storage.prepared import Prepared
+from qingfeng.storage.rows import BranchRow, EventRow, GroupRow, MemberRow
 
 _GEN = sa.table("lookup_generation", sa.column("id"), sa.column("value"))
 _GENERATION = Prepared(sa.select(_GEN.c.value).where(_GEN.c.id == 1))
 
-Sender = tuple[Member, Branch] | tuple[None, None]
+Sender = tuple[MemberRow, BranchRow] | tuple[None, None]
 
 
 class Lookups:
@@ -42,9 +42,9 @@ class Lookups:
         self.max_entries = max_entries  # per kind; ~1.5 KB a sender
         self._generation: int | None = None
         self._senders: dict[tuple[str, str], Sender] = {}
-        self._groups: dict[tuple[str, str], Group | None] = {}
+        self._groups: dict[tuple[str, str], GroupRow | None] = {}
         # branch id -> (when it was read, the earliest event not closed then)
-        self._events: dict[int, tuple[datetime, Event | None]] = {}
+        self._events: dict[int, tuple[datetime, EventRow | None]] = {}
 
     async def refresh(self, s: AsyncSession) -> None:
         """Start of a message: drop everything if anything it came from has changed."""
@@ -74,7 +74,7 @@ class Lookups:
                 _keep(self._senders, key, found, self.max_entries)
         return found
 
-    async def group(self, s: AsyncSession, platform: str, chat_id: str) -> Group | None:
+    async def group(self, s: AsyncSession, platform: str, chat_id: str) -> GroupRow | None:
         key = (platform, chat_id)
         if key in self._groups:
             return self._groups[key]
@@ -83,7 +83,7 @@ class Lookups:
             _keep(self._groups, key, found, self.max_entries)
         return found
 
-    async def open_event(self, s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
+    async def open_event(self, s: AsyncSession, branch_id: int, now: datetime) -> EventRow | None:
         """The branch's earliest event whose sign-in window contains `now`."""
         kept = self._events.get(branch_id)
         if kept is not None:

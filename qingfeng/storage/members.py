@@ -9,7 +9,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Account, Branch, Member, Status
-from qingfeng.storage.prepared import Prepared, as_model, columns_of
+from qingfeng.storage.prepared import Prepared, columns_of
+from qingfeng.storage.rows import BranchRow, MemberRow, from_select
 from qingfeng.storage.upsert import insert_if_new
 
 EXPECTED_STATUSES = (Status.MEMBER.value, Status.PROBATIONARY.value)
@@ -48,13 +49,13 @@ async def get_or_create_branch(s: AsyncSession, name: str) -> Branch:
 
 async def member_and_branch_by_account(
     s: AsyncSession, platform: str, external_id: str
-) -> tuple[Member, Branch] | tuple[None, None]:
+) -> tuple[MemberRow, BranchRow] | tuple[None, None]:
     """The sender and their branch in one query, as read-only snapshots (every message asks)."""
     row = await _SENDER.first(s, platform=platform, external_id=external_id)
     if row is None:
         return None, None
     split = len(columns_of(Member))
-    return as_model(Member, row[:split]), as_model(Branch, row[split:])
+    return from_select(MemberRow, row[:split]), from_select(BranchRow, row[split:])
 
 
 async def account_of(s: AsyncSession, member_id: int, platform: str) -> Account | None:

@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from qingfeng.storage.models import Group, Member, Outbox, OutboxState
-from qingfeng.storage.prepared import Prepared, as_model
+from qingfeng.storage.prepared import Prepared
+from qingfeng.storage.rows import OutboxRow, from_select
 
 _CHUNK = 200  # rows per INSERT, well under SQLite's bound-variable limit
 _DEFAULTS: dict[str, Any] = {
@@ -120,7 +121,7 @@ _SENT_ONE = Prepared(
 
 async def claim_due(
     s: AsyncSession, now: datetime, token: str, until: datetime, limit: int
-) -> Sequence[Outbox]:
+) -> list[OutboxRow]:
     """Claim up to `limit` due rows for `token`; a row can be won by one claimer only.
 
     Each row's UPDATE re-checks its state itself, so of two workers racing for a row
@@ -136,7 +137,7 @@ async def claim_due(
     await _CLAIM_ONE.many(
         s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
     )
-    return [as_model(Outbox, r) for r in await _MINE.all(s, token=token)]
+    return [from_select(OutboxRow, r) for r in await _MINE.all(s, token=token)]
 
 
 class ClaimedGroup(NamedTuple):
