@@ -68,6 +68,23 @@ async def test_unique_keys_hold_in_the_database(app):
             )
 
 
+async def test_insert_if_new_gives_the_new_rows_id_then_none(app):
+    from qingfeng.storage import inbound
+    from qingfeng.storage.inbound import _RECORD
+
+    now = app.clock.now()
+    values = {"platform": "dingtalk", "sender": "dt1", "reply": "{}", "received_at": now}
+    async with app.db.write() as s:
+        first = await _RECORD.insert(s, message_id="m-1", **values)
+        second = await _RECORD.insert(s, message_id="m-2", **values)
+        again = await _RECORD.insert(s, message_id="m-1", **values)
+    async with app.db.read() as s:
+        ids = dict((await s.exec(text("SELECT message_id, id FROM inbound_messages"))).all())
+        assert await inbound.reply_to(s, "dingtalk", "m-2") == "{}"
+    assert (first, second, again) == (ids["m-1"], ids["m-2"], None)
+    assert first != second
+
+
 async def test_app_refuses_to_start_on_an_old_schema(tmp_path, clock):
     application = App(make_settings(tmp_path), clock=clock)
     try:

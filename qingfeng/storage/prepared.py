@@ -133,7 +133,12 @@ class Prepared:
 
 
 class PreparedInsert(Prepared):
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the row's id, or None if it existed."""
+    """INSERT … ON CONFLICT DO NOTHING: the new row's id, or None if it existed.
+
+    On SQLite without RETURNING: SQLite buffers returned rows in a temporary b-tree it
+    opens and drops per statement, ~half of such an insert's cost. The cursor's rowcount
+    and lastrowid say the same.
+    """
 
     def __init__(self, table: Table, conflict_on: Sequence[str], columns: Sequence[str]) -> None:
         self.table = table
@@ -143,11 +148,23 @@ class PreparedInsert(Prepared):
 
     def build(self, dialect: str) -> Executable:
         values = {c: bindparam(c) for c in self.columns}
-        return insert_if_new_statement(dialect, self.table, self.conflict_on, values)
+        returning = dialect != "sqlite"
+        return insert_if_new_statement(  # type: ignore[no-any-return]
+            dialect, self.table, self.conflict_on, values, returning
+        )
 
     async def insert(self, s: AsyncSession, **values: Any) -> int | None:
-        row = await self.first(s, **values)
-        return None if row is None else int(row[0])
+        dialect, conn = await _ready(s)
+        if conn is None:
+            row = await self.first(s, **values)
+            return None if row is None else int(row[0])
+        c = self._compiled(dialect)
+        args = self._args(c, values)
+        try:
+            cur = conn.execute(c.sql, args)
+        except sqlite3.Error as exc:
+            raise as_sqlalchemy_error(exc, c.sql, args) from exc
+        return cur.lastrowid if cur.rowcount == 1 else None
 
 
 async def _ready(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:

@@ -20,14 +20,16 @@ async def insert_if_new(
 
 
 def insert_if_new_statement(
-    dialect: str, target: Any, conflict_on: Sequence[str], values: dict[str, Any]
+    dialect: str,
+    target: Any,
+    conflict_on: Sequence[str],
+    values: dict[str, Any],
+    returning: bool = True,
 ) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id for a model or table, on `dialect`."""
+    """INSERT … ON CONFLICT DO NOTHING [RETURNING id] for a model or table, on `dialect`."""
     module = postgresql if dialect == "postgresql" else sqlite
-    id_column = target.c.id if isinstance(target, Table) else target.id
-    return (
-        module.insert(target)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict_on))
-        .returning(id_column)
-    )
+    stmt = module.insert(target).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_on))
+    if not returning:
+        return stmt
+    return stmt.returning(target.c.id if isinstance(target, Table) else target.id)
