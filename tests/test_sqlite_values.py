@@ -46,7 +46,8 @@ def test_utc_datetimes_stored_and_read_back_as_sqlalchemy_does(value: datetime) 
     stored = fast_bind(value)
     assert stored == expected
     back = fast_result(stored)
-    assert back == slow_result(UTCDateTime())(stored) == value
+    # astimezone: a local time a DST change skipped compares unequal to its own UTC instant.
+    assert back == slow_result(UTCDateTime())(stored) == value.astimezone(UTC)
     assert back.tzinfo is UTC
 
 
