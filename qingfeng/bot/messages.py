@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Literal
+
+from qingfeng.bot import jsoncodec
 
 ChatType = Literal["group", "direct"]
 
@@ -44,10 +45,10 @@ class Reply:
         """Serialise for the inbound record and the outbox (images are not kept)."""
         mentions = [{"external_id": m.external_id, "name": m.name} for m in self.mentions]
         data = {"text": self.text, "mentions": mentions, "markdown": self.markdown}
-        return json.dumps(data, ensure_ascii=False)
+        return jsoncodec.dumps(data)
 
     @classmethod
     def from_json(cls, raw: str) -> Reply:
-        data = json.loads(raw)
+        data = jsoncodec.loads(raw)
         mentions = tuple(Mention(**m) for m in data.get("mentions", ()))
         return cls(text=data["text"], mentions=mentions, markdown=data.get("markdown", False))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from qingfeng.bot import jsoncodec
+
 # A lone UTF-16 surrogate (only a JSON \u escape can produce one) cannot be encoded as UTF-8,
-# so it would fail deep inside SQLite, the reply or the log; PostgreSQL cannot store NUL.
+# so it would fail deep inside SQLite, the reply or the log (orjson refuses one itself; the
+# walk below is the second line); PostgreSQL cannot store NUL.
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 # In UTF-8 bytes either can only come from a \u escape (json refuses a raw NUL in a string,
 # and bytes that would decode to a lone surrogate are not UTF-8), so a body with no such
@@ -25,12 +27,10 @@ def _may_hold_unstorable(raw: bytes | str) -> bool:
 
 
 def json_object(raw: bytes | str) -> dict[str, Any]:
-    """The JSON object in `raw`; ValueError when it is not one, is nested absurdly deep, or
+    """The JSON object in `raw`; ValueError when it is not one, is nested over 1,024 deep, or
     holds a lone surrogate or a NUL in any string (keys included). Platforms send neither."""
     try:
-        data = json.loads(raw)
-    except RecursionError:  # json raises this, not a ValueError, past ~1000 levels
-        raise ValueError("JSON nested too deep") from None
+        data = jsoncodec.loads(raw)
     except ValueError:  # the decoder's own message quotes the payload; ours never does
         raise ValueError("not JSON") from None
     if not isinstance(data, dict):

@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.deadline import finished_within
 from qingfeng.bot.dispatcher import Dispatcher
@@ -30,7 +31,7 @@ NON_TEXT_HINT = "我只看得懂文字消息。发送「帮助」查看可用命
 
 
 def _refuse(status: int, why: str) -> web.Response:
-    return web.json_response({"error": why}, status=status)
+    return jsoncodec.json_response({"error": why}, status=status)
 
 
 class DingTalkAdapter:
@@ -88,7 +89,7 @@ class DingTalkAdapter:
             log.warning("dingtalk callback refused: %s", exc)
             return _refuse(400, "malformed body")
         if message.msgtype != "text":
-            return web.json_response(webhook_body(Reply(NON_TEXT_HINT)))
+            return jsoncodec.json_response(webhook_body(Reply(NON_TEXT_HINT)))
         if message.is_group:
             await self.learn_group(message)
         pending = self._dispatcher.submit(message.incoming())
@@ -98,10 +99,10 @@ class DingTalkAdapter:
             self._finish_later(message, pending)  # DingTalk hung up; the reply still goes out
             raise
         if in_time:
-            return web.json_response(webhook_body(self.addressed(message, pending.result())))
+            return jsoncodec.json_response(webhook_body(self.addressed(message, pending.result())))
         # Too slow for the HTTP response: answer DingTalk now and deliver the reply later.
         self._finish_later(message, pending)
-        return web.json_response({})
+        return jsoncodec.json_response({})
 
     def _finish_later(self, message: RobotMessage, pending: asyncio.Future[Reply]) -> None:
         later = asyncio.create_task(self._reply_later(message, pending))

@@ -6,12 +6,12 @@ finish=true. A reply not ready within the budget is sent through the message's r
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from aiohttp import web
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.payload import json_object
@@ -73,10 +73,8 @@ class AibotAdapter:
             return refuse("aibot", exc, request)
         if reply is None:
             return web.Response(text="")
-        sealed = self.crypto.seal(
-            json.dumps(reply, ensure_ascii=False).encode(), str(int(self._now()))
-        )
-        return web.json_response(sealed)
+        sealed = self.crypto.seal(jsoncodec.dumps(reply).encode(), str(int(self._now())))
+        return jsoncodec.json_response(sealed)
 
     async def _open(self, request: web.Request) -> dict[str, Any]:
         sig, ts, nonce = query(request, "msg_signature", "timestamp", "nonce")
