@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from qingfeng.bot import jsoncodec
 
 ChatType = Literal["group", "direct"]
 
 
-@dataclass(frozen=True)
-class IncomingMessage:
-    """One text message from a person, already verified and parsed by its adapter."""
+class IncomingMessage(NamedTuple):
+    """One text message from a person, already verified and parsed by its adapter.
+
+    A NamedTuple, not a frozen dataclass: as immutable, and built in a third of the time
+    (a frozen dataclass sets each field through object.__setattr__), once per message."""
 
     platform: str  # "wecom", "dingtalk", "console"
     message_id: str

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from qingfeng.bot.messages import IncomingMessage
 from qingfeng.bot.platforms.payload import json_object
@@ -16,8 +15,7 @@ class BadPayload(ValueError):
     """A body that is not a DingTalk robot message."""
 
 
-@dataclass(frozen=True)
-class RobotMessage:
+class RobotMessage(NamedTuple):  # immutable and cheap to build, like IncomingMessage
     msg_id: str
     msgtype: str
     conversation_id: str
