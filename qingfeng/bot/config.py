@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -186,6 +186,22 @@ class RemindersConfig(_Section):
     templates_dir: str = ""  # empty: the templates shipped with the package
 
 
+class Window(NamedTuple):
+    """One check-in slot as it applies to a branch (plain values: read on every 签到)."""
+
+    start: time
+    end: time
+    on_time_by: time | None
+
+
+class BranchCheckin(NamedTuple):
+    """A branch's daily check-in: whether it is on, and its two windows."""
+
+    daily: bool
+    morning: Window
+    evening: Window
+
+
 class Settings(BaseSettings):
     """Every key of the configuration file (see `qingfeng init`)."""
 
@@ -233,6 +249,12 @@ class Settings(BaseSettings):
     def slot(self, branch: str, slot: Literal["morning", "evening"]) -> SlotConfig:
         own = getattr(self.branch(branch), slot)
         return own if own is not None else getattr(self.checkin, slot)
+
+    def checkin_of(self, branch: str) -> BranchCheckin:
+        """`branch`'s daily check-in, resolved (Services keeps one per branch)."""
+        windows = [self.slot(branch, key) for key in ("morning", "evening")]
+        morning, evening = (Window(w.start, w.end, w.on_time_by) for w in windows)
+        return BranchCheckin(self.branch(branch).daily_checkin, morning, evening)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -61,14 +61,15 @@ async def _daily(ctx: Context, word: str) -> Reply:
     assert member.id is not None
     branch = ctx.branch.name if ctx.branch else ""
     key, slot = SLOTS[word]
-    if not ctx.settings.branch(branch).daily_checkin:
+    rules = ctx.services.checkin_of(branch)
+    if not rules.daily:
         if word == "签到":
             return Reply("现在没有正在签到的活动，本支部也未开启每日上下班签到。")
         return Reply("本支部未开启每日上下班签到。")
     local = ctx.local_now
     if not ctx.services.calendar.is_workday(local.date()):
         return Reply(f"今天 {text.day(local.date())} 是休息日，无需{slot.value}签到。")
-    cfg = ctx.settings.slot(branch, key)
+    cfg = rules.morning if key == "morning" else rules.evening
     if not cfg.start <= local.time() <= cfg.end:
         return Reply(f"现在不在{slot.value}签到时间（{text.window(cfg.start, cfg.end)}）。")
     on_time = cfg.on_time_by is None or local.time() <= cfg.on_time_by

@@ -67,7 +67,10 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {Role.MEMBER: 0, Role.SECRETARY: 1, Role.ADMIN: 2}[self]
+        return _RANKS[self]
+
+
+_RANKS = {Role.MEMBER: 0, Role.SECRETARY: 1, Role.ADMIN: 2}
 
 
 class Slot(StrEnum):
