@@ -92,3 +92,17 @@ def test_other_types_keep_sqlalchemys_processors() -> None:
         assert (fast is None) == (slow is None)
         if fast is not None and slow is not None:
             assert fast(True) == slow(True)
+
+
+def test_an_instant_bound_again_is_stored_the_same_and_a_new_one_afresh() -> None:
+    fast = sqlite_values.bind_processor(UTCDateTime(), DIALECT)
+    assert fast is not None
+    first = datetime(2026, 12, 31, 7, 0, tzinfo=UTC)
+    later = datetime(2026, 12, 31, 7, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert [fast(first), fast(first), fast(later), fast(first), fast(None)] == [
+        "2026-12-31 07:00:00.000000",
+        "2026-12-31 07:00:00.000000",
+        "2026-12-30 23:00:01.000000",
+        "2026-12-31 07:00:00.000000",
+        None,
+    ]

@@ -46,14 +46,22 @@ def result_processor(type_: Any, dialect: Dialect) -> Processor | None:
 
 def _utc_to_text(slow: Processor | None) -> Processor:
     assert slow is not None
+    # The same instant is bound over and over (a batch's `now` and lease, for every row of
+    # an executemany), and formatting an offset is most of isoformat's cost: keep the last.
+    last: tuple[Any, str] = (object(), "")
 
     def process(value: Any) -> Any:
+        nonlocal last
+        seen, text = last  # one read: another thread may replace it meanwhile
+        if value is seen:
+            return text
         if type(value) is not datetime or value.tzinfo is None:
             return slow(value)  # None, or a naive value: refused there
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         # "2026-01-01 08:00:00.000000+00:00" without the offset: SQLAlchemy's format.
-        return value.isoformat(" ", "microseconds")[:_DATETIME_TEXT]
+        text = utc.isoformat(" ", "microseconds")[:_DATETIME_TEXT]
+        last = (value, text)
+        return text
 
     return process
 
