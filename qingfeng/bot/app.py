@@ -12,6 +12,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock, SystemClock
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
@@ -112,7 +113,9 @@ class App:
             )
         await self.sync_config()
         if self.http is None:
-            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self.http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=10), json_serialize=jsoncodec.dumps
+            )
 
     async def sync_config(self) -> None:
         async with self.db.write() as s:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.dingtalk.render import openapi_message
@@ -112,7 +113,7 @@ class DingTalkHTTP:
                     timeout=aiohttp.ClientTimeout(total=self.timeout),
                 ) as resp:
                     try:
-                        data = await resp.json(content_type=None)
+                        data = await resp.json(loads=jsoncodec.loads, content_type=None)
                     except ValueError:
                         data = None
                     return check_answer(resp.status, data)

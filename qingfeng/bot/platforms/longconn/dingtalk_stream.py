@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.dispatcher import Dispatcher
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.platforms.dingtalk.adapter import NON_TEXT_HINT, DingTalkAdapter
@@ -95,7 +96,7 @@ class DingTalkStream(LongConnection):
         async with http.post(self.api_base + OPEN_PATH, json=body) as resp:
             if resp.status != 200:
                 raise ConnectionLost(f"gateway refused the connection: HTTP {resp.status}")
-            data = await resp.json(content_type=None)
+            data = await resp.json(loads=jsoncodec.loads, content_type=None)
         endpoint = data.get("endpoint") if isinstance(data, dict) else None
         ticket = data.get("ticket") if isinstance(data, dict) else None
         if not isinstance(endpoint, str) or not isinstance(ticket, str) or not ticket:

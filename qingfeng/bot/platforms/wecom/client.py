@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def _checked(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     if resp.status != 200:
         raise HttpError(resp.status)
     try:
-        data = await resp.json(content_type=None)
+        data = await resp.json(loads=jsoncodec.loads, content_type=None)
     except ValueError:
         raise HttpError(resp.status, "not JSON") from None
     if not isinstance(data, dict):
