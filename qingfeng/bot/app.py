@@ -6,6 +6,7 @@ Nothing starts at import time.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Protocol
 
@@ -33,6 +34,14 @@ from qingfeng.storage.engine import Database
 from qingfeng.storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
+
+
+def freeze_startup_heap() -> None:
+    """Keep everything built so far (modules, mappers, templates, the app), which lives as
+    long as the process, out of the collector's full passes. Each pass otherwise walks it
+    all: ~100 ms that stalled every request in flight (P1) and every push (P4)."""
+    gc.collect()
+    gc.freeze()
 
 
 class SchemaOutOfDate(RuntimeError):
