@@ -100,6 +100,25 @@ _CLAIM_ONE = Prepared(
         claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
     )
 )
+# SQLite runs one writer at a time, so there one UPDATE claims the whole batch: its LIMIT
+# subquery is evaluated once, under the write lock (a hundred single-row UPDATEs cost ~4x).
+_CLAIM_BATCH = Prepared(
+    sa.update(_T)
+    .where(
+        _T.c.id.in_(
+            sa.select(_T.c.id)
+            .where(_claimable())
+            .order_by(_T.c.due_at, _T.c.id)
+            .limit(sa.bindparam("limit"))
+            .scalar_subquery()
+        )
+    )
+    .values(
+        state=OutboxState.SENDING.value,
+        claimed_by=sa.bindparam("token"),
+        claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
+    )
+)
 _MINE = Prepared(
     sa.select(_T)
     .where(_T.c.claimed_by == sa.bindparam("token"), _T.c.state == OutboxState.SENDING.value)
@@ -131,12 +150,15 @@ async def claim_due(
     again. Rows come back as read-only snapshots (prepared statements: a fan-out to
     hundreds of groups claims in batches of a hundred).
     """
-    ids = [r[0] for r in await _PICK.all(s, now=now, limit=limit)]
-    if not ids:
-        return []
-    await _CLAIM_ONE.many(
-        s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
-    )
+    if s.bind is None or s.bind.dialect.name == "sqlite":
+        await _CLAIM_BATCH.all(s, now=now, token=token, until=until, limit=limit)
+    else:
+        ids = [r[0] for r in await _PICK.all(s, now=now, limit=limit)]
+        if not ids:
+            return []
+        await _CLAIM_ONE.many(
+            s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
+        )
     return [from_select(OutboxRow, r) for r in await _MINE.all(s, token=token)]
 
 
@@ -152,7 +174,14 @@ class ClaimedGroup(NamedTuple):
 _G = Group.__table__  # type: ignore[attr-defined]
 _CLAIMED_GROUPS = Prepared(
     sa.select(_G.c.id, _G.c.platform, _G.c.chat_id, _G.c.name).where(
-        _G.c.id.in_(sa.select(_T.c.group_id).where(_T.c.claimed_by == sa.bindparam("token")))
+        # state first: the (state, due_at) index finds the few rows being sent, where
+        # claimed_by alone would scan the whole outbox, a year of pushes.
+        _G.c.id.in_(
+            sa.select(_T.c.group_id).where(
+                _T.c.state == OutboxState.SENDING.value,
+                _T.c.claimed_by == sa.bindparam("token"),
+            )
+        )
     )
 )
 
