@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from qingfeng.bot import jsoncodec
 
@@ -51,6 +51,10 @@ class Reply:
 
     @classmethod
     def from_json(cls, raw: str) -> Reply:
-        data = jsoncodec.loads(raw)
+        return cls.from_data(jsoncodec.loads(raw))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Reply:
+        """From `to_json`'s object, already parsed."""
         mentions = tuple(Mention(**m) for m in data.get("mentions", ()))
         return cls(text=data["text"], mentions=mentions, markdown=data.get("markdown", False))

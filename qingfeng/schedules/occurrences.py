@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from qingfeng.bot import jsoncodec
 from qingfeng.bot.clock import Clock, as_utc
 from qingfeng.bot.config import Settings
 from qingfeng.bot.context import Services
@@ -170,10 +171,10 @@ class Planner:
 
         Most rows carry their text; only those that refer to data now (absentees, study
         deadlines, monthly summaries) open a session, through `session()`."""
-        data = json.loads(row.payload)
+        data = jsoncodec.loads(row.payload)
         ref = data.get("ref")
         if not ref:
-            return Reply.from_json(row.payload)
+            return Reply.from_data(data)
         s = await session()
         kind = ref["kind"]
         if kind == "absentees":

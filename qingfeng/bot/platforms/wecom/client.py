@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import aiohttp
@@ -48,8 +49,14 @@ async def post_json(
     session: aiohttp.ClientSession, url: str, payload: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
     """POST JSON and return the answer whose errcode is 0; raise ApiError/HttpError."""
-    async with session.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=seconds)) as r:
+    async with session.post(url, json=payload, timeout=_timeout(seconds)) as r:
         return await _checked(r)
+
+
+@cache
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One per value, not one per request: every push of a fan-out posts with the same."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 async def _checked(resp: aiohttp.ClientResponse) -> dict[str, Any]:
