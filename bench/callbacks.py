@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -185,14 +186,14 @@ def bench(platform: str, n: int = 6000, concurrency: int = 16) -> dict[str, Any]
                 load(build(url, WARMUP, n + 1000), work, "--concurrency", str(concurrency))
             # Interleave so both sides see the same minutes of a shared machine, and take
             # each side's median round: one slow round (a noisy neighbour) moves nothing.
-            bot_rounds, base_rounds, statuses = [], [], {}
+            bot_rounds, base_rounds, statuses = [], [], Counter[str]()
             per_round, conc = n // ROUNDS, str(concurrency)
             for r in range(ROUNDS):
                 b = load(build(base_url, BASE_ROUND), work, "--concurrency", conc)
                 q = load(build(bot_url, per_round, r * per_round), work, "--concurrency", conc)
                 base_rounds.append(b["rps"])
                 bot_rounds.append(q["rps"])
-                statuses.update(q["statuses"])
+                statuses.update(q["statuses"])  # Counter: adds the counts
             rated = load(build(bot_url, 1000, n), work, "--mode", "rate", "--rate", "200")
             rows = count_rows(work / "bench.db")
         finally:
@@ -208,7 +209,8 @@ def bench(platform: str, n: int = 6000, concurrency: int = 16) -> dict[str, Any]
         "ratio": bot_rps / base_rps,
         "p99_ms_at_200": rated["p99_ms"],
         "p50_ms_at_200": rated["p50_ms"],
-        "statuses": {**statuses, **rated["statuses"]},
+        # Every bot request of the measured rounds and the rated run, by answer.
+        "statuses": dict(statuses + Counter(rated["statuses"])),
         "rows": rows,
     }
 
