@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from qingfeng.bot.logs import KeyValueFormatter, RedactSecrets, secret_values
+from qingfeng.bot.logs import KeyValueFormatter, RedactSecrets, TurnBufferedHandler, secret_values
 from tests.conftest import make_settings
 
 
@@ -90,3 +91,56 @@ async def test_healthz_503_when_the_database_is_gone(app, tmp_path):
         assert resp.status == 503 and body["database"] == "down"
         resp = await client.get("/healthz")  # the file is back: healthy again, no restart
         assert resp.status == 200
+
+
+class Writes:
+    """A stream that keeps each write separately."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _logger(stream: Writes) -> logging.Logger:
+    handler = TurnBufferedHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(f"test.turns.{id(stream)}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+async def test_lines_of_one_loop_turn_are_written_together_after_it():
+    stream = Writes()
+    logger = _logger(stream)
+    for n in range(3):
+        logger.info("push %d", n)
+    assert stream.writes == []  # still in the turn that logged them
+    await asyncio.sleep(0)
+    assert stream.writes == ["push 0\npush 1\npush 2\n"]
+    logger.info("request")
+    await asyncio.sleep(0)
+    assert stream.writes[1:] == ["request\n"]
+
+
+def test_a_line_logged_off_the_loop_is_written_at_once():
+    stream = Writes()
+    _logger(stream).info("backup done")
+    assert stream.writes == ["backup done\n"]
+
+
+async def test_flushing_writes_the_lines_still_waiting():
+    # logging.shutdown() flushes every handler when the process exits.
+    stream = Writes()
+    logger = _logger(stream)
+    logger.info("last line")
+    logger.handlers[0].flush()
+    assert stream.writes == ["last line\n"]
+    await asyncio.sleep(0)
+    assert stream.writes == ["last line\n"]  # not written twice

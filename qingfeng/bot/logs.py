@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -77,6 +79,55 @@ def secret_values(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values]
 
 
+class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes the lines of one event-loop turn with one write.
+
+    Every request and every push logs a line, and each line was a write to stderr (a system
+    call; stderr is line-buffered): ~15 % of a push's time under P4. On the loop, lines wait
+    for the end of the turn they were logged in; elsewhere (threads, the CLI) they are
+    written at once. Only a process killed outright loses the lines of its current turn.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
+        try:
+            line = self.format(record)
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is None:
+                self._pending.append(line)
+                self._write_pending()
+                return
+            if not self._pending:
+                loop.call_soon(self._flush_turn)
+            self._pending.append(line)
+        except Exception:
+            self.handleError(record)
+
+    def _flush_turn(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.stream.write(self.terminator.join(lines) + self.terminator)
+            self.stream.flush()
+
+    def flush(self) -> None:
+        # logging.shutdown() flushes every handler at exit: the last turn's lines go too.
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self._write_pending()
+            finally:
+                super().flush()
+
+
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Install the formatter and the redaction filter on the root handler."""
     # The lines carry none of these, and gathering them for every record is most of what a
@@ -85,7 +136,7 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging._srcfile = None  # type: ignore[attr-defined]  # no caller lookup per record
-    handler = logging.StreamHandler()
+    handler = TurnBufferedHandler()
     handler.setFormatter(KeyValueFormatter())
     handler.addFilter(RedactSecrets(secret_values(settings)))
     root = logging.getLogger()
