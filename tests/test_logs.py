@@ -144,3 +144,49 @@ async def test_flushing_writes_the_lines_still_waiting():
     assert stream.writes == ["last line\n"]
     await asyncio.sleep(0)
     assert stream.writes == ["last line\n"]  # not written twice
+
+
+class BrokenPipe(Writes):
+    """stderr piped into a process that has gone away."""
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+async def test_a_failed_write_is_reported_once_and_the_loop_does_not_spin(monkeypatch):
+    reported: list[str] = []
+    stream = BrokenPipe()
+    logger = _logger(stream)
+    handler = logger.handlers[0]
+    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.msg))
+    logger.info("push")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert stream.writes == ["push\n"]  # one attempt, no flush rescheduled turn after turn
+    assert reported == ["push"]
+    logger.info("request")  # the next line gets its own attempt
+    await asyncio.sleep(0)
+    assert stream.writes == ["push\n", "request\n"]
+
+
+def test_lines_left_by_a_loop_closed_before_its_flush_go_out_with_the_next_loops():
+    stream = Writes()
+    logger = _logger(stream)
+    loop = asyncio.new_event_loop()
+
+    def log_and_stop() -> None:
+        logger.info("a")
+        loop.stop()  # the flush is queued for the next turn, which never comes
+
+    loop.call_soon(log_and_stop)
+    loop.run_forever()
+    loop.close()
+    assert stream.writes == []
+
+    async def later() -> None:
+        logger.info("b")
+        await asyncio.sleep(0)
+
+    asyncio.run(later())
+    assert stream.writes == ["a\nb\n"]

@@ -91,6 +91,8 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
         self._pending: list[str] = []
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # a flush waits there
+        self._last: logging.LogRecord | None = None  # for reporting a failed write
 
     def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
         try:
@@ -99,19 +101,31 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
+            self._pending.append(line)
             if loop is None:
-                self._pending.append(line)
                 self._write_pending()
                 return
-            if not self._pending:
+            self._last = record
+            # Keyed by loop, not by an empty buffer: a loop closed before its flush ran
+            # must not leave the lines of every later loop waiting.
+            if self._scheduled is not loop:
+                self._scheduled = loop
                 loop.call_soon(self._flush_turn)
-            self._pending.append(line)
         except Exception:
             self.handleError(record)
 
     def _flush_turn(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            self._write_pending()
+            self._scheduled = None
+            try:
+                self._write_pending()
+            except Exception:
+                # As StreamHandler does: report and go on (the lines are dropped). Raised
+                # into the loop, asyncio would log the error through this handler, which
+                # would fail again on the next turn, and so on for good (stderr a broken
+                # pipe, a closed terminal).
+                if self._last is not None:
+                    self.handleError(self._last)
 
     def _write_pending(self) -> None:
         if self._pending:
