@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 JSONDecodeError = orjson.JSONDecodeError  # a ValueError
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def loads(raw: bytes | str) -> Any:
@@ -22,12 +23,16 @@ def loads(raw: bytes | str) -> Any:
 
 
 def dumps(data: Any) -> str:
-    """Compact, with non-ASCII text as UTF-8 (what `ensure_ascii=False` gives)."""
-    return orjson.dumps(data).decode()
+    """Compact, with non-ASCII text as UTF-8 (what `ensure_ascii=False` gives); keys that
+    are not strings (an enum, a number) become strings, as the stdlib encoder makes them."""
+    return orjson.dumps(data, option=_OPTIONS).decode()
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """aiohttp's json_response, encoded by orjson."""
     return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", charset="utf-8"
+        body=orjson.dumps(data, option=_OPTIONS),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
     )
