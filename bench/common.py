@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -88,6 +89,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def paired_ratio(bot: list[float], base: list[float]) -> float:
+    """The bot's rate against the baseline's, from rounds run base, bot, base, ..., bot, base:
+    each bot round against the mean of the baseline rounds either side of it, and the median
+    of those. A shared host's slow spells last a round or two; this way one lands on both
+    sides of a pair, where medians taken of each side apart let it land on one side only."""
+    assert len(base) == len(bot) + 1
+    return statistics.median(b / ((base[i] + base[i + 1]) / 2) for i, b in enumerate(bot))
 
 
 def ratio(value: float, base: float) -> str:
