@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Dialect
@@ -35,6 +35,7 @@ from qingfeng.storage.upsert import insert_if_new_statement
 _RAW = "qingfeng_sqlite_conn"
 Row = tuple[Any, ...]
 _Proc = Callable[[Any], Any] | None
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,8 @@ class Prepared:
         """Every row, converted to Python values as the ORM would."""
         dialect, conn = await _ready(s)
         if conn is None:
-            core = await s.connection()
-            stmt = self.statement(dialect.name)
-            return [tuple(r) for r in await core.execute(stmt, values)]  # type: ignore[call-overload]
-        c = self._compiled(dialect)
-        args = self._args(c, values)
-        try:
-            rows = conn.execute(c.sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise as_sqlalchemy_error(exc, c.sql, args) from exc
+            return await self._core_rows(s, dialect, values)
+        rows, c = self._on_sqlite(conn, dialect, values, sqlite3.Cursor.fetchall)
         if not c.result or not rows:
             return rows
         converted = []
@@ -118,6 +112,30 @@ class Prepared:
         args = [self._args(c, values) for values in rows]
         try:
             return conn.executemany(c.sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise as_sqlalchemy_error(exc, c.sql, args) from exc
+
+    async def _core_rows(
+        self, s: AsyncSession, dialect: Dialect, values: dict[str, Any]
+    ) -> list[Row]:
+        """Through SQLAlchemy Core on the session's connection (PostgreSQL)."""
+        core = await s.connection()
+        stmt = self.statement(dialect.name)
+        return [tuple(r) for r in await core.execute(stmt, values)]  # type: ignore[call-overload]
+
+    def _on_sqlite(
+        self,
+        conn: sqlite3.Connection,
+        dialect: Dialect,
+        values: dict[str, Any],
+        read: Callable[[sqlite3.Cursor], _T],
+    ) -> tuple[_T, _Compiled]:
+        """Run on SQLite's own connection and `read` the cursor; SQLite's errors, reading
+        included, come out as SQLAlchemy's."""
+        c = self._compiled(dialect)
+        args = self._args(c, values)
+        try:
+            return read(conn.execute(c.sql, args)), c
         except sqlite3.Error as exc:
             raise as_sqlalchemy_error(exc, c.sql, args) from exc
 
@@ -156,15 +174,14 @@ class PreparedInsert(Prepared):
     async def insert(self, s: AsyncSession, **values: Any) -> int | None:
         dialect, conn = await _ready(s)
         if conn is None:
-            row = await self.first(s, **values)
-            return None if row is None else int(row[0])
-        c = self._compiled(dialect)
-        args = self._args(c, values)
-        try:
-            cur = conn.execute(c.sql, args)
-        except sqlite3.Error as exc:
-            raise as_sqlalchemy_error(exc, c.sql, args) from exc
-        return cur.lastrowid if cur.rowcount == 1 else None
+            rows = await self._core_rows(s, dialect, values)  # RETURNING id
+            return int(rows[0][0]) if rows else None
+        new_id, _ = self._on_sqlite(conn, dialect, values, _new_id)
+        return new_id
+
+
+def _new_id(cur: sqlite3.Cursor) -> int | None:
+    return cur.lastrowid if cur.rowcount == 1 else None
 
 
 async def _ready(s: AsyncSession) -> tuple[Dialect, sqlite3.Connection | None]:
