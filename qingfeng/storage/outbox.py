@@ -81,44 +81,35 @@ def _claimable() -> sa.ColumnElement[bool]:
     )
 
 
-# Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so claim
-# more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
-_PICK = Prepared(
-    sa.select(_T.c.id)
-    .where(_claimable())
-    .order_by(_T.c.due_at, _T.c.id)
-    .limit(sa.bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
-_CLAIM_ONE = Prepared(
-    sa.update(_T)
-    .where(_T.c.id == sa.bindparam("row_id"))
-    .where(_claimable())
-    .values(
-        state=OutboxState.SENDING.value,
-        claimed_by=sa.bindparam("token"),
-        claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
+def _due_ids() -> sa.Select[tuple[int]]:
+    """The ids of the first `limit` claimable rows, oldest due first."""
+    return (
+        sa.select(_T.c.id)
+        .where(_claimable())
+        .order_by(_T.c.due_at, _T.c.id)
+        .limit(sa.bindparam("limit"))
     )
-)
-# SQLite runs one writer at a time, so there one UPDATE claims the whole batch: its LIMIT
-# subquery is evaluated once, under the write lock (a hundred single-row UPDATEs cost ~4x).
-_CLAIM_BATCH = Prepared(
-    sa.update(_T)
-    .where(
-        _T.c.id.in_(
-            sa.select(_T.c.id)
-            .where(_claimable())
-            .order_by(_T.c.due_at, _T.c.id)
-            .limit(sa.bindparam("limit"))
-            .scalar_subquery()
+
+
+def _claim(where: sa.ColumnElement[bool]) -> sa.Update:
+    return (
+        sa.update(_T)
+        .where(where)
+        .values(
+            state=OutboxState.SENDING.value,
+            claimed_by=sa.bindparam("token"),
+            claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
         )
     )
-    .values(
-        state=OutboxState.SENDING.value,
-        claimed_by=sa.bindparam("token"),
-        claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
-    )
-)
+
+
+# Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so claim
+# more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
+_PICK = Prepared(_due_ids().with_for_update(skip_locked=True))
+_CLAIM_ONE = Prepared(_claim(sa.and_(_T.c.id == sa.bindparam("row_id"), _claimable())))
+# SQLite runs one writer at a time, so there one UPDATE claims the whole batch: its LIMIT
+# subquery is evaluated once, under the write lock (a hundred single-row UPDATEs cost ~4x).
+_CLAIM_BATCH = Prepared(_claim(_T.c.id.in_(_due_ids().scalar_subquery())))
 _MINE = Prepared(
     sa.select(_T)
     .where(_T.c.claimed_by == sa.bindparam("token"), _T.c.state == OutboxState.SENDING.value)
