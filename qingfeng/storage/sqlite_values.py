@@ -29,7 +29,7 @@ def bind_processor(type_: Any, dialect: Dialect) -> Processor | None:
     slow = type_.dialect_impl(dialect).bind_processor(dialect)
     if isinstance(type_, UTCDateTime):
         return _utc_to_text(slow)
-    if isinstance(type_, sa.Date) and not isinstance(type_, sa.DateTime):
+    if _is_date(type_):
         return _date_to_text(slow)
     return slow
 
@@ -39,9 +39,13 @@ def result_processor(type_: Any, dialect: Dialect) -> Processor | None:
     slow = type_.dialect_impl(dialect).result_processor(dialect, None)
     if isinstance(type_, UTCDateTime):
         return _utc_from_text(slow)
-    if isinstance(type_, sa.Date) and not isinstance(type_, sa.DateTime):
+    if _is_date(type_):
         return _date_from_text(slow)
     return slow
+
+
+def _is_date(type_: Any) -> bool:
+    return isinstance(type_, sa.Date) and not isinstance(type_, sa.DateTime)
 
 
 def _utc_to_text(slow: Processor | None) -> Processor:

@@ -108,7 +108,7 @@ class WeComClient:
             async with self._session().get(
                 f"{self.api_base}/cgi-bin/gettoken",
                 params=params,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                timeout=_timeout(self.timeout),
             ) as r:
                 data = await _checked(r)
             token = str(data.get("access_token") or "")
@@ -136,7 +136,7 @@ class WeComClient:
             f"{self.api_base}{path}",
             params={"access_token": token},
             json=payload,
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            timeout=_timeout(self.timeout),
         ) as r:
             return await _checked(r)
 
