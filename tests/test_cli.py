@@ -121,3 +121,15 @@ def test_piped_demo_session(tmp_path):
         assert found >= 0, f"missing or out of order: {line!r}\n---\n{out}"
         pos = found
     assert "Traceback" not in r.stderr
+
+
+def test_serve_with_an_unusable_config_value_prints_one_line(tmp_path):
+    (tmp_path / "qingfeng.toml").write_text(
+        f'[wecom.aibot]\ntoken = "t"\nencoding_aes_key = "{"k" * 42}"\n', encoding="utf-8"
+    )
+    r = run("serve", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "配置项 wecom.aibot.encoding_aes_key: 应为管理后台生成的 43 位" in lines[0]

@@ -104,3 +104,77 @@ def test_shipped_template_is_valid_and_complete(tmp_path):
     s = load_settings(write(tmp_path, text), env={})
     assert s.branch("县教育局机关党支部").daily_checkin is True
     assert s.branch("别的支部").daily_checkin is False
+
+
+# --- values that cannot work stop start-up, each as one line naming the key ---------------
+def one_error(tmp_path, text: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), env={})
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith("配置错误（")
+    return message
+
+
+def test_short_encoding_aes_key_is_named(tmp_path):
+    message = one_error(tmp_path, f'[wecom.aibot]\ntoken = "t"\nencoding_aes_key = "{"k" * 42}"\n')
+    assert "配置项 wecom.aibot.encoding_aes_key: 应为管理后台生成的 43 位 EncodingAESKey" in message
+    assert "现为 42 位" in message and "k" * 42 not in message  # the key itself is never shown
+
+
+def test_aes_key_with_characters_outside_base64_is_named(tmp_path):
+    message = one_error(tmp_path, f'[wecom.app]\nencoding_aes_key = "{"-" * 43}"\n')
+    assert "配置项 wecom.app.encoding_aes_key" in message
+
+
+def test_public_url_without_a_scheme_is_named(tmp_path):
+    message = one_error(tmp_path, '[server]\npublic_url = "127.0.0.1:8080/x"\n')
+    assert "配置项 server.public_url: 应为以 http:// 或 https:// 开头" in message
+
+
+def test_api_bases_and_ws_url_need_their_schemes(tmp_path):
+    assert "配置项 wecom.api_base" in one_error(tmp_path, '[wecom]\napi_base = "qyapi"\n')
+    assert "配置项 dingtalk.api_base" in one_error(
+        tmp_path, '[dingtalk]\napi_base = "ftp://api.dingtalk.com"\n'
+    )
+    message = one_error(tmp_path, '[wecom.aibot]\nws_url = "https://openws.example"\n')
+    assert "配置项 wecom.aibot.ws_url: 应为以 ws:// 或 wss:// 开头" in message
+
+
+def test_misspelt_webhook_is_named_without_its_key(tmp_path):
+    text = (
+        '[[groups]]\nname = "一中群"\nwebhook = "htps//qyapi.weixin.qq.com/cgi-bin/webhook/'
+        'send?key=robot-key-123"\n'
+    )
+    message = one_error(tmp_path, text)
+    assert "配置项 groups.0.webhook: 应为以 http:// 或 https:// 开头" in message
+    assert "robot-key-123" not in message
+
+
+def test_pydantic_errors_are_worded_in_chinese(tmp_path):
+    assert "配置项 server.port: 应为整数" in one_error(tmp_path, '[server]\nport = "eighty"\n')
+    assert "配置项 server.port: 不能大于 65535" in one_error(tmp_path, "[server]\nport = 70000\n")
+    text = '[dingtalk]\nmode = "stream"\n'
+    expected = "配置项 dingtalk.mode: 只能是 'callback' 或 'long_connection'"
+    assert expected in one_error(tmp_path, text)
+
+
+def test_several_errors_give_one_line_each(tmp_path):
+    path = write(tmp_path, '[server]\nport = "x"\npublic_url = "nope"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"配置错误（{path}）：配置项 server.") for line in lines)
+
+
+def test_valid_urls_and_keys_are_accepted(tmp_path):
+    text = (
+        '[server]\npublic_url = "https://qingfeng.example.edu.cn/bot"\n'
+        '[wecom]\ncorp_id = "ww1"\napi_base = "http://127.0.0.1:9000"\n'
+        f'[wecom.app]\ntoken = "t"\nencoding_aes_key = "{"a1+/" * 10}abc"\n'
+        '[[groups]]\nname = "群"\nwebhook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"\n'
+    )
+    s = load_settings(write(tmp_path, text), env={})
+    assert s.server.public_url == "https://qingfeng.example.edu.cn/bot"
+    assert s.wecom.app.encoding_aes_key.get_secret_value() == "a1+/" * 10 + "abc"

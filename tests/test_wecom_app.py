@@ -6,7 +6,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from qingfeng.bot.app import App
 from qingfeng.bot.config import ConfigError
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import make_settings
@@ -170,14 +169,12 @@ async def test_five_megabyte_body_is_413(bot):
 
 # --- configuration ----------------------------------------------------------------------
 def test_bad_encoding_aes_key_or_missing_corp_id_stop_at_startup(tmp_path):
-    bad_key = make_settings(tmp_path, wecom={"aibot": {"token": "t", "encoding_aes_key": "short"}})
     with pytest.raises(ConfigError, match=r"wecom\.aibot\.encoding_aes_key"):
-        App(bad_key)
-    no_corp = make_settings(
-        tmp_path, wecom={"app": {"token": "t", "encoding_aes_key": "a" * 43, "secret": "s"}}
-    )
-    with pytest.raises(ConfigError, match=r"wecom\.corp_id"):
-        App(no_corp)
+        make_settings(tmp_path, wecom={"aibot": {"token": "t", "encoding_aes_key": "short"}})
+    with pytest.raises(ConfigError, match=r"wecom\.corp_id: 使用自建应用回调时必填"):
+        make_settings(
+            tmp_path, wecom={"app": {"token": "t", "encoding_aes_key": "a" * 43, "secret": "s"}}
+        )
 
 
 async def test_without_callback_tokens_there_are_no_wecom_routes(app):

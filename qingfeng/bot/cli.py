@@ -163,7 +163,7 @@ def serve(config: ConfigOpt = None) -> None:
     async def go() -> None:
         try:
             app = App(settings)
-        except TemplateError as exc:
+        except (TemplateError, ConfigError) as exc:  # a platform's own checks, templates
             raise _fail(str(exc), 2) from None
         try:
             await app.initialize()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +42,48 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_HTTP = ("http", "https")
+_AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
+
+
+def _url(value: str, schemes: tuple[str, ...], *, secret: bool = False) -> str:
+    """`value` unchanged when it is an absolute URL with one of `schemes` and a host.
+
+    Checked when the config is read: a typo here otherwise surfaces only when the first
+    push or export link fails, hours later. A secret URL (a webhook carries its key) is
+    never quoted back."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # a malformed port or IPv6 literal
+        parts, host = None, None
+    if parts is None or parts.scheme not in schemes or not host:
+        example = " 或 ".join(f"{s}://" for s in schemes)
+        shown = "" if secret else f"（现为 {value!r}）"
+        raise ValueError(f"应为以 {example} 开头、带主机名的完整地址{shown}")
+    return value
+
+
+def _aes_key(value: SecretStr) -> SecretStr:
+    key = value.get_secret_value()
+    # 43 base64 characters always decode (with one "=") to the 32-byte AES key.
+    if key and not _AES_KEY.fullmatch(key):
+        raise ValueError(f"应为管理后台生成的 43 位 EncodingAESKey（现为 {len(key)} 位）")
+    return value
+
+
+def _secret_http_url(value: SecretStr) -> SecretStr:
+    if value.get_secret_value():
+        _url(value.get_secret_value(), _HTTP, secret=True)
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(lambda v: _url(v, _HTTP))]
+WsUrl = Annotated[str, AfterValidator(lambda v: _url(v, ("ws", "wss")))]
+SecretHttpUrl = Annotated[SecretStr, AfterValidator(_secret_http_url)]
+AesKey = Annotated[SecretStr, AfterValidator(_aes_key)]
+
+
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///qingfeng.db"
     echo: bool = False
@@ -47,25 +92,26 @@ class DatabaseConfig(_Section):
     @classmethod
     def _known_driver(cls, v: str) -> str:
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+            raise ValueError("应以 sqlite+aiosqlite:// 或 postgresql+asyncpg:// 开头")
         return v
 
 
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: HttpUrl = "http://127.0.0.1:8080"
     # Signs export links; replicas must share it. Empty: derived per database (see exports).
     export_secret: SecretStr = SecretStr("")
     export_ttl_hours: int = Field(24, ge=1, le=24 * 30)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(5.0, gt=0, le=300)  # see platforms.payload.read_body
 
 
 class WeComAppConfig(_Section):
     agent_id: int = 0
     secret: SecretStr = SecretStr("")
     token: SecretStr = SecretStr("")
-    encoding_aes_key: SecretStr = SecretStr("")
+    encoding_aes_key: AesKey = SecretStr("")
 
 
 # "callback": the platform calls our public URL; "long_connection": we dial out over a
@@ -75,19 +121,29 @@ Mode = Literal["callback", "long_connection"]
 
 class WeComAibotConfig(_Section):
     token: SecretStr = SecretStr("")
-    encoding_aes_key: SecretStr = SecretStr("")
+    encoding_aes_key: AesKey = SecretStr("")
     # Long connection (智能机器人 → API 模式 → 长连接): the bot's id and secret.
     bot_id: str = ""
     secret: SecretStr = SecretStr("")
-    ws_url: str = "wss://openws.work.weixin.qq.com"
+    ws_url: WsUrl = "wss://openws.work.weixin.qq.com"
 
 
 class WeComConfig(_Section):
     mode: Mode = "callback"
-    corp_id: str = ""
-    api_base: str = "https://qyapi.weixin.qq.com"
+    api_base: HttpUrl = "https://qyapi.weixin.qq.com"
     app: WeComAppConfig = WeComAppConfig()
     aibot: WeComAibotConfig = WeComAibotConfig()
+    # After `app`, so its validator can see whether the app's callback is configured;
+    # validated when left out too, as that is the mistake it catches.
+    corp_id: str = Field("", validate_default=True)
+
+    @field_validator("corp_id")
+    @classmethod
+    def _corp_id_for_app_callback(cls, v: str, info: Any) -> str:
+        app = info.data.get("app")
+        if not v and app is not None and app.token.get_secret_value():
+            raise ValueError("使用自建应用回调时必填（企业ID）")
+        return v
 
     @model_validator(mode="after")
     def _long_connection_keys(self) -> WeComConfig:
@@ -103,7 +159,7 @@ class DingTalkConfig(_Section):
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
     robot_code: str = ""
-    api_base: str = "https://api.dingtalk.com"  # the Stream gateway is opened here too
+    api_base: HttpUrl = "https://api.dingtalk.com"  # the Stream gateway is opened here too
 
     @model_validator(mode="after")
     def _long_connection_keys(self) -> DingTalkConfig:
@@ -119,7 +175,7 @@ class GroupConfig(_Section):
     branch: str = ""
     platform: Literal["wecom", "dingtalk", "console"] = "wecom"
     chat_id: str = ""
-    webhook: SecretStr = SecretStr("")  # the URL carries the robot key
+    webhook: SecretHttpUrl = SecretStr("")  # the URL carries the robot key
     secret: SecretStr = SecretStr("")
 
 
@@ -135,7 +191,7 @@ class SlotConfig(_Section):
     def _end_after_start(cls, v: time, info: Any) -> time:
         start = info.data.get("start")
         if start is not None and v <= start:
-            raise ValueError("must be later than start")
+            raise ValueError("应晚于 start")
         return v
 
 
@@ -229,7 +285,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("unknown time zone") from exc
+            raise ValueError("不认识的时区，如 Asia/Shanghai") from exc
         return v
 
     @property
@@ -257,14 +313,48 @@ class Settings(BaseSettings):
         return BranchCheckin(self.branch(branch).daily_checkin, morning, evening)
 
 
+# pydantic's own wording, in Chinese, for the errors an operator is likely to make.
+_MESSAGES = {
+    "extra_forbidden": "不认识的配置项（拼写错误？）",
+    "missing": "必须填写",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为加引号的文字",
+    "time_parsing": "应为时间，如 \"08:30\"",
+    "time_type": "应为时间，如 \"08:30\"",
+    "date_parsing": "应为日期，如 2026-10-01",
+    "date_from_datetime_parsing": "应为日期，如 2026-10-01",
+    "date_type": "应为日期，如 2026-10-01",
+    "list_type": "应为列表 [...]",
+    "model_type": "应为一节配置 [...] 或 {...}",
+    "model_attributes_type": "应为一节配置 [...] 或 {...}",
+}
+
+
+def _message(err: Any) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"不能小于 {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"不能大于 {ctx.get('le', ctx.get('lt'))}"
+    if kind == "literal_error":
+        return "只能是 " + str(ctx.get("expected", "")).replace(" or ", " 或 ")
+    if kind == "value_error":  # our own validators' messages, already Chinese
+        return str(ctx.get("error", err["msg"]))
+    return str(err["msg"])
+
+
 def _describe(exc: ValidationError) -> str:
+    """One line per error, each naming the key: `配置项 server.port: 应为整数`."""
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         key = ".".join(str(p) for p in err["loc"]) or "(根)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "不认识的配置项（拼写错误？）"
-        lines.append(f"配置项 {key}: {msg}")
+        lines.append(f"配置项 {key}: {_message(err)}")
     return "\n".join(lines)
 
 
@@ -314,7 +404,9 @@ def load_settings(
         return _Bound(**data)
     except ValidationError as exc:
         where = f"（{file}）" if file else ""
-        raise ConfigError(f"配置错误{where}:\n{_describe(exc)}") from None
+        # One line per error, each complete on its own (journalctl shows lines apart).
+        lines = (f"配置错误{where}：{line}" for line in _describe(exc).splitlines())
+        raise ConfigError("\n".join(lines)) from None
 
 
 class _MappingEnvSource(EnvSettingsSource):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from qingfeng.bot.clock import Clock
-from qingfeng.bot.config import ConfigError, WeComConfig
+from qingfeng.bot.config import WeComConfig
 from qingfeng.bot.platforms.wecom.aibot import AibotAdapter
 from qingfeng.bot.platforms.wecom.app_callback import AppCallbackAdapter
 from qingfeng.bot.platforms.wecom.client import SessionGetter, WeComClient
-from qingfeng.bot.platforms.wecom.crypto import WeComCrypto, decode_aes_key
+from qingfeng.bot.platforms.wecom.crypto import WeComCrypto
 from qingfeng.bot.platforms.wecom.replying import InTime, Submit
 from qingfeng.bot.platforms.wecom.transport import WeComTransport
 
@@ -33,16 +33,15 @@ class WeComPlatform:
         self.app: AppCallbackAdapter | None = None
         aibot_token = config.aibot.token.get_secret_value()
         if aibot_token:
-            key = _aes_key(config.aibot.encoding_aes_key.get_secret_value(), "wecom.aibot")
+            # The key's shape and corp_id were checked when the config was read.
+            key = config.aibot.encoding_aes_key.get_secret_value()
             crypto = WeComCrypto(aibot_token, key, "")
             self.aibot = AibotAdapter(crypto, self.in_time, clock, session, config.api_base)
         app_token = config.app.token.get_secret_value()
         if app_token:
-            if not config.corp_id:
-                raise ConfigError("配置项 wecom.corp_id: 使用自建应用回调时必填（企业ID）")
             self.app = AppCallbackAdapter(
                 app_token,
-                _aes_key(config.app.encoding_aes_key.get_secret_value(), "wecom.app"),
+                config.app.encoding_aes_key.get_secret_value(),
                 config.corp_id,
                 self.in_time,
                 clock,
@@ -57,12 +56,3 @@ class WeComPlatform:
         """Finish replies still being worked on."""
         await self.in_time.drain()
 
-
-def _aes_key(value: str, section: str) -> str:
-    try:
-        decode_aes_key(value)
-    except ValueError:
-        raise ConfigError(
-            f"配置项 {section}.encoding_aes_key: 应为管理后台生成的 43 位 EncodingAESKey"
-        ) from None
-    return value
