@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from qingfeng.bot.context import Context
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.router import ArgError, Command
+from qingfeng.handlers.args import half_width, is_digits, plain_text
 from qingfeng.storage import groups, inbound, members
 from qingfeng.storage.models import Role
 
@@ -21,9 +21,11 @@ MAX_MISSES_PER_DAY = 5
 
 def parse_bind(rest: str) -> tuple[str, str]:
     parts = rest.split()
-    if len(parts) != 2 or not re.fullmatch(r"\d{4}", parts[1]):
+    last4 = half_width(parts[1]) if len(parts) == 2 else ""
+    if len(last4) != 4 or not is_digits(last4):
         raise ArgError("请写姓名和手机号后四位。")
-    return parts[0], parts[1]
+    # Roster names are at most 50 characters.
+    return plain_text(parts[0], "姓名", 50), last4
 
 
 async def bind(ctx: Context, args: tuple[str, str]) -> Reply:
@@ -62,7 +64,7 @@ async def bind(ctx: Context, args: tuple[str, str]) -> Reply:
 
 
 def parse_branch_name(rest: str) -> str:
-    name = rest.strip()
+    name = plain_text(rest, "支部名称", 100)  # roster branch names are at most 100
     if not name:
         raise ArgError("请写支部名称。")
     return name

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from qingfeng.bot.clock import as_utc
 from qingfeng.bot.context import Context
 from qingfeng.bot.messages import Reply
 from qingfeng.bot.router import ArgError, Command
 from qingfeng.handlers import text
-from qingfeng.handlers.periods import PeriodError, parse_date
+from qingfeng.handlers.args import parse_date, parse_hhmm, plain_text
 from qingfeng.storage import events, members
 from qingfeng.storage.members import EXPECTED_STATUSES
 from qingfeng.storage.models import AttendanceStatus, EventKind, Role
@@ -20,11 +19,9 @@ KINDS = "、".join(k.value for k in EventKind)
 
 
 def parse_reason(rest: str) -> str:
-    reason = rest.strip()
+    reason = plain_text(rest, "原因", 100)
     if not reason:
         raise ArgError("请写明请假原因。")
-    if len(reason) > 100:
-        raise ArgError("原因请控制在 100 字以内。")
     return reason
 
 
@@ -69,7 +66,7 @@ async def schedule(ctx: Context, _: str) -> Reply:
 @dataclass(frozen=True)
 class NewEvent:
     kind: EventKind
-    day: str
+    day: date
     at: time
     place: str
 
@@ -83,23 +80,15 @@ def parse_new_event(rest: str) -> NewEvent:
         kind = EventKind(kind_word)
     except ValueError:
         raise ArgError(f"类型须是：{KINDS}。") from None
-    m = re.fullmatch(r"(\d{1,2})[:：](\d{2})", hhmm)
-    if not m or int(m[1]) > 23 or int(m[2]) > 59:
-        raise ArgError(f"时间格式应为 HH:MM：{hhmm}")
-    place = parts[3].strip() if len(parts) > 3 else ""
-    if len(place) > 50:
-        raise ArgError("地点请控制在 50 字以内。")
-    return NewEvent(kind, day, time(int(m[1]), int(m[2])), place)
+    starts_on, starts_at = parse_date(day), parse_hhmm(hhmm)
+    place = plain_text(parts[3], "地点", 50) if len(parts) > 3 else ""
+    return NewEvent(kind, starts_on, starts_at, place)
 
 
 async def arrange(ctx: Context, args: NewEvent) -> Reply:
     member = ctx.require_member()
     tz = ctx.services.clock.tz
-    try:
-        day = parse_date(args.day)
-    except PeriodError as exc:
-        return Reply(f"{exc}\n用法：安排 类型 YYYY-MM-DD HH:MM [地点]")
-    starts = datetime.combine(day, args.at, tz)
+    starts = datetime.combine(args.day, args.at, tz)
     if starts <= ctx.now:
         return Reply(f"{text.when(starts)} 已经过去，请安排将来的时间。")
     if (starts - ctx.now).days > 400:

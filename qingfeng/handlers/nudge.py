@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,8 +9,8 @@ from qingfeng.bot.context import Context
 from qingfeng.bot.messages import Mention, Reply
 from qingfeng.bot.router import ArgError, Command
 from qingfeng.handlers import text
-from qingfeng.handlers.periods import PeriodError, parse_date
-from qingfeng.handlers.study import _title, parse_task_number
+from qingfeng.handlers.args import is_link, parse_date, parse_link, parse_task_number, plain_text
+from qingfeng.handlers.study import _title
 from qingfeng.handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from qingfeng.storage import members, study, summaries
 from qingfeng.storage.models import Role, StudyTask
@@ -96,38 +95,37 @@ class NewTask:
     due: date | None
 
 
-_URL = re.compile(r"https?://\S+")
+DUE_WORDS = ("截止", "截至")
 
 
 def parse_new_task(rest: str) -> NewTask:
+    """标题 [链接] [截止 YYYY-MM-DD], the link and the 截止 date anywhere among the title words."""
     words = rest.split()
     link, due, title_words = "", None, []
     i = 0
     while i < len(words):
         w = words[i]
-        if _URL.fullmatch(w) and not link:
-            link = w
-        elif w in ("截止", "截至") and i + 1 < len(words):
-            due = _date(words[i + 1])
-            i += 1
-        elif w.startswith(("截止", "截至")) and len(w) > 2:
-            due = _date(w[2:])
+        if is_link(w):
+            if link:
+                raise ArgError("只能写一个链接。")
+            link = parse_link(w)
+        elif w in DUE_WORDS or (w.startswith(DUE_WORDS) and len(w) > 2):
+            if due is not None:
+                raise ArgError("只能写一个截止日期。")
+            if w in DUE_WORDS:
+                if i + 1 == len(words):
+                    raise ArgError("截止后请写日期 YYYY-MM-DD。")
+                i += 1
+                due = parse_date(words[i])
+            else:
+                due = parse_date(w[2:])
         else:
             title_words.append(w)
         i += 1
-    title = " ".join(title_words)
+    title = plain_text(" ".join(title_words), "标题", 100)
     if not title:
         raise ArgError("请写学习任务的标题。")
-    if len(title) > 100 or len(link) > 500:
-        raise ArgError("标题请控制在 100 字以内。")
     return NewTask(title, link, due)
-
-
-def _date(word: str) -> date:
-    try:
-        return parse_date(word)
-    except PeriodError as exc:
-        raise ArgError(str(exc)) from None
 
 
 async def publish(ctx: Context, args: NewTask) -> Reply:

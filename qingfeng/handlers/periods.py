@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from qingfeng.handlers.args import PeriodError, check_year, half_width, parse_date, shown
+
 PERIOD_HELP = "今天 本周 上周 本月 上月 本季度 上季度 本年 YYYY-MM 或 YYYY-MM-DD~YYYY-MM-DD"
-
-
-class PeriodError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ def _quarter(year: int, q: int) -> tuple[date, date]:
 
 def parse_period(text: str, today: date) -> Period:
     """Parse a 期间; the default (empty text) is 本月."""
-    t = text.strip().replace("～", "~").replace("至", "~")
+    t = half_width(text.strip()).replace("至", "~")
     if t in ("", "本月"):
         return Period(today.replace(day=1), _month_end(today.year, today.month), "本月")
     if t == "今天":
@@ -62,31 +60,25 @@ def parse_period(text: str, today: date) -> Period:
         return Period(*_quarter(year, q or 4), "上季度")
     if t == "本年":
         return Period(date(today.year, 1, 1), date(today.year, 12, 31), "本年")
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})", t)
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", t)
     if m:
         year, month = int(m[1]), int(m[2])
+        check_year(year, t)
         if not 1 <= month <= 12:
-            raise PeriodError(f"月份不对：{t}")
+            raise PeriodError(f"月份不对：{shown(t)}")
         return Period(date(year, month, 1), _month_end(year, month), f"{year}年{month}月")
-    m = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})~(\d{4}-\d{1,2}-\d{1,2})", t)
+    m = re.fullmatch(r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})~([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})", t)
     if m:
-        try:
-            first, last = (parse_date(x) for x in (m[1], m[2]))
-        except PeriodError:
-            raise PeriodError(f"日期不对：{t}") from None
+        first, last = (parse_date(x) for x in (m[1], m[2]))
         if last < first:
             raise PeriodError("结束日期早于开始日期")
         if (last - first).days > 366 * 3:
             raise PeriodError("期间太长，最多三年")
         return Period(first, last, f"{first}~{last}")
-    raise PeriodError(f"看不懂期间“{t}”，可用：{PERIOD_HELP}")
+    raise PeriodError(f"看不懂期间“{shown(t)}”，可用：{PERIOD_HELP}")
 
 
-def parse_date(text: str) -> date:
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text.strip())
-    if not m:
-        raise PeriodError(f"日期格式应为 YYYY-MM-DD：{text}")
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        raise PeriodError(f"没有这一天：{text}") from None
+def looks_like_period(text: str) -> bool:
+    """Digits, '-' and '~' only, as a date or month is written: a word no branch is named."""
+    t = half_width(text.strip()).replace("至", "~")
+    return bool(re.fullmatch(r"[0-9~-]*[0-9][0-9~-]*", t))

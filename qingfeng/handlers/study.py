@@ -5,19 +5,11 @@ from __future__ import annotations
 from qingfeng.bot.clock import as_utc
 from qingfeng.bot.context import Context
 from qingfeng.bot.messages import Reply
-from qingfeng.bot.router import ArgError, Command
+from qingfeng.bot.router import Command
 from qingfeng.handlers import text
+from qingfeng.handlers.args import parse_task_number
 from qingfeng.storage import study
 from qingfeng.storage.models import StudyTask
-
-
-def parse_task_number(rest: str) -> int | None:
-    t = rest.strip().lstrip("#＃")
-    if not t:
-        return None
-    if not t.isdigit() or len(t) > 9:
-        raise ArgError(f"编号应是数字：{rest.strip()[:20]}")
-    return int(t)
 
 
 def _title(task: StudyTask) -> str:

@@ -12,9 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from qingfeng.bot.context import Context, Services
 from qingfeng.bot.export_tokens import ExportGrant, export_url
 from qingfeng.bot.messages import Reply
-from qingfeng.bot.router import Command
+from qingfeng.bot.router import ArgError, Command
 from qingfeng.handlers import text
-from qingfeng.handlers.periods import Period, PeriodError, parse_date, parse_period
+from qingfeng.handlers.args import parse_optional_date, plain_text
+from qingfeng.handlers.periods import Period, PeriodError, looks_like_period, parse_period
 from qingfeng.storage import members, summaries
 from qingfeng.storage.models import Branch, Role, Slot
 from qingfeng.storage.rows import BranchRow
@@ -239,13 +240,15 @@ def summary_text(data: SummaryData) -> str:
 
 
 def split_args(ctx: Context, rest: str) -> tuple[Period, str]:
-    """`[期间] [支部名]` in either order; raise PeriodError for a bad 期间."""
+    """`[期间] [支部名]` in either order; raise ArgError (PeriodError for a bad 期间)."""
     words = rest.split()
     period_words, others = [], []
     for word in words:
         try:
             parse_period(word, ctx.today)
         except PeriodError:
+            if looks_like_period(word):
+                raise  # a mistyped date or month, not a branch name
             others.append(word)
         else:
             period_words.append(word)
@@ -254,7 +257,8 @@ def split_args(ctx: Context, rest: str) -> tuple[Period, str]:
     if others and not period_words and len(others) == 1 and ctx.role is not Role.ADMIN:
         # A secretary's single unknown word is a bad 期间, not a branch name.
         parse_period(others[0], ctx.today)
-    return parse_period(period_words[0] if period_words else "", ctx.today), " ".join(others)
+    branch_name = plain_text(" ".join(others), "支部名称", 100)
+    return parse_period(period_words[0] if period_words else "", ctx.today), branch_name
 
 
 async def _period_and_scope(ctx: Context, rest: str, usage: str) -> tuple[Period, Scope] | Reply:
@@ -262,7 +266,7 @@ async def _period_and_scope(ctx: Context, rest: str, usage: str) -> tuple[Period
     try:
         period, branch_name = split_args(ctx, rest)
         return period, await resolve_scope(ctx, branch_name)
-    except PeriodError as exc:
+    except ArgError as exc:
         return Reply(f"{exc}\n用法：{usage}")
     except Refusal as exc:
         return Reply(str(exc))
@@ -305,11 +309,8 @@ async def export(ctx: Context, rest: str) -> Reply:
     return Reply(f"{head}\n{await export_link_text(ctx, scope, period)}")
 
 
-async def missing_checkins(ctx: Context, rest: str) -> Reply:
-    try:
-        day = parse_date(rest) if rest.strip() else ctx.today
-    except PeriodError as exc:
-        return Reply(f"{exc}\n用法：未签到 [YYYY-MM-DD]")
+async def missing_checkins(ctx: Context, asked: date | None) -> Reply:
+    day = asked or ctx.today
     try:
         scope = await resolve_scope(ctx, group_first=True)
     except Refusal as exc:
@@ -452,6 +453,7 @@ COMMANDS = [
         usage="未签到 [YYYY-MM-DD]",
         summary="某天谁没有上下班签到（默认今天）",
         run=missing_checkins,
+        parse=parse_optional_date,
     ),
     Command(
         name="导出",
