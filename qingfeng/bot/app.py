@@ -22,6 +22,7 @@ from qingfeng.bot.exports import ExportRoute
 from qingfeng.bot.logs import request_logger
 from qingfeng.bot.platforms import dingtalk
 from qingfeng.bot.platforms.longconn import LongConnection, build_long_connections
+from qingfeng.bot.platforms.payload import BODY_TIMEOUT
 from qingfeng.bot.platforms.wecom import WeComPlatform
 from qingfeng.bot.router import Router
 from qingfeng.bot.sending import Transport
@@ -169,6 +170,7 @@ class App:
         app = web.Application(
             client_max_size=self.settings.server.max_body_bytes, middlewares=[request_logger()]
         )
+        app[BODY_TIMEOUT] = self.settings.server.body_timeout_seconds
         app.router.add_get("/healthz", self._healthz)
         for adapter in self.web_adapters:
             adapter.add_routes(app.router)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from qingfeng.bot.config import Settings
 
@@ -62,6 +63,37 @@ class RedactSecrets(logging.Filter):
         if redacted != msg:
             record.msg, record.args = redacted, None
         return True
+
+
+class MalformedRequests(logging.Filter):
+    """On "aiohttp.server": a request aiohttp could not parse (control bytes in a header, an
+    unknown method, an over-long line) becomes one WARNING line instead of a traceback.
+
+    The client has had its 400 from aiohttp already. The line names the error's class and
+    the peer only: the exception's message quotes the raw bytes. aiohttp logs a bad method
+    at DEBUG, so the logger passes DEBUG and this filter drops what it does not lift.
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self._level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            args = record.args
+            # aiohttp >= 3.10 logs "Error handling request from %s" with the peer's address.
+            peer = args[0] if isinstance(args, tuple) and len(args) == 1 else "-"
+            record.msg, record.args = "malformed request from %s: %s", (peer, type(exc).__name__)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+            record.status = exc.code  # printed as status=400, like a request line
+            return True
+        if isinstance(exc, web.RequestPayloadError):
+            # Raised here only by aiohttp draining a body the handler left unread, after the
+            # request was answered and logged (read_body answers 400 for one it reads).
+            return False
+        return record.levelno >= self._level
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -157,6 +189,10 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server = logging.getLogger("aiohttp.server")
+    server.filters[:] = [f for f in server.filters if not isinstance(f, MalformedRequests)]
+    server.addFilter(MalformedRequests(level))
+    server.setLevel(logging.DEBUG)  # the filter drops what is below `level`
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,11 +1,50 @@
-"""Reading a platform's JSON strictly: what the bot cannot store or answer is refused up front."""
+"""Reading a platform's body and JSON strictly: what the bot cannot store or answer is
+refused up front."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
+from aiohttp import web
+
 from qingfeng.bot import jsoncodec
+
+# How long a callback's body may take to arrive (server.body_timeout_seconds); set by
+# App.web_app(), the default serves applications built without it.
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+DEFAULT_BODY_TIMEOUT = 5.0
+
+
+class ClientGone(web.HTTPClientError):
+    """The client hung up before its body arrived. Nobody reads the answer; the request's
+    log line says 499 (nginx's "client closed request") rather than a 500."""
+
+    status_code = 499
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, whole, within the app's body timeout.
+
+    Raises 408 when it has not all arrived by then: a stalled client, or a malformed chunked
+    body, which leaves aiohttp's reader waiting until the client leaves. 400 when aiohttp
+    cannot decode it (a bad Content-Encoding), ClientGone when the client hangs up. aiohttp
+    itself raises 413 above client_max_size.
+    """
+    timeout = request.config_dict.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
+    try:
+        if request.content.is_eof():  # all of it is here (the usual case): no timer to arm
+            return await request.read()
+        async with asyncio.timeout(timeout):  # not wait_for: no extra task per request
+            return await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="request body not received in time") from None
+    except web.RequestPayloadError:
+        raise web.HTTPBadRequest(text="unreadable request body") from None
+    except ConnectionError:
+        raise ClientGone() from None
+
 
 # A lone UTF-16 surrogate (only a JSON \u escape can produce one) cannot be encoded as UTF-8,
 # so it would fail deep inside SQLite, the reply or the log (orjson refuses one itself; the

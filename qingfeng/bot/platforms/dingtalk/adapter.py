@@ -18,6 +18,7 @@ from qingfeng.bot.platforms.dingtalk.client import DingTalkHTTP
 from qingfeng.bot.platforms.dingtalk.render import webhook_body
 from qingfeng.bot.platforms.dingtalk.signing import verify_callback
 from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
+from qingfeng.bot.platforms.payload import read_body
 from qingfeng.bot.sending import GroupTarget, SendError
 from qingfeng.storage import groups
 from qingfeng.storage.engine import Database
@@ -78,7 +79,7 @@ class DingTalkAdapter:
         if request.content_length is not None and request.content_length > self._max_body:
             return _refuse(413, "body too large")
         try:
-            raw = await request.read()
+            raw = await read_body(request)  # 408 / 499 on a stalled or abandoned body
         except web.HTTPRequestEntityTooLarge:
             return _refuse(413, "body too large")
         if len(raw) > self._max_body:

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from qingfeng.bot.messages import Reply
+from qingfeng.bot.platforms.payload import read_body
 from qingfeng.bot.platforms.wecom.crypto import CallbackRejected
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ def query(request: web.Request, *names: str) -> list[str]:
 
 
 async def body(request: web.Request) -> bytes:
-    """The request body; aiohttp answers 413 itself above server.max_body_bytes."""
-    data = await request.read()
+    """The request body; aiohttp answers 413 itself above server.max_body_bytes, read_body
+    408 when it stalls."""
+    data = await read_body(request)
     if not data:
         raise CallbackRejected(400, "empty body")
     return data
