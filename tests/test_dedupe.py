@@ -52,3 +52,37 @@ async def test_failed_handler_records_nothing_so_a_retry_can_work(app, chat, mon
     assert await count(app, InboundMessage) == 0
     monkeypatch.undo()
     assert await chat.text("wang", "签到", message_id="flaky") == "✅ 上班签到成功 08:10，按时。"
+
+
+async def test_a_reply_sent_apart_is_claimed_once_across_replicas(app, chat, clock):
+    from qingfeng.bot.app import App
+    from qingfeng.bot.messages import IncomingMessage
+
+    msg = IncomingMessage("dingtalk", "apart-1", "direct", "liu-dt", "liu-dt", "签到")
+    first = await app.dispatcher.handle(msg)
+    assert not first.repeated
+    other = App(app.settings, clock=clock)  # a second replica on the same database
+    try:
+        again = await other.dispatcher.handle(msg)
+        assert again.repeated and again.text == first.text
+        claims = await asyncio.gather(
+            app.dispatcher.claim_delivery(msg), other.dispatcher.claim_delivery(msg)
+        )
+        assert sorted(claims) == [False, True]
+        assert await other.dispatcher.delivered(msg)
+        await app.dispatcher.release_delivery(msg)  # the send failed: it may go out again
+        assert not await app.dispatcher.delivered(msg)
+        assert await other.dispatcher.claim_delivery(msg)
+    finally:
+        await other.shutdown()
+
+
+async def test_a_long_connection_message_is_claimed_by_its_first_handler(app):
+    from qingfeng.bot.messages import IncomingMessage
+
+    msg = IncomingMessage("wecom", "ws-1", "direct", "wang", "wang", "签到", reply_apart=True)
+    assert not (await app.dispatcher.handle(msg)).repeated  # its handler sends the reply
+    assert (await app.dispatcher.handle(msg)).repeated
+    assert not await app.dispatcher.claim_delivery(msg)  # so a re-delivery sends nothing
+    never_recorded = msg._replace(message_id="ws-unknown")
+    assert await app.dispatcher.claim_delivery(never_recorded)  # nothing to guard

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from qingfeng.bot.app import App
 from qingfeng.bot.platforms.dingtalk.adapter import DingTalkAdapter
 from qingfeng.bot.router import BIND_HINT
 from tests.conftest import SCHOOL, branch_id
@@ -113,20 +115,25 @@ async def test_unknown_group_is_learned_and_can_be_bound(dt):
 # -- late replies -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def slow(dt, monkeypatch) -> asyncio.Event:
-    """Hold every dispatch until the returned event is set, and wait only 10 ms for it."""
-    gate = asyncio.Event()
-    submit = dt.app.dispatcher.submit
+def hold(app: App, gate: asyncio.Event, monkeypatch: pytest.MonkeyPatch) -> DingTalkAdapter:
+    """Hold every dispatch of `app` until `gate` is set, and wait only 10 ms for it."""
+    submit = app.dispatcher.submit
 
     async def slow_handle(msg):
         await gate.wait()
         return await submit(msg)
 
-    monkeypatch.setattr(
-        dt.app.dispatcher, "submit", lambda m: asyncio.ensure_future(slow_handle(m))
-    )
-    adapter_of(dt).reply_wait = 0.01
+    monkeypatch.setattr(app.dispatcher, "submit", lambda m: asyncio.ensure_future(slow_handle(m)))
+    (adapter,) = [a for a in app.web_adapters if isinstance(a, DingTalkAdapter)]
+    adapter.reply_wait = 0.01
+    return adapter
+
+
+@pytest.fixture
+def slow(dt, monkeypatch) -> asyncio.Event:
+    """Hold every dispatch until the returned event is set, and wait only 10 ms for it."""
+    gate = asyncio.Event()
+    hold(dt.app, gate, monkeypatch)
     return gate
 
 
@@ -138,6 +145,48 @@ async def test_slow_reply_goes_through_the_session_webhook(dt, slow):
     (sent,) = dt.fake.delivered
     assert (sent.via, sent.target, sent.text) == ("session", "sess-a", f"@chen-dt\n{SIGNED_IN}")
     assert sent.at_user_ids == ("chen-dt",)
+    assert len(await dt.checkins()) == 1
+
+
+async def test_a_slow_callback_retried_gets_one_late_reply(dt, slow):
+    payload = dt.payload("签到", msg_id="msgTwice==", session_webhook=dt.fake.session_webhook("t"))
+    first = await dt.post(payload)
+    again = await dt.post(payload)  # DingTalk's retry: it did not hear back in time
+    assert [await first.json(), await again.json()] == [{}, {}]
+    slow.set()
+    await adapter_of(dt).drain()
+    (sent,) = dt.fake.delivered
+    assert (sent.via, sent.text) == ("session", f"@chen-dt\n{SIGNED_IN}")
+    # Another retry, after the reply went out: the acknowledgement and nothing else.
+    adapter_of(dt).reply_wait = 1.0
+    assert await (await dt.post(payload)).json() == {}
+    await adapter_of(dt).drain()
+    assert len(dt.fake.delivered) == 1
+    assert len(await dt.inbound()) == 1
+    assert len(await dt.checkins()) == 1
+
+
+async def test_replicas_sharing_the_database_send_one_late_reply(dt, slow, clock, monkeypatch):
+    other = App(dt.app.settings, clock=clock)  # a second replica on the same database
+    await other.initialize()
+    await other.start()
+    other_adapter = hold(other, slow, monkeypatch)
+    try:
+        async with TestClient(TestServer(other.web_app(), host="127.0.0.1")) as client:
+            payload = dt.payload("签到", msg_id="msgBoth==")
+            data = json.dumps(payload, ensure_ascii=False).encode()
+            headers = callback_headers(dt.now_ms())
+            answers = await asyncio.gather(
+                dt.post(payload), client.post("/dingtalk/robot", data=data, headers=headers)
+            )
+            assert [await a.json() for a in answers] == [{}, {}]
+            slow.set()
+            await asyncio.gather(adapter_of(dt).drain(), other_adapter.drain())
+    finally:
+        await other.stop()
+        await other.shutdown()
+    (sent,) = dt.fake.delivered
+    assert sent.text == f"@chen-dt\n{SIGNED_IN}"
     assert len(await dt.checkins()) == 1
 
 

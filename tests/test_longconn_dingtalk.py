@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import func, select
@@ -17,7 +19,7 @@ from qingfeng.storage import groups
 from qingfeng.storage.models import CheckIn, InboundMessage
 from tests.conftest import BUREAU, SCHOOL
 from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
-from tests.fakes.waiting import eventually
+from tests.fakes.waiting import eventually, eventually_async
 from tests.longconn_support import CompressedSleep, Replicas, serve
 
 pytest_plugins = ["tests.longconn_fixtures"]
@@ -32,15 +34,18 @@ async def gateway() -> AsyncIterator[FakeDingTalkStream]:
     fake.base = str(server.make_url("")).rstrip("/")
     yield fake
     await server.close()
+    assert fake.malformed == []  # every answer the bot gave was one the gateway accepts
 
 
-def _overrides(gateway: FakeDingTalkStream, secret: str = CLIENT_SECRET) -> dict[str, object]:
+def _overrides(
+    gateway: FakeDingTalkStream, secret: str = CLIENT_SECRET, api_base: str = ""
+) -> dict[str, object]:
     return {
         "dingtalk": {
             "mode": "long_connection",
             "app_key": CLIENT_ID,
             "app_secret": secret,
-            "api_base": gateway.base,
+            "api_base": api_base or gateway.base,
         },
         # The school's members are the roster's DingTalk users; give them the daily check-in.
         "branches": [
@@ -59,6 +64,12 @@ async def bot(replicas: Replicas, gateway: FakeDingTalkStream) -> App:
 
 def _valid_until(clock: FakeClock, minutes: int = 90) -> int:
     return int(clock.now().timestamp() * 1000) + minutes * 60_000
+
+
+async def _undelivered(app: App) -> bool:
+    async with app.db.read() as s:
+        row = (await s.exec(select(InboundMessage))).one()
+    return row.delivered_at is None
 
 
 async def _count(app: App, model: type) -> int:
@@ -84,17 +95,88 @@ async def test_checkin_callback_is_acked_answered_and_recorded(
     assert await _count(bot, CheckIn) == 1
 
 
-async def test_a_redelivered_callback_changes_nothing(
+async def test_the_gateway_is_asked_for_json_and_the_bot_connects(
+    bot: App, gateway: FakeDingTalkStream
+) -> None:
+    assert gateway.opens == 1 and gateway.xml_answers == 0
+    assert bot.long_connections[0].state == "connected"
+    # As the real gateway does, the fake answers XML to a request without the header.
+    async with aiohttp.ClientSession() as http:
+        body = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "subscriptions": []}
+        async with http.post(f"{gateway.base}/v1.0/gateway/connections/open", json=body) as r:
+            assert r.content_type == "application/xml"
+
+
+async def test_a_gateway_answering_xml_is_one_clear_log_line(
+    replicas: Replicas, gateway: FakeDingTalkStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway.always_xml = True  # as a proxy that drops the Accept header would make it
+    app = await replicas.start(**_overrides(gateway))
+    await eventually(lambda: gateway.xml_answers >= 4, "four answers in XML")
+    lines = [r.getMessage() for r in caplog.records if "不是 JSON" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("钉钉网关返回的不是 JSON（Content-Type: application/xml）")
+    assert app.long_connections[0].problem == (
+        "钉钉网关返回的不是 JSON（Content-Type: application/xml）"
+    )
+    assert gateway.connections == 0
+
+
+async def _stopped(app: App) -> None:
+    """Stop the stream: replies still on their way are sent first, so all are counted."""
+    await app.long_connections[0].stop()
+
+
+async def test_a_callback_pushed_three_times_is_acked_three_times_and_answered_once(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    payload = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    mid = await gateway.deliver(payload)
+    # The gateway missed the ack, twice: the same frame again.
+    await gateway.push_again(mid)
+    await gateway.push_again(mid)
+    await eventually(lambda: len(gateway.acks) == 3, "three acks")
+    await _stopped(bot)
+    assert [a["headers"]["messageId"] for a in gateway.acks] == [mid, mid, mid]
+    assert gateway.replies == [
+        {
+            "msgtype": "text",
+            "text": {"content": "@liu-dt\n✅ 上班签到成功 08:10，按时。"},
+            "at": {"atUserIds": ["liu-dt"], "isAtAll": False},
+        }
+    ]
+    assert await _count(bot, CheckIn) == 1
+    assert await _count(bot, InboundMessage) == 1
+
+
+async def test_the_same_message_in_new_frames_is_acked_and_answered_once(
     bot: App, gateway: FakeDingTalkStream, clock: FakeClock
 ) -> None:
     payload = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
     await gateway.deliver(payload)
     await gateway.deliver(payload)  # the same message again, in a new frame
-    await eventually(lambda: len(gateway.replies) == 2, "two replies")
-    assert gateway.replies[0] == gateway.replies[1]
-    assert len(gateway.acks) == 2 and not gateway.unacked
+    await eventually(lambda: len(gateway.acks) == 2, "two acks")
+    await _stopped(bot)
+    assert len(gateway.replies) == 1 and not gateway.unacked
     assert await _count(bot, CheckIn) == 1
     assert await _count(bot, InboundMessage) == 1
+
+
+async def test_a_message_whose_reply_failed_is_answered_when_pushed_again(
+    bot: App, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    payload = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    payload["sessionWebhook"] = f"{gateway.base}/robot/sendBySession"  # refused: no session
+    first = await gateway.deliver(payload)
+    await eventually(lambda: gateway.acks, "an ack")
+    valid = gateway.robot_message("dt-1", "liu-dt", "签到", expires_ms=_valid_until(clock))
+    # Its reply went nowhere (the OpenAPI fallback is not served here), so it was given back.
+    await eventually_async(lambda: _undelivered(bot), "the delivery given back")
+    await gateway.deliver(valid)
+    await eventually(lambda: gateway.replies, "a reply")
+    assert "上班签到成功" in gateway.replies[0]["text"]["content"]
+    assert gateway.acks[0]["headers"]["messageId"] == first
+    assert await _count(bot, CheckIn) == 1
 
 
 async def test_pings_are_answered_with_their_opaque(bot: App, gateway: FakeDingTalkStream) -> None:
@@ -120,11 +202,13 @@ async def test_a_dropped_connection_is_redialled_and_no_message_is_lost_or_doubl
     assert await _count(bot, CheckIn) == 1
 
 
-async def test_disconnect_frame_leads_to_a_new_connection(
+async def test_disconnect_frame_is_acked_then_leads_to_a_new_connection(
     bot: App, gateway: FakeDingTalkStream, clock: FakeClock
 ) -> None:
     await gateway.ask_to_reconnect()
     await gateway.connected(connections=2)
+    assert len(gateway.disconnect_acks) == 1
+    assert gateway.events.index("disconnect acked 1") < gateway.events.index("closed 1")
     payload = gateway.robot_message("dt-2", "chen-dt", "签到", expires_ms=_valid_until(clock))
     await gateway.deliver(payload)
     await eventually(lambda: gateway.replies, "a reply")
@@ -147,10 +231,19 @@ async def test_an_expired_session_webhook_is_not_used_and_the_message_still_coun
     assert learned is not None and learned.name == "一中群"  # for 绑定本群 and pushes
 
 
+async def _health(app: App) -> tuple[int, dict[str, object]]:
+    async with TestClient(TestServer(app.web_app())) as client:
+        resp = await client.get("/healthz")
+        return resp.status, await resp.json()
+
+
 async def test_healthz_shows_the_stream_state(bot: App) -> None:
-    async with TestClient(TestServer(bot.web_app())) as client:
-        body = await (await client.get("/healthz")).json()
+    status, body = await _health(bot)
+    assert status == 200 and body["status"] == "ok" and "reason" not in body
     assert body["connections"] == {"dingtalk": "connected"}
+
+
+AUTH_FAILED = "钉钉长连接鉴权失败（401），请核对 app_key / app_secret"
 
 
 async def test_wrong_credentials_back_off_and_the_secret_is_never_logged(
@@ -163,8 +256,68 @@ async def test_wrong_credentials_back_off_and_the_secret_is_never_logged(
     assert gateway.connections == 0
     assert app.long_connections[0].state != "connected"
     await replicas.close_all()
-    assert "HTTP 401" in caplog.text
+    assert AUTH_FAILED in caplog.text
     assert wrong not in caplog.text
+
+
+async def test_wrong_credentials_make_healthz_503_after_the_grace_and_200_once_fixed(
+    replicas: Replicas,
+    gateway: FakeDingTalkStream,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = await replicas.start(**_overrides(gateway, "not-the-secret-value"))
+    await eventually(lambda: gateway.refused >= 3, "three refusals")
+    status, body = await _health(app)
+    assert (status, body["status"]) == (200, "ok")  # within the grace: it may be a blip
+    assert body["connections"] in ({"dingtalk": "connecting"}, {"dingtalk": "reconnecting"})
+    clock.advance(timedelta(seconds=120))
+    assert (await _health(app))[0] == 200  # the grace is 120 s
+    clock.advance(timedelta(seconds=1))
+    status, body = await _health(app)
+    assert (status, body["status"], body["reason"]) == (503, "degraded", AUTH_FAILED)
+    # Logged once, in Chinese, however many times it was retried.
+    assert gateway.refused >= 3
+    assert [r.levelname for r in caplog.records if AUTH_FAILED in r.getMessage()] == ["ERROR"]
+
+    gateway.client_secret = "not-the-secret-value"  # the operator fixed the other side
+    await gateway.connected()
+    await eventually(lambda: app.long_connections[0].state == "connected", "connected")
+    status, body = await _health(app)
+    assert (status, body["status"]) == (200, "ok") and "reason" not in body
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_an_unreachable_gateway_makes_healthz_503_with_the_reason(
+    replicas: Replicas, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    port = _closed_port()
+    app = await replicas.start(**_overrides(gateway, api_base=f"http://127.0.0.1:{port}"))
+    conn = app.long_connections[0]
+    await eventually(lambda: conn.problem, "a failed attempt")
+    assert (await _health(app))[0] == 200
+    clock.advance(timedelta(seconds=121))
+    status, body = await _health(app)
+    assert status == 503 and body["status"] == "degraded"
+    assert str(body["reason"]).startswith(f"无法连接钉钉网关：127.0.0.1:{port}（")
+    assert body["connections"] in ({"dingtalk": "connecting"}, {"dingtalk": "reconnecting"})
+
+
+async def test_the_grace_is_configurable(
+    replicas: Replicas, gateway: FakeDingTalkStream, clock: FakeClock
+) -> None:
+    overrides = _overrides(gateway, "not-the-secret-value")
+    app = await replicas.start(**overrides, server={"health_grace_seconds": 10})
+    await eventually(lambda: gateway.refused >= 1, "a refusal")
+    clock.advance(timedelta(seconds=11))
+    status, body = await _health(app)
+    assert status == 503 and body["reason"] == AUTH_FAILED
 
 
 async def test_tickets_never_reach_the_log(

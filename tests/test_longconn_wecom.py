@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -30,10 +31,11 @@ async def wecom() -> AsyncIterator[tuple[FakeWeComWS, TestServer]]:
     server = await serve(fake.app)
     yield fake, server
     await server.close()
+    assert fake.malformed == []  # every frame the bot sent was one WeCom accepts
 
 
-def _overrides(server: TestServer, secret: str = SECRET) -> dict[str, object]:
-    url = str(server.make_url("/")).replace("http://", "ws://")
+def _overrides(server: TestServer, secret: str = SECRET, url: str = "") -> dict[str, object]:
+    url = url or str(server.make_url("/")).replace("http://", "ws://")
     return {
         "wecom": {
             "mode": "long_connection",
@@ -71,14 +73,35 @@ async def test_checkin_frame_gets_its_reply_frame_and_its_row(
     assert await _count(bot, CheckIn) == 1
 
 
-async def test_a_redelivered_frame_changes_nothing(
+async def test_a_message_delivered_three_times_is_answered_once(
     bot: App, wecom: tuple[FakeWeComWS, TestServer]
 ) -> None:
     fake, _ = wecom
-    first = await fake.reply_to(await fake.deliver(text_message("msg-1", "wang", "签到")))
-    again = await fake.reply_to(await fake.deliver(text_message("msg-1", "wang", "签到")))
-    assert again["body"]["stream"]["content"] == first["body"]["stream"]["content"]
-    assert "按时" in again["body"]["stream"]["content"]
+    first = await fake.deliver(text_message("msg-1", "wang", "签到"))
+    await fake.push_again(first)  # the same frame again
+    await fake.deliver(text_message("msg-1", "wang", "签到"))  # the same message, a new frame
+    # Frames are handled in order: once the next message is answered, those were too.
+    await fake.reply_to(await fake.deliver(text_message("msg-2", "sun", "签到")))
+    replies = fake.frames("aibot_respond_msg")
+    assert [r["body"]["stream"]["id"] for r in replies] == ["msg-1", "msg-2"]
+    assert replies[0]["body"]["stream"]["content"] == "✅ 上班签到成功 08:10，按时。"
+    assert await _count(bot, CheckIn) == 2
+    assert await _count(bot, InboundMessage, message_id="msg-1") == 1
+
+
+async def test_a_reply_wecom_refused_is_sent_when_wecom_delivers_the_message_again(
+    bot: App, wecom: tuple[FakeWeComWS, TestServer]
+) -> None:
+    fake, _ = wecom
+    fake.respond_errcode = 600_001  # the reply does not get through
+    req_id = await fake.deliver(text_message("msg-1", "wang", "签到"))
+    await fake.reply_to(req_id)
+    fake.respond_errcode = 0
+    await fake.drop()
+    await fake.connected(subscribes=2)  # the fake pushes what went unanswered again
+    again = await fake.reply_to(req_id, nth=2)
+    assert again["body"]["stream"]["content"] == "✅ 上班签到成功 08:10，按时。"
+    assert not fake.unanswered
     assert await _count(bot, CheckIn) == 1
     assert await _count(bot, InboundMessage, message_id="msg-1") == 1
 
@@ -109,7 +132,8 @@ async def test_pushes_go_out_over_the_connection_exactly_once(
     await transport.send_direct("li", Reply("本月汇总已生成。"))
     sent = fake.frames("aibot_send_msg")
     assert [f["body"]["chatid"] for f in sent] == ["wr-bureau", "li"]
-    assert [f["body"]["chat_type"] for f in sent] == [2, 1]
+    # The official SDK's fields, no more: WeCom tells a group from a person by the id.
+    assert [set(f["body"]) for f in sent] == [{"chatid", "msgtype", "markdown"}] * 2
     assert sent[0]["body"]["msgtype"] == "markdown"
     assert sent[0]["body"]["markdown"]["content"] == "@王党员\n请按时参加主题党日。"
 
@@ -131,12 +155,75 @@ async def test_a_push_refused_or_without_connection_raises_and_is_not_sent_twice
     assert len(fake.frames("aibot_send_msg")) == 1
 
 
-async def test_healthz_shows_the_connection_state(bot: App) -> None:
-    async with TestClient(TestServer(bot.web_app())) as client:
+async def _health(app: App) -> tuple[int, dict[str, object]]:
+    async with TestClient(TestServer(app.web_app())) as client:
         resp = await client.get("/healthz")
-        body = await resp.json()
-    assert resp.status == 200
+        return resp.status, await resp.json()
+
+
+async def test_healthz_shows_the_connection_state(bot: App) -> None:
+    status, body = await _health(bot)
+    assert status == 200 and body["status"] == "ok" and "reason" not in body
     assert body["connections"] == {"wecom": "connected"}
+
+
+REFUSED = "企业微信长连接订阅被拒绝（errcode=40058 bad），请核对 bot_id / secret"
+
+
+async def test_a_refused_subscription_makes_healthz_503_after_the_grace_and_200_once_fixed(
+    replicas: Replicas,
+    wecom: tuple[FakeWeComWS, TestServer],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake, server = wecom
+    app = await replicas.start(**_overrides(server, "wrong-secret-value"))
+    await eventually(lambda: fake.refused >= 3, "three refusals")
+    status, body = await _health(app)
+    assert (status, body["status"]) == (200, "ok")  # within the grace
+    clock.advance(timedelta(seconds=120))
+    assert (await _health(app))[0] == 200
+    clock.advance(timedelta(seconds=1))
+    status, body = await _health(app)
+    assert (status, body["status"], body["reason"]) == (503, "degraded", REFUSED)
+    assert body["connections"] in ({"wecom": "connecting"}, {"wecom": "reconnecting"})
+    assert [r.levelname for r in caplog.records if REFUSED in r.getMessage()] == ["ERROR"]
+
+    fake.secret = "wrong-secret-value"  # the console and the config agree again
+    await fake.connected()
+    await eventually(lambda: app.long_connections[0].state == "connected", "connected")
+    status, body = await _health(app)
+    assert (status, body["status"]) == (200, "ok") and "reason" not in body
+
+
+async def test_an_unreachable_server_makes_healthz_503_with_the_reason(
+    replicas: Replicas, wecom: tuple[FakeWeComWS, TestServer], clock: FakeClock
+) -> None:
+    _, server = wecom
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = await replicas.start(**_overrides(server, url=f"ws://127.0.0.1:{port}/"))
+    conn = app.long_connections[0]
+    await eventually(lambda: conn.problem, "a failed attempt")
+    assert (await _health(app))[0] == 200
+    clock.advance(timedelta(seconds=121))
+    status, body = await _health(app)
+    assert status == 503
+    assert str(body["reason"]).startswith(f"无法连接企业微信长连接服务器：127.0.0.1:{port}（")
+
+
+async def test_a_standby_replica_is_healthy_however_long_it_waits(
+    replicas: Replicas, wecom: tuple[FakeWeComWS, TestServer], clock: FakeClock
+) -> None:
+    fake, server = wecom
+    await replicas.start(**_overrides(server))
+    await fake.connected()
+    second = await replicas.start(**_overrides(server), server={"health_grace_seconds": 0})
+    await eventually(lambda: second.long_connections[0].state == "standby", "standby")
+    clock.advance(timedelta(seconds=20))  # past any grace, within the holder's lease
+    status, body = await _health(second)
+    assert (status, body["connections"]) == (200, {"wecom": "standby"})
 
 
 async def test_a_wrong_secret_is_retried_with_growing_capped_backoff_and_never_logged(

@@ -73,7 +73,13 @@ async def test_insert_if_new_gives_the_new_rows_id_then_none(app):
     from qingfeng.storage.inbound import _RECORD
 
     now = app.clock.now()
-    values = {"platform": "dingtalk", "sender": "dt1", "reply": "{}", "received_at": now}
+    values = {
+        "platform": "dingtalk",
+        "sender": "dt1",
+        "reply": "{}",
+        "received_at": now,
+        "delivered_at": None,
+    }
     async with app.db.write() as s:
         first = await _RECORD.insert(s, message_id="m-1", **values)
         second = await _RECORD.insert(s, message_id="m-2", **values)

@@ -107,6 +107,27 @@ async def test_slow_work_answers_at_once_and_finishes_through_response_url(bot, 
     assert await count(bot.app, CheckIn) == 1
 
 
+async def test_a_slow_callback_retried_gets_one_late_reply(bot, fake):
+    gate = hold_replies(bot)
+    url = f"{fake.base}/cgi-bin/aibot/response?response_code=rc-2"
+    payload = aibot_text("msg-twice", "wang", "签到", chatid="wr-0", url=url)
+    # WeCom retries a callback it did not hear back from in time.
+    answers = [await bot.aibot_reply(payload) for _ in range(2)]
+    assert [a["stream"]["content"] for a in answers] == ["处理中…结果稍后发给你。"] * 2
+    gate.set()
+    await bot.app.wecom.drain()
+    signed_in = {"msgtype": "markdown", "markdown": {"content": "✅ 上班签到成功 08:10，按时。"}}
+    assert fake.responses == [("rc-2", signed_in)]
+    # Another retry, after the reply went out: an empty answer, nothing said twice.
+    bot.app.wecom.in_time.budget = 1.0
+    resp = await bot.post_aibot(payload)
+    assert resp.status == 200 and await resp.text() == ""
+    await bot.app.wecom.drain()
+    assert len(fake.responses) == 1
+    assert await count(bot.app, CheckIn) == 1
+    assert await count(bot.app, InboundMessage) == 1
+
+
 async def test_late_reply_never_goes_to_a_url_outside_the_wecom_api(bot, fake):
     gate = hold_replies(bot)
     payload = aibot_text("msg-ssrf", "wang", "签到", url="http://169.254.169.254/latest")

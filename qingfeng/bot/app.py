@@ -7,7 +7,9 @@ Nothing starts at import time.
 from __future__ import annotations
 
 import gc
+import json
 import logging
+from datetime import timedelta
 from typing import Protocol
 
 import aiohttp
@@ -43,6 +45,10 @@ def freeze_startup_heap() -> None:
     all: ~100 ms that stalled every request in flight (P1) and every push (P4)."""
     gc.collect()
     gc.freeze()
+
+
+def _readable_json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -101,6 +107,9 @@ class App:
             or (wecom.app.secret.get_secret_value() or wecom_groups)
         ):
             self.wecom = WeComPlatform(wecom, self.dispatcher.submit, self.clock, self._session)
+            # Late replies go out once per message id, across replicas: the dispatcher keeps
+            # that fact with the message's record.
+            self.wecom.in_time.deliveries = self.dispatcher
             self.web_adapters.extend(self.wecom.web_adapters)
             self.transports["wecom"] = self.wecom.transport
         self.dingtalk = dingtalk.install(self)
@@ -190,12 +199,21 @@ class App:
             scheduler = "manual"  # tests and the demo drive reminders themselves
         else:
             scheduler = "running" if self.reminders.running else "stopped"
-        healthy = db_ok and sched_ok
+        reasons = [] if db_ok else ["数据库不可用"]
+        if not sched_ok:
+            reasons.append("提醒调度器已停止")
+        # A connection down past the grace (wrong credentials, no route to the platform)
+        # means no message gets in: as broken as a dead database.
+        grace = timedelta(seconds=self.settings.server.health_grace_seconds)
+        reasons.extend(t for c in self.long_connections if (t := c.trouble(grace)))
         body: dict[str, object] = {
-            "status": "ok" if healthy else "degraded",
+            "status": "degraded" if reasons else "ok",
             "database": "ok" if db_ok else "down",
             "scheduler": scheduler,
         }
         if self.long_connections:
             body["connections"] = {c.platform: c.state for c in self.long_connections}
-        return web.json_response(body, status=200 if healthy else 503)
+        if reasons:
+            body["reason"] = "；".join(reasons)
+        # The reason in readable Chinese for `curl`, not in \u escapes.
+        return web.json_response(body, status=503 if reasons else 200, dumps=_readable_json)

@@ -104,6 +104,9 @@ class ServerConfig(_Section):
     export_secret: SecretStr = SecretStr("")
     export_ttl_hours: int = Field(24, ge=1, le=24 * 30)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # /healthz turns 503 once a long connection has been down this long (a reconnect or a
+    # lease handover takes seconds; wrong credentials or no route never end).
+    health_grace_seconds: int = Field(120, ge=0, le=3600)
     body_timeout_seconds: float = Field(5.0, gt=0, le=300)  # see platforms.payload.read_body
 
 

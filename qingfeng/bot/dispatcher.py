@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -125,7 +126,7 @@ class Dispatcher:
         now: datetime = self.services.clock.now()
         prior = await inbound.reply_to(s, msg.platform, msg.message_id)
         if prior is not None:
-            return Reply.from_json(prior) if prior else Reply(BUSY_REPLY)
+            return _repeated(prior)
         await self.lookups.refresh(s)
         member, branch = await self.lookups.sender(s, msg.platform, msg.sender_id)
         ctx = Context(
@@ -143,7 +144,13 @@ class Dispatcher:
         # The id is recorded last, with its reply, in the same transaction as the handler's
         # writes: a twin that got here first makes this one roll back whole.
         recorded = await inbound.record(
-            s, msg.platform, msg.message_id, msg.sender_id, now, reply.to_json()
+            s,
+            msg.platform,
+            msg.message_id,
+            msg.sender_id,
+            now,
+            reply.to_json(),
+            now if msg.reply_apart else None,  # its first handler sends the reply
         )
         if not recorded:
             raise _LostRace
@@ -152,9 +159,48 @@ class Dispatcher:
     async def _recorded_reply(self, msg: IncomingMessage) -> Reply | None:
         async with self.db.read() as s:
             prior = await inbound.reply_to(s, msg.platform, msg.message_id)
-        return Reply.from_json(prior) if prior else None
+        return _repeated(prior) if prior else None
+
+    # -- a reply sent apart from the platform's answer goes out once per message id --------
+
+    async def claim_delivery(self, msg: IncomingMessage) -> bool:
+        """Whether this caller is the one to send `msg`'s reply apart from the platform's
+        answer (a late reply, a re-delivered long-connection message): True once per
+        message id, across replicas, until `release_delivery`."""
+        try:
+            async with self.db.write() as s:
+                return await inbound.claim_delivery(
+                    s, msg.platform, msg.message_id, self.services.clock.now()
+                )
+        except DBAPIError as exc:
+            # Better a reply twice than none: the database cannot tell us either way.
+            self._log_unavailable(exc, f"delivery claim of {msg.platform} {msg.message_id}")
+            return True
+
+    async def release_delivery(self, msg: IncomingMessage) -> None:
+        """The reply did not go out after all: a re-delivery of `msg` may send it."""
+        try:
+            async with self.db.write() as s:
+                await inbound.release_delivery(s, msg.platform, msg.message_id)
+        except DBAPIError as exc:
+            self._log_unavailable(exc, f"delivery release of {msg.platform} {msg.message_id}")
+
+    async def delivered(self, msg: IncomingMessage) -> bool:
+        """Whether `msg`'s reply already went out apart from the platform's answer."""
+        try:
+            async with self.db.read() as s:
+                return await inbound.delivered(s, msg.platform, msg.message_id)
+        except DBAPIError as exc:
+            self._log_unavailable(exc, f"delivery check of {msg.platform} {msg.message_id}")
+            return False
 
     @staticmethod
     def _log_unavailable(exc: DBAPIError, what: str) -> None:
         cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
         log.error("database unavailable for %s: %s", what, cause[:200])
+
+
+def _repeated(prior: str) -> Reply:
+    """The reply recorded for an earlier delivery, marked as such."""
+    reply = Reply.from_json(prior) if prior else Reply(BUSY_REPLY)
+    return replace(reply, repeated=True)

@@ -24,6 +24,10 @@ class IncomingMessage(NamedTuple):
     text: str
     sender_name: str = ""
     chat_title: str = ""
+    # The reply goes out apart from the platform's answer, every time (a long connection):
+    # the dispatcher then records the message as delivered by its first handler, so a
+    # re-delivery gets nothing more, without a write of its own.
+    reply_apart: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class Reply:
     mentions: tuple[Mention, ...] = ()
     markdown: bool = False
     image_png: bytes | None = field(default=None, repr=False)
+    # Set by the dispatcher on the reply recorded for an earlier delivery of the same
+    # message id: the platform re-delivered it, and the reply may have gone out already.
+    repeated: bool = field(default=False, compare=False)
 
     def to_json(self) -> str:
         """Serialise for the inbound record and the outbox (images are not kept)."""

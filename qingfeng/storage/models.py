@@ -216,6 +216,10 @@ class InboundMessage(SQLModel, table=True):
     sender: str = Field(default="", max_length=128)
     reply: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
     received_at: datetime = Field(sa_column=_ts(index=True))
+    # When the reply was sent apart from the platform's answer (a long connection, a late
+    # reply): set by whoever sends it, so a re-delivery of the message, on any replica,
+    # sends nothing more. Empty while it has not gone out that way.
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class OutboxState(StrEnum):

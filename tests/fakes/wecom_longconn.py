@@ -1,9 +1,16 @@
 """A fake WeCom 智能机器人 long-connection server on loopback.
 
-It checks what the real one checks: the first frame must be `aibot_subscribe` with the
-right bot id and secret; each command gets an answer with its req_id and an errcode; a
-reply must carry the req_id of a callback this server delivered; only one connection per
-bot is kept (a newer one kicks the older with a `disconnected_event`).
+It behaves as the real one does towards the official SDK (WecomTeam/aibot-node-sdk): the
+first frame must be `aibot_subscribe` with the right bot id and secret; each command
+(subscribe, `ping`, `aibot_respond_msg`, `aibot_send_msg`) gets an answer {"headers":
+{"req_id"}, "errcode", "errmsg"} under its req_id; a reply must carry the req_id of a
+callback this server delivered, as a finished `stream`; a push carries exactly the SDK's
+fields; only one connection per bot is kept (a newer one kicks the older with a
+`disconnected_event`). A callback without an accepted reply is pushed again on the next
+connection, and when the test says so.
+
+Frames that break these rules are kept in `malformed`; the tests' fixture checks that
+there are none.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from aiohttp import web
 from tests.fakes.waiting import eventually
 
 SEND_MAX_BYTES = 20480
+SEND_FIELDS = {"chatid", "msgtype", "markdown"}  # what the SDK's sendMessage sends
+NO_SUCH_CALLBACK = 846605
 
 
 class FakeWeComWS:
@@ -27,7 +36,10 @@ class FakeWeComWS:
         self.subscribes = 0  # successful ones
         self.refused = 0
         self.send_errcode = 0  # what aibot_send_msg answers; set to make pushes fail
-        self.delivered: set[str] = set()  # req_ids of callbacks sent
+        self.respond_errcode = 0  # what aibot_respond_msg answers; set to make replies fail
+        self.delivered: dict[str, dict[str, Any]] = {}  # req_id -> callback frame sent
+        self.unanswered: dict[str, dict[str, Any]] = {}  # callbacks without an accepted reply
+        self.malformed: list[str] = []
         self.current: web.WebSocketResponse | None = None
         self.app = web.Application()
         self.app.on_shutdown.append(self._hang_up)
@@ -61,9 +73,12 @@ class FakeWeComWS:
             kick["body"] = {"msgtype": "event", "event": {"eventtype": "disconnected_event"}}
             await old.send_json(kick)
             await old.close()
+        await ws.send_json({"headers": {"req_id": req_id}, "errcode": 0, "errmsg": "ok"})
+        held = list(self.unanswered.values())  # what the bot missed while away
         self.current = ws
         self.subscribes += 1
-        await ws.send_json({"headers": {"req_id": req_id}, "errcode": 0, "errmsg": "ok"})
+        for frame in held:
+            await ws.send_json(frame)
         try:
             async for msg in ws:
                 await self._command(ws, json.loads(msg.data))
@@ -75,19 +90,34 @@ class FakeWeComWS:
     async def _command(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         self.received.append(frame)
         cmd, req_id = frame.get("cmd"), frame.get("headers", {}).get("req_id", "")
+        body = frame.get("body", {})
         errcode = 0
-        if cmd == "aibot_respond_msg" and req_id not in self.delivered:
-            errcode = 846605  # no such callback
-        if cmd == "aibot_send_msg":
-            body = frame.get("body", {})
-            content = body.get("markdown", {}).get("content", "")
-            if not body.get("chatid") or body.get("chat_type") not in (1, 2):
+        if not req_id:
+            self.malformed.append(f"a command without req_id: {frame}")
+        if cmd == "aibot_respond_msg":
+            stream = body.get("stream", {})
+            if req_id not in self.delivered:
+                errcode = NO_SUCH_CALLBACK
+            elif body.get("msgtype") != "stream" or set(stream) != {"id", "finish", "content"}:
+                self.malformed.append(f"not a stream reply as the SDK sends it: {frame}")
                 errcode = 40058
-            elif len(content.encode()) > SEND_MAX_BYTES:
+            else:
+                errcode = self.respond_errcode
+            if errcode == 0:
+                self.unanswered.pop(req_id, None)
+        elif cmd == "aibot_send_msg":
+            content = body.get("markdown", {}).get("content", "")
+            if set(body) != SEND_FIELDS or body.get("msgtype") != "markdown":
+                self.malformed.append(f"a push with other fields than the SDK's: {frame}")
+                errcode = 40058
+            elif not body.get("chatid") or len(content.encode()) > SEND_MAX_BYTES:
                 errcode = 40058
             else:
                 errcode = self.send_errcode
-        await ws.send_json({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": "x"})
+        elif cmd != "ping":
+            self.malformed.append(f"an unknown command: {frame}")
+        errmsg = "ok" if errcode == 0 else "refused"
+        await ws.send_json({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg})
 
     async def connected(self, subscribes: int = 1) -> None:
         """Wait until the bot has subscribed `subscribes` times in all and is connected."""
@@ -96,23 +126,26 @@ class FakeWeComWS:
         )
 
     async def deliver(self, body: dict[str, Any], req_id: str | None = None) -> str:
-        """Push an aibot_msg_callback; held until a bot is connected, as WeCom queues it."""
+        """Push an aibot_msg_callback; held until a bot connects, as WeCom holds it."""
         req_id = req_id or uuid.uuid4().hex
-        self.delivered.add(req_id)
-        await self.connected(subscribes=0)
-        assert self.current is not None
         frame = {"cmd": "aibot_msg_callback", "headers": {"req_id": req_id}, "body": body}
-        await self.current.send_json(frame)
+        self.delivered[req_id] = self.unanswered[req_id] = frame
+        if self.current is not None:
+            await self.current.send_json(frame)
         return req_id
 
-    async def reply_to(self, req_id: str) -> dict[str, Any]:
-        """The aibot_respond_msg answering callback `req_id`, once it arrives."""
+    async def push_again(self, req_id: str) -> None:
+        """Push callback `req_id` once more, as after a reply WeCom did not get."""
+        assert self.current is not None
+        await self.current.send_json(self.delivered[req_id])
 
-        def found() -> list[dict[str, Any]]:
-            return [f for f in self.frames("aibot_respond_msg") if f["headers"]["req_id"] == req_id]
+    def replies_to(self, req_id: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames("aibot_respond_msg") if f["headers"]["req_id"] == req_id]
 
-        await eventually(found, f"reply to {req_id}")
-        return found()[0]
+    async def reply_to(self, req_id: str, nth: int = 1) -> dict[str, Any]:
+        """The `nth` aibot_respond_msg answering callback `req_id`, once it arrives."""
+        await eventually(lambda: len(self.replies_to(req_id)) >= nth, f"reply to {req_id}")
+        return self.replies_to(req_id)[nth - 1]
 
     async def _hang_up(self, _: web.Application) -> None:
         await self.drop()

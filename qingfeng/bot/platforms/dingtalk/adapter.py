@@ -100,7 +100,10 @@ class DingTalkAdapter:
             self._finish_later(message, pending)  # DingTalk hung up; the reply still goes out
             raise
         if in_time:
-            return jsoncodec.json_response(webhook_body(self.addressed(message, pending.result())))
+            reply = pending.result()
+            if reply.repeated and await self._dispatcher.delivered(message.incoming()):
+                return jsoncodec.json_response({})  # a retry answered by a late reply already
+            return jsoncodec.json_response(webhook_body(self.addressed(message, reply)))
         # Too slow for the HTTP response: answer DingTalk now and deliver the reply later.
         self._finish_later(message, pending)
         return jsoncodec.json_response({})
@@ -135,10 +138,15 @@ class DingTalkAdapter:
 
     async def _reply_later(self, message: RobotMessage, pending: asyncio.Future[Reply]) -> None:
         reply = self.addressed(message, await pending)
+        # DingTalk retries a slow callback, maybe on another replica: one late reply each.
+        if not await self._dispatcher.claim_delivery(message.incoming()):
+            log.info("dingtalk late reply to %s sent already", message.msg_id)
+            return
         try:
             await self.deliver(message, reply)
         except SendError as exc:
             log.error("dingtalk reply to %s not delivered: %s", message.msg_id, exc.reason)
+            await self._dispatcher.release_delivery(message.incoming())
 
     async def deliver(self, message: RobotMessage, reply: Reply) -> None:
         """Send a late reply: by the sessionWebhook while it is valid, else by the OpenAPI."""

@@ -115,6 +115,8 @@ class AibotAdapter:
             await self._respond_later(response_url, reply)
 
         reply = await self.in_time.reply(msg, later)
+        if reply is not None and await self.in_time.delivered_before(msg, reply):
+            return None  # a retry whose reply already went out through response_url
         return _stream(msgid, WORKING if reply is None else as_text(reply))
 
     async def _respond_later(self, response_url: object, reply: Reply) -> None:

@@ -136,6 +136,8 @@ class AppCallbackAdapter:
         reply = await self.in_time.reply(msg, later)
         if reply is None:
             return WORKING if self.transport is not None else None
+        if await self.in_time.delivered_before(msg, reply):
+            return None  # a retry whose reply already went out through message/send
         return as_text(reply)
 
 
