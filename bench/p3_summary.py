@@ -26,15 +26,15 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.config import load_settings
-from qingfeng.bot.context import Services
-from qingfeng.handlers.periods import parse_period
-from qingfeng.handlers.summary import Scope, load_summary
-from qingfeng.schedules.holidays import HolidayCalendar
-from qingfeng.storage import members
-from qingfeng.storage.engine import Database
-from qingfeng.storage.migrate import upgrade
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.context import Services
+from handlers.periods import parse_period
+from handlers.summary import Scope, load_summary
+from schedules.holidays import HolidayCalendar
+from storage import members
+from storage.engine import Database
+from storage.migrate import upgrade
 
 BRANCHES = 100
 PER_BRANCH = 50

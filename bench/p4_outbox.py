@@ -18,11 +18,11 @@ from pathlib import Path
 import aiohttp
 
 from bench.common import ROOT, clean_env, free_port, paired_ratio, spawn, stop, wait_healthy
-from qingfeng.bot.app import App, freeze_startup_heap
-from qingfeng.bot.clock import SHANGHAI, FakeClock
-from qingfeng.bot.config import load_settings
-from qingfeng.bot.logs import setup_logging
-from qingfeng.storage.migrate import upgrade
+from bot.app import App, freeze_startup_heap
+from bot.clock import SHANGHAI, FakeClock
+from bot.config import load_settings
+from bot.logs import setup_logging
+from storage.migrate import upgrade
 
 GROUPS = 500
 CONCURRENCY = 50  # the outbox worker's own limit of sends in flight

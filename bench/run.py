@@ -1,5 +1,5 @@
 """One command for the service benchmarks: `python -m bench.run` prints P1, P2, P4 and P5,
-each next to its baseline measured in the same run, and its DESIGN.md target.
+each next to its baseline measured in the same run, and its target (bench/README.md).
 (P3, the county summary, has its own script: bench/p3_summary.py.)"""
 
 from __future__ import annotations

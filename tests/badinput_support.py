@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, settings
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.storage.models import (
+from bot.app import App
+from bot.clock import FakeClock
+from storage.models import (
     Account,
     Attendance,
     CheckIn,

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import SHANGHAI, FakeClock
-from qingfeng.bot.config import Settings, load_settings
-from qingfeng.bot.messages import IncomingMessage, Reply
-from qingfeng.handlers.roster import import_roster
-from qingfeng.storage import members
-from qingfeng.storage.engine import Database
-from qingfeng.storage.migrate import upgrade
+from bot.app import App
+from bot.clock import SHANGHAI, FakeClock
+from bot.config import Settings, load_settings
+from bot.messages import IncomingMessage, Reply
+from handlers.roster import import_roster
+from storage import members
+from storage.engine import Database
+from storage.migrate import upgrade
 
 # Set to a server URL (e.g. postgresql+asyncpg://root@127.0.0.1:5432/test) to run the suite on
 # PostgreSQL: a fresh database is created for the run and dropped at the end.

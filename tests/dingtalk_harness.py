@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.storage.models import CheckIn, Group, InboundMessage
+from bot.app import App
+from bot.clock import FakeClock
+from bot.platforms.dingtalk.transport import DingTalkTransport
+from storage.models import CheckIn, Group, InboundMessage
 from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
 from tests.fakes.dingtalk import (
     FakeDingTalk,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qingfeng.bot.clock import FakeClock
+from bot.clock import FakeClock
 from tests.longconn_support import CompressedSleep, Replicas
 
 

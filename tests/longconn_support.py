@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.handlers.roster import import_roster
-from qingfeng.storage.migrate import upgrade
+from bot.app import App
+from bot.clock import FakeClock
+from handlers.roster import import_roster
+from storage.migrate import upgrade
 from tests.conftest import _empty_tables, make_settings
 
 

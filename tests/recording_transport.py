@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
-from qingfeng.bot.messages import Reply
-from qingfeng.bot.sending import GroupTarget, SendError
+from bot.messages import Reply
+from bot.sending import GroupTarget, SendError
 
 
 @dataclass

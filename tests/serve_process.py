@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from qingfeng.bot.clock import SHANGHAI, SystemClock
+from bot.clock import SHANGHAI, SystemClock
 from tests.test_cli import QINGFENG
 
 FESTIVAL = "国庆"  # the festival the config moves so that its reminder is due now

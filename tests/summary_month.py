@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import update
 
-from qingfeng.bot.app import App
-from qingfeng.storage import checkins
-from qingfeng.storage.models import Member
+from bot.app import App
+from storage import checkins
+from storage.models import Member
 from tests.conftest import Chat, at, member_id
 
 WORKDAYS = [

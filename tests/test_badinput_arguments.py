@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.handlers.periods import PERIOD_HELP
-from qingfeng.storage.models import (
+from bot.app import App
+from handlers.periods import PERIOD_HELP
+from storage.models import (
     Account,
     AppSecret,
     Attendance,

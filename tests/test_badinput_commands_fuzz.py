@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qingfeng.bot.dispatcher import BUSY_REPLY, ERROR_REPLY
-from qingfeng.handlers.registry import all_commands
+from bot.dispatcher import BUSY_REPLY, ERROR_REPLY
+from handlers.registry import all_commands
 from tests.badinput_support import ErrorLog, fuzz
 from tests.conftest import Chat
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from qingfeng.storage.models import Account, Group
+from storage.models import Account, Group
 from tests.conftest import branch_id
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from qingfeng.storage.models import CheckIn
+from storage.models import CheckIn
 from tests.conftest import at
 
 
@@ -74,9 +74,9 @@ async def test_branch_without_daily_check_in(app, chat):
 
 
 async def test_per_branch_window_override(tmp_path, clock, roster_file):
-    from qingfeng.bot.app import App
-    from qingfeng.handlers.roster import import_roster
-    from qingfeng.storage.migrate import upgrade
+    from bot.app import App
+    from handlers.roster import import_roster
+    from storage.migrate import upgrade
     from tests.conftest import BUREAU, Chat, make_settings
 
     settings = make_settings(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qingfeng.storage.migrate import head_revision
+from storage.migrate import head_revision
 from tests.conftest import ROSTER
 
 QINGFENG = str(Path(sys.executable).parent / "qingfeng")

@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from qingfeng.bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings
 
 
 def write(tmp_path, text: str):
@@ -96,7 +96,7 @@ def test_unknown_database_driver(tmp_path):
 
 
 def test_shipped_template_is_valid_and_complete(tmp_path):
-    text = resources.files("qingfeng.bot").joinpath("qingfeng.example.toml").read_text("utf-8")
+    text = resources.files("bot").joinpath("qingfeng.example.toml").read_text("utf-8")
     data = tomllib.loads(text)
     for key in ("database", "server", "wecom", "dingtalk", "checkin", "reminders"):
         assert key in data

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlmodel import func, select
 
-from qingfeng.storage.models import CheckIn, InboundMessage
+from storage.models import CheckIn, InboundMessage
 from tests.conftest import at
 
 
@@ -41,7 +41,7 @@ async def test_same_id_on_another_platform_is_another_message(app, chat):
 
 
 async def test_failed_handler_records_nothing_so_a_retry_can_work(app, chat, monkeypatch):
-    from qingfeng.handlers import checkin
+    from handlers import checkin
 
     async def broken(*_a, **_k):
         raise RuntimeError("boom")
@@ -55,8 +55,8 @@ async def test_failed_handler_records_nothing_so_a_retry_can_work(app, chat, mon
 
 
 async def test_a_reply_sent_apart_is_claimed_once_across_replicas(app, chat, clock):
-    from qingfeng.bot.app import App
-    from qingfeng.bot.messages import IncomingMessage
+    from bot.app import App
+    from bot.messages import IncomingMessage
 
     msg = IncomingMessage("dingtalk", "apart-1", "direct", "liu-dt", "liu-dt", "签到")
     first = await app.dispatcher.handle(msg)
@@ -78,7 +78,7 @@ async def test_a_reply_sent_apart_is_claimed_once_across_replicas(app, chat, clo
 
 
 async def test_a_long_connection_message_is_claimed_by_its_first_handler(app):
-    from qingfeng.bot.messages import IncomingMessage
+    from bot.messages import IncomingMessage
 
     msg = IncomingMessage("wecom", "ws-1", "direct", "wang", "wang", "签到", reply_apart=True)
     assert not (await app.dispatcher.handle(msg)).repeated  # its handler sends the reply

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from qingfeng.bot.app import App
-from qingfeng.bot.platforms.dingtalk.adapter import DingTalkAdapter
-from qingfeng.bot.router import BIND_HINT
+from bot.app import App
+from bot.platforms.dingtalk.adapter import DingTalkAdapter
+from bot.router import BIND_HINT
 from tests.conftest import SCHOOL, branch_id
 from tests.dingtalk_harness import DingTalkHarness, dingtalk_bot
 from tests.fakes.dingtalk import APP_SECRET, callback_headers

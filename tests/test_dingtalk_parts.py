@@ -8,13 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from qingfeng.bot.app import App
-from qingfeng.bot.platforms.dingtalk.callback import BadPayload, parse
-from qingfeng.bot.platforms.dingtalk.client import Throttled, TokenRejected, check_answer
-from qingfeng.bot.platforms.dingtalk.markdown import title_of, to_phone_markdown
-from qingfeng.bot.platforms.dingtalk.signing import sign, signed_webhook_url, verify_callback
-from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.bot.sending import SendError
+from bot.app import App
+from bot.platforms.dingtalk.callback import BadPayload, parse
+from bot.platforms.dingtalk.client import Throttled, TokenRejected, check_answer
+from bot.platforms.dingtalk.markdown import title_of, to_phone_markdown
+from bot.platforms.dingtalk.signing import sign, signed_webhook_url, verify_callback
+from bot.platforms.dingtalk.transport import DingTalkTransport
+from bot.sending import SendError
 from tests.conftest import make_settings
 from tests.fakes.dingtalk import APP_SECRET, callback_headers, callback_payload
 

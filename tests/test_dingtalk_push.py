@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.messages import Mention, Reply
-from qingfeng.bot.platforms.dingtalk.client import AccessToken, DingTalkHTTP, RobotAPI
-from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.bot.sending import GroupTarget, SendError
+from bot.clock import FakeClock
+from bot.messages import Mention, Reply
+from bot.platforms.dingtalk.client import AccessToken, DingTalkHTTP, RobotAPI
+from bot.platforms.dingtalk.transport import DingTalkTransport
+from bot.sending import GroupTarget, SendError
 from tests.dingtalk_harness import DingTalkHarness, dingtalk_bot
 from tests.fakes.dingtalk import APP_KEY, APP_SECRET, ROBOT_CODE
 

@@ -9,11 +9,11 @@ import asyncio
 import pytest
 from sqlmodel import func, select
 
-from qingfeng.bot.context import Context
-from qingfeng.bot.dispatcher import ERROR_REPLY
-from qingfeng.bot.messages import IncomingMessage, Reply
-from qingfeng.bot.router import Command, Router
-from qingfeng.storage.models import CheckIn, InboundMessage
+from bot.context import Context
+from bot.dispatcher import ERROR_REPLY
+from bot.messages import IncomingMessage, Reply
+from bot.router import Command, Router
+from storage.models import CheckIn, InboundMessage
 from tests.conftest import at
 from tests.sqlite_lock import holding_lock
 

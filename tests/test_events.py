@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from qingfeng.storage import events
-from qingfeng.storage.models import Attendance, CheckIn, Event
+from storage import events
+from storage.models import Attendance, CheckIn, Event
 from tests.conftest import SCHOOL, at, branch_id, member_id
 
 

@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import load_workbook
 
-from qingfeng.bot.app import App
-from qingfeng.bot.export_tokens import BadToken, ExportGrant, make_token, read_token
-from qingfeng.handlers.periods import parse_period
-from qingfeng.storage.migrate import upgrade
+from bot.app import App
+from bot.export_tokens import BadToken, ExportGrant, make_token, read_token
+from handlers.periods import parse_period
+from storage.migrate import upgrade
 from tests.conftest import BUREAU, SCHOOL, make_settings
 
 
@@ -78,7 +78,7 @@ async def test_link_expires_after_the_configured_hours(chat, client, clock):
 
 
 async def test_configured_secret_signs_links_and_ttl_is_honoured(tmp_path, clock, roster_file):
-    from qingfeng.handlers.roster import import_roster
+    from handlers.roster import import_roster
     from tests.conftest import Chat
 
     settings = make_settings(

@@ -9,12 +9,12 @@ import sqlite3
 import pytest
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.dispatcher import BUSY_REPLY
-from qingfeng.handlers.roster import import_roster
-from qingfeng.storage.engine import Database
-from qingfeng.storage.migrate import upgrade
-from qingfeng.storage.models import CheckIn, InboundMessage
+from bot.app import App
+from bot.dispatcher import BUSY_REPLY
+from handlers.roster import import_roster
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import CheckIn, InboundMessage
 from tests.conftest import Chat, make_settings
 from tests.sqlite_lock import holding_lock
 

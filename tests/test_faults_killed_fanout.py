@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from qingfeng.bot.clock import FakeClock, SystemClock
-from qingfeng.schedules.worker import BATCH, CONCURRENCY
-from qingfeng.storage import outbox
-from qingfeng.storage.engine import Database
-from qingfeng.storage.models import OutboxState
+from bot.clock import FakeClock, SystemClock
+from schedules.worker import BATCH, CONCURRENCY
+from storage import outbox
+from storage.engine import Database
+from storage.models import OutboxState
 from tests.fakes.waiting import eventually
 from tests.fakes.wecom import FakeWeCom
 from tests.serve_process import HOLIDAY_TEXT, Server, holiday_due_now, server, upgrade

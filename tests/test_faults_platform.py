@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.schedules.worker import RunReport
-from qingfeng.storage import outbox
-from qingfeng.storage.models import OutboxState
+from bot.app import App
+from bot.clock import FakeClock
+from bot.platforms.dingtalk.transport import DingTalkTransport
+from schedules.worker import RunReport
+from storage import outbox
+from storage.models import OutboxState
 from tests.conftest import at, make_settings, started_app
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.wecom import FakeWeCom, WeComBot

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from qingfeng.bot import jsoncodec
-from qingfeng.storage.models import Role
+from bot import jsoncodec
+from storage.models import Role
 
 
 def test_text_stays_readable_and_non_string_keys_become_strings():

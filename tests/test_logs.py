@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from qingfeng.bot.logs import KeyValueFormatter, RedactSecrets, TurnBufferedHandler, secret_values
+from bot.logs import KeyValueFormatter, RedactSecrets, TurnBufferedHandler, secret_values
 from tests.conftest import make_settings
 
 
@@ -45,9 +45,9 @@ async def test_healthz_reports_database(app):
 
 
 async def test_healthz_reports_the_scheduler_and_fails_when_it_stops(tmp_path, clock, roster_file):
-    from qingfeng.bot.app import App
-    from qingfeng.handlers.roster import import_roster
-    from qingfeng.storage.migrate import upgrade
+    from bot.app import App
+    from handlers.roster import import_roster
+    from storage.migrate import upgrade
 
     application = App(make_settings(tmp_path), clock=clock, schedule=True)
     await upgrade(application.db)

@@ -13,10 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.storage import groups
-from qingfeng.storage.models import CheckIn, InboundMessage
+from bot.app import App
+from bot.clock import FakeClock
+from storage import groups
+from storage.models import CheckIn, InboundMessage
 from tests.conftest import BUREAU, SCHOOL
 from tests.fakes.dingtalk_streamserver import FakeDingTalkStream
 from tests.fakes.waiting import eventually, eventually_async

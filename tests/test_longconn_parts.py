@@ -10,14 +10,14 @@ import aiohttp
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.config import ConfigError
-from qingfeng.bot.platforms.longconn.backoff import Backoff
-from qingfeng.bot.platforms.longconn.connection import read_json
-from qingfeng.bot.platforms.longconn.lease import Lease
-from qingfeng.bot.platforms.longconn.wecom_ws import WeComLongConnectionTransport
-from qingfeng.storage import leases
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import ConfigError
+from bot.platforms.longconn.backoff import Backoff
+from bot.platforms.longconn.connection import read_json
+from bot.platforms.longconn.lease import Lease
+from bot.platforms.longconn.wecom_ws import WeComLongConnectionTransport
+from storage import leases
 from tests.conftest import make_settings
 
 

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.messages import Mention, Reply
-from qingfeng.bot.sending import GroupTarget, SendError
-from qingfeng.storage.models import CheckIn, InboundMessage
+from bot.app import App
+from bot.clock import FakeClock
+from bot.messages import Mention, Reply
+from bot.sending import GroupTarget, SendError
+from storage.models import CheckIn, InboundMessage
 from tests.fakes.waiting import eventually
 from tests.fakes.wecom_longconn import FakeWeComWS, text_message
 from tests.longconn_support import CompressedSleep, Replicas, serve

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from qingfeng.bot.router import BIND_HINT
-from qingfeng.storage import events
-from qingfeng.storage.engine import Database
-from qingfeng.storage.models import Account
+from bot.router import BIND_HINT
+from storage import events
+from storage.engine import Database
+from storage.models import Account
 from tests.conftest import SCHOOL, at, branch_id, member_id
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.messages import Reply
-from qingfeng.schedules.worker import BATCH, CONCURRENCY, LEASE
-from qingfeng.storage import groups, outbox
-from qingfeng.storage.engine import Database
-from qingfeng.storage.migrate import upgrade
-from qingfeng.storage.models import OutboxState
+from bot.app import App
+from bot.clock import FakeClock
+from bot.messages import Reply
+from schedules.worker import BATCH, CONCURRENCY, LEASE
+from storage import groups, outbox
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import OutboxState
 from tests.conftest import make_settings
 from tests.recording_transport import RecordingTransport
 
@@ -102,7 +102,7 @@ async def test_a_crashed_claim_expires_and_is_sent_once(app: App, clock: FakeClo
 
 async def _two_workers(db_a: Database, db_b: Database, app: App, clock: FakeClock) -> None:
     """Two workers, each with its own engine, race for the same rows."""
-    from qingfeng.schedules.worker import OutboxWorker
+    from schedules.worker import OutboxWorker
 
     t_a, t_b = RecordingTransport(), RecordingTransport()
     render = app.reminders.planner.render
@@ -194,7 +194,7 @@ async def test_claim_timeout_setting_shortens_the_wait_for_a_dead_claim(
     settings = app.settings.model_copy(
         update={"reminders": app.settings.reminders.model_copy(update={"claim_timeout_seconds": 5})}
     )
-    from qingfeng.schedules.worker import OutboxWorker
+    from schedules.worker import OutboxWorker
 
     sent = RecordingTransport()
     worker = OutboxWorker(

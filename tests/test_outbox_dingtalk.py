@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.messages import Reply
-from qingfeng.bot.platforms.dingtalk.transport import DingTalkTransport
-from qingfeng.storage import outbox
+from bot.clock import FakeClock
+from bot.messages import Reply
+from bot.platforms.dingtalk.transport import DingTalkTransport
+from storage import outbox
 from tests.conftest import BUREAU, make_settings, started_app
 from tests.fakes.dingtalk import FakeDingTalk
 

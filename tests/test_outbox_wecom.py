@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from qingfeng.bot.clock import FakeClock
+from bot.clock import FakeClock
 from tests.conftest import at
 from tests.fakes.wecom import FakeWeCom, WeComBot
 

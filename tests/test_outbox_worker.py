@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.sending import SendError
-from qingfeng.storage import outbox
-from qingfeng.storage.models import OutboxState
+from bot.app import App
+from bot.clock import FakeClock
+from bot.sending import SendError
+from storage import outbox
+from storage.models import OutboxState
 from tests.conftest import at
 from tests.recording_transport import RecordingTransport
 
@@ -47,7 +47,7 @@ async def test_theme_day_rule_creates_the_event_and_its_reminders(
     clock.set(at("2026-12-01 08:10"))
     await app.reminders.tick()
     async with app.db.read() as s:
-        from qingfeng.storage import reminders
+        from storage import reminders
 
         events = await reminders.events_between(s, at("2026-12-01 00:00"), at("2027-01-01 00:00"))
     theme = [
@@ -81,8 +81,8 @@ async def test_theme_day_rule_creates_the_event_and_its_reminders(
 async def test_a_branch_that_scheduled_its_own_theme_day_gets_no_rule_one(
     app: App, clock: FakeClock
 ) -> None:
-    from qingfeng.storage import members, reminders
-    from qingfeng.storage.models import Event
+    from storage import members, reminders
+    from storage.models import Event
 
     async with app.db.write() as s:
         branches = list(await members.all_branches(s))
@@ -182,7 +182,7 @@ async def test_push_due_while_down_goes_out_within_grace_and_older_is_missed(
 
 
 def _msg(text: str):
-    from qingfeng.bot.messages import Reply
+    from bot.messages import Reply
 
     return Reply(text)
 
@@ -190,8 +190,8 @@ def _msg(text: str):
 async def test_group_target_carries_the_configured_webhook_and_secret(
     tmp_path, clock: FakeClock, roster_file
 ) -> None:
-    from qingfeng.handlers.roster import import_roster
-    from qingfeng.storage.migrate import upgrade
+    from handlers.roster import import_roster
+    from storage.migrate import upgrade
     from tests.conftest import BUREAU, make_settings
 
     settings = make_settings(
@@ -237,10 +237,10 @@ async def test_group_target_carries_the_configured_webhook_and_secret(
 async def test_each_push_writes_one_log_line_with_its_ids(app: App, clock: FakeClock, caplog):
     import logging
 
-    from qingfeng.bot.logs import KeyValueFormatter
+    from bot.logs import KeyValueFormatter
 
     recorder(app)
-    caplog.set_level(logging.INFO, logger="qingfeng.schedules.worker")
+    caplog.set_level(logging.INFO, logger="schedules.worker")
     clock.set(at("2026-12-31 14:00"))
     await app.reminders.tick()
     clock.set(at("2026-12-31 15:00"))

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from qingfeng.handlers.periods import PeriodError, parse_period
-from qingfeng.storage import events, study
+from handlers.periods import PeriodError, parse_period
+from storage import events, study
 from tests.conftest import SCHOOL, at, branch_id, member_id
 
 TODAY = date(2026, 12, 1)

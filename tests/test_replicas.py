@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from qingfeng.bot.clock import FakeClock, SystemClock
-from qingfeng.storage import outbox
-from qingfeng.storage.engine import Database
-from qingfeng.storage.models import CheckIn, InboundMessage, OutboxState
+from bot.clock import FakeClock, SystemClock
+from storage import outbox
+from storage.engine import Database
+from storage.models import CheckIn, InboundMessage, OutboxState
 from tests.conftest import PG_ENV, SCHOOL, _pg_admin
 from tests.fakes.dingtalk import (
     FakeDingTalk,
@@ -195,9 +195,9 @@ async def test_two_replicas_one_row_per_message_one_push_per_group(
 async def test_replicas_creating_the_same_branch_and_group_at_once_both_succeed(
     database: str,
 ) -> None:
-    from qingfeng.storage import groups, members
-    from qingfeng.storage.migrate import upgrade as migrate
-    from qingfeng.storage.models import Branch, Group
+    from storage import groups, members
+    from storage.migrate import upgrade as migrate
+    from storage.models import Branch, Group
 
     a, b = Database(database), Database(database)
     await migrate(a)

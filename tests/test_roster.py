@@ -8,8 +8,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import func, select
 
-from qingfeng.handlers.roster import RosterError, export_roster, import_roster
-from qingfeng.storage.models import Account, Member
+from handlers.roster import RosterError, export_roster, import_roster
+from storage.models import Account, Member
 from tests.conftest import ROSTER
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from qingfeng.bot.router import normalize, split_command
-from qingfeng.storage.models import CheckIn, Event
+from bot.router import normalize, split_command
+from storage.models import CheckIn, Event
 
 
 def test_normalize_strips_mentions_odd_spaces_and_slash():

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from qingfeng.storage import rows
-from qingfeng.storage.models import Branch
-from qingfeng.storage.prepared import columns_of
+from storage import rows
+from storage.models import Branch
+from storage.prepared import columns_of
 
 SNAPSHOTS = [rows.BranchRow, rows.MemberRow, rows.GroupRow, rows.EventRow, rows.OutboxRow]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qingfeng.bot.cli import cli
-from qingfeng.bot.config import CalendarOverride, load_settings
-from qingfeng.schedules import rules
-from qingfeng.schedules.festivals import festivals
-from qingfeng.schedules.holidays import HolidayCalendar
+from bot.cli import cli
+from bot.config import CalendarOverride, load_settings
+from schedules import rules
+from schedules.festivals import festivals
+from schedules.holidays import HolidayCalendar
 from tests.conftest import BUREAU
 
 

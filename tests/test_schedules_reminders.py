@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.messages import Reply
-from qingfeng.storage import events, outbox, study
-from qingfeng.storage.models import AttendanceStatus, Member
+from bot.app import App
+from bot.clock import FakeClock
+from bot.messages import Reply
+from storage import events, outbox, study
+from storage.models import AttendanceStatus, Member
 from tests.conftest import BUREAU, SCHOOL, at, branch_id, member_id
 from tests.recording_transport import RecordingTransport
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from qingfeng.bot.app import App
-from qingfeng.bot.cli import cli
-from qingfeng.bot.clock import FakeClock
-from qingfeng.bot.demo import run_demo
-from qingfeng.bot.messages import Reply
-from qingfeng.bot.sending import SendError
-from qingfeng.schedules.scheduler import PLAN_JOB, WORKER_JOB
+from bot.app import App
+from bot.cli import cli
+from bot.clock import FakeClock
+from bot.demo import run_demo
+from bot.messages import Reply
+from bot.sending import SendError
+from schedules.scheduler import PLAN_JOB, WORKER_JOB
 from tests.conftest import at
 from tests.recording_transport import RecordingTransport
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qingfeng.bot.app import App
-from qingfeng.bot.cli import cli
-from qingfeng.schedules.templates import FIELDS, TemplateError, load_templates
+from bot.app import App
+from bot.cli import cli
+from schedules.templates import FIELDS, TemplateError, load_templates
 from tests.conftest import make_settings
 
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from qingfeng.storage import sqlite_values
-from qingfeng.storage.models import UTCDateTime
+from storage import sqlite_values
+from storage.models import UTCDateTime
 
 DIALECT = sqlite.dialect()
 ZONES = st.sampled_from(

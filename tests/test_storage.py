@@ -9,11 +9,11 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from qingfeng.bot.app import App, SchemaOutOfDate
-from qingfeng.storage.backup import BackupError, backup_database
-from qingfeng.storage.checkpoints import BACKSTOP_PAGES
-from qingfeng.storage.engine import Database
-from qingfeng.storage.migrate import current_revision, head_revision, upgrade
+from bot.app import App, SchemaOutOfDate
+from storage.backup import BackupError, backup_database
+from storage.checkpoints import BACKSTOP_PAGES
+from storage.engine import Database
+from storage.migrate import current_revision, head_revision, upgrade
 from tests.conftest import at, make_settings
 
 TABLES = {
@@ -53,7 +53,7 @@ async def test_migration_from_empty_creates_every_table(tmp_path):
 async def test_unique_keys_hold_in_the_database(app):
     from sqlalchemy.exc import IntegrityError
 
-    from qingfeng.storage import checkins
+    from storage import checkins
     from tests.conftest import at, member_id
 
     wang = await member_id(app, "王党员")
@@ -69,8 +69,8 @@ async def test_unique_keys_hold_in_the_database(app):
 
 
 async def test_insert_if_new_gives_the_new_rows_id_then_none(app):
-    from qingfeng.storage import inbound
-    from qingfeng.storage.inbound import _RECORD
+    from storage import inbound
+    from storage.inbound import _RECORD
 
     now = app.clock.now()
     values = {
@@ -103,7 +103,7 @@ async def test_app_refuses_to_start_on_an_old_schema(tmp_path, clock):
 async def test_backup_of_a_live_database_under_writes(app, tmp_path, chat, clock):
     from sqlmodel import func, select
 
-    from qingfeng.storage.models import InboundMessage
+    from storage.models import InboundMessage
 
     stop = asyncio.Event()
 
@@ -171,8 +171,8 @@ async def test_a_commit_that_fails_is_rolled_back_and_the_next_write_works(app, 
 
     from sqlalchemy.exc import IntegrityError
 
-    from qingfeng.storage import checkins
-    from qingfeng.storage.prepared import Prepared
+    from storage import checkins
+    from storage.prepared import Prepared
 
     if not app.db.is_sqlite:
         return  # PostgreSQL checks the key at the INSERT
@@ -190,7 +190,7 @@ async def test_an_orm_commit_that_fails_leaves_later_orm_writes_working(app):
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import func, select
 
-    from qingfeng.storage.models import CheckIn
+    from storage.models import CheckIn
 
     if not app.db.is_sqlite:
         return  # PostgreSQL checks the key at the INSERT

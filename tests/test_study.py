@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlmodel import select
 
-from qingfeng.storage import study
-from qingfeng.storage.models import StudyConfirmation
+from storage import study
+from storage.models import StudyConfirmation
 from tests.conftest import SCHOOL, at, branch_id
 
 

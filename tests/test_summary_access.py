@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from qingfeng.bot.context import Services
-from qingfeng.bot.messages import Reply
-from qingfeng.handlers.summary import PARAGRAPH_BYTES, paragraphs
-from qingfeng.storage import members, study
-from qingfeng.storage.models import Member, StudyTask
+from bot.context import Services
+from bot.messages import Reply
+from handlers.summary import PARAGRAPH_BYTES, paragraphs
+from storage import members, study
+from storage.models import Member, StudyTask
 from tests.conftest import BUREAU, SCHOOL, at, branch_id
 
 SECRETARY_COMMANDS = [
@@ -150,7 +150,7 @@ async def test_nudge_mentions_each_missing_member_by_platform_account(app, chat,
     clock.set(at("2026-12-01 09:00"))
     async with app.db.write() as s:
         await members.bind_account(s, "dingtalk", "xin-dt", (await _id(s, "新同志")))
-    from qingfeng.storage import groups
+    from storage import groups
 
     async with app.db.write() as s:
         await groups.upsert_group(s, "dingtalk", "cid-school", "一中钉钉群", await _bid(s, SCHOOL))
@@ -209,7 +209,7 @@ def test_paragraphs_repeat_the_title_and_respect_the_limit():
 
 
 def test_name_lists_wrap_into_short_lines_per_branch():
-    from qingfeng.handlers.summary import name_lines
+    from handlers.summary import name_lines
 
     rows = [(1, f"甲{i}", i) for i in range(10)] + [(2, "乙0", 99)]
     assert name_lines(rows, {1: "一支部", 2: "二支部"}, True) == [

@@ -10,7 +10,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from PIL import Image
 
-from qingfeng.handlers.chart import _font, bar_chart_png, font_path
+from handlers.chart import _font, bar_chart_png, font_path
 
 
 def render(label: str, font: font_manager.FontProperties) -> np.ndarray:

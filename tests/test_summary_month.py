@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qingfeng.bot.cli import cli
-from qingfeng.handlers.summary import monthly_summary_text
+from bot.cli import cli
+from handlers.summary import monthly_summary_text
 from tests.conftest import BUREAU, SCHOOL, branch_id
 from tests.summary_month import script_november
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from qingfeng.storage.models import Member
+from storage.models import Member
 from tests.conftest import at
 
 

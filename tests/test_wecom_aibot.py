@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from qingfeng.storage.models import CheckIn, InboundMessage
+from storage.models import CheckIn, InboundMessage
 from tests.fakes.wecom import WeComSide, aibot_text, count, hold_replies
 
 pytest_plugins = ["tests.fakes.wecom_fixtures"]
@@ -251,7 +251,7 @@ async def test_stream_refresh_polls_get_an_empty_answer(bot):
 
 
 async def test_a_groups_chatid_is_logged_once_for_the_operator(bot, caplog):
-    caplog.set_level(logging.INFO, logger="qingfeng.bot.platforms.wecom.aibot")
+    caplog.set_level(logging.INFO, logger="bot.platforms.wecom.aibot")
     await bot.aibot_reply(aibot_text("msg-a", "wang", "签到", chatid="wr-new"))
     await bot.aibot_reply(aibot_text("msg-b", "sun", "签到", chatid="wr-new"))
     await bot.aibot_reply(aibot_text("msg-c", "sun", "签退", chatid="wr-other"))

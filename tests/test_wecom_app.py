@@ -6,8 +6,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from qingfeng.bot.config import ConfigError
-from qingfeng.storage.models import CheckIn, InboundMessage
+from bot.config import ConfigError
+from storage.models import CheckIn, InboundMessage
 from tests.conftest import make_settings
 from tests.fakes.wecom import CORP_ID, WeComSide, app_text, count, hold_replies
 

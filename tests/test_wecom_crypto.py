@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from wechatpy.enterprise.crypto import PrpCrypto
 
-from qingfeng.bot.platforms.wecom.crypto import (
+from bot.platforms.wecom.crypto import (
     CallbackRejected,
     WeComCrypto,
     check_timestamp,
     has_entity_declaration,
     signature,
 )
-from qingfeng.bot.platforms.wecom.splitting import split_text, utf8_len
-from qingfeng.bot.ratelimit import SlidingWindow
+from bot.platforms.wecom.splitting import split_text, utf8_len
+from bot.ratelimit import SlidingWindow
 
 # A fixed vector computed outside the project with the OpenSSL command line:
 #   key = base64decode(EncodingAESKey + "="), iv = key[:16]

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from qingfeng.bot.messages import Mention, Reply
-from qingfeng.bot.platforms.wecom.client import post_json
-from qingfeng.bot.sending import GroupTarget, SendError
+from bot.messages import Mention, Reply
+from bot.platforms.wecom.client import post_json
+from bot.sending import GroupTarget, SendError
 from tests.fakes.wecom import (
     AIBOT_KEY,
     AIBOT_TOKEN,

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from qingfeng.bot.clock import FakeClock
+from bot.clock import FakeClock
 
 APP_KEY = "dingfakeappkey"
 APP_SECRET = "fake-app-secret-do-not-log"

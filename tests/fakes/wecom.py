@@ -32,10 +32,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlmodel import func, select
 
-from qingfeng.bot.app import App
-from qingfeng.bot.clock import FakeClock
-from qingfeng.handlers.roster import import_roster
-from qingfeng.storage.migrate import upgrade
+from bot.app import App
+from bot.clock import FakeClock
+from handlers.roster import import_roster
+from storage.migrate import upgrade
 from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
 
 CORP_ID = "ww-test-corp"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qingfeng.bot.clock import FakeClock
+from bot.clock import FakeClock
 from tests.fakes.wecom import FakeWeCom, WeComBot, wecom_bot
 
 

@@ -1,0 +1,364 @@
+"""The `qingfeng` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Coroutine
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="清风：县教育系统党支部的企业微信/钉钉群机器人。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="数据库结构。", no_args_is_help=True)
+roster_cli = typer.Typer(help="花名册导入导出。", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(roster_cli, name="roster")
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="配置文件（默认 $QINGFENG_CONFIG 或 ./qingfeng.toml）"),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _settings(config: str | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@cli.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="写到哪个文件")] = Path("qingfeng.toml"),
+    force: Annotated[bool, typer.Option("--force", help="覆盖已有文件")] = False,
+) -> None:
+    """写出一份带注释的 qingfeng.toml 模板。"""
+    if path.exists() and not force:
+        raise _fail(f"{path} 已存在；要覆盖请加 --force")
+    template = resources.files("bot").joinpath("qingfeng.example.toml").read_text("utf-8")
+    path.write_text(template, encoding="utf-8")
+    typer.echo(f"已写出 {path}。填好企业微信/钉钉的密钥后运行：qingfeng db upgrade")
+
+
+@db_cli.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """创建或升级数据库结构（Alembic）。"""
+    from storage.engine import Database
+    from storage.migrate import current_revision, upgrade
+
+    settings = _settings(config)
+
+    async def go() -> tuple[str | None, str | None]:
+        db = Database(settings.database.url)
+        try:
+            before = await current_revision(db)
+            await upgrade(db)
+            return before, await current_revision(db)
+        finally:
+            await db.dispose()
+
+    try:
+        before, after = _run(go())
+    except Exception as exc:
+        raise _fail(f"数据库升级失败：{type(exc).__name__}: {exc}") from None
+    if before == after:
+        typer.echo(f"数据库已是最新（{after}）。")
+    else:
+        typer.echo(f"数据库已升级：{before or '空'} → {after}")
+
+
+@roster_cli.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help=".xlsx 或 .csv")], config: ConfigOpt = None
+) -> None:
+    """从 .xlsx 或 .csv 导入花名册（有错误行则整份不导入）。"""
+    from handlers.roster import RosterError, import_roster
+    from storage.engine import Database
+
+    settings = _settings(config)
+    if not file.exists():
+        raise _fail(f"找不到文件 {file}")
+
+    async def go() -> Any:
+        db = Database(settings.database.url)
+        try:
+            return await import_roster(db, file, SystemClock().now())
+        finally:
+            await db.dispose()
+
+    try:
+        result = _run(go())
+    except RosterError as exc:
+        lines = [f"花名册有 {len(exc.problems)} 处错误，未导入任何人员：", *exc.problems]
+        raise _fail("\n".join(lines)) from None
+    typer.echo(
+        f"导入完成：新增 {result.added} 人，更新 {result.updated} 人，未变 {result.unchanged} 人。"
+    )
+
+
+@roster_cli.command("export")
+def roster_export(
+    file: Annotated[Path, typer.Argument(help=".xlsx 或 .csv")], config: ConfigOpt = None
+) -> None:
+    """把花名册导出为 .xlsx 或 .csv（列与导入相同）。"""
+    from handlers.roster import RosterError, export_roster
+    from storage.engine import Database
+
+    settings = _settings(config)
+
+    async def go() -> int:
+        db = Database(settings.database.url)
+        try:
+            return await export_roster(db, file)
+        finally:
+            await db.dispose()
+
+    try:
+        n = _run(go())
+    except RosterError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"已导出 {n} 人到 {file}")
+
+
+@cli.command()
+def serve(config: ConfigOpt = None) -> None:
+    """启动 HTTP 服务（平台回调）和定时提醒。"""
+    from aiohttp import web
+
+    from bot.app import App, SchemaOutOfDate, freeze_startup_heap
+    from bot.logs import setup_logging
+    from schedules.templates import TemplateError
+
+    settings = _settings(config)
+    setup_logging(settings)
+
+    async def go() -> None:
+        try:
+            app = App(settings)
+        except (TemplateError, ConfigError) as exc:  # a platform's own checks, templates
+            raise _fail(str(exc), 2) from None
+        try:
+            await app.initialize()
+        except SchemaOutOfDate as exc:
+            await app.shutdown()
+            raise _fail(str(exc)) from None
+        runner = web.AppRunner(app.web_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        await site.start()
+        await app.start()
+        freeze_startup_heap()
+        logging.getLogger("qingfeng").info(
+            "serving on http://%s:%s", settings.server.host, settings.server.port
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await app.stop()  # finish in-flight work before the listener goes away
+        await runner.cleanup()
+        await app.shutdown()
+
+    _run(go())
+
+
+@cli.command()
+def demo(
+    at: Annotated[
+        str | None, typer.Option("--at", help="演示起始时刻 'YYYY-MM-DD HH:MM'（默认现在）")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="演示数据库文件（默认临时文件）")] = None,
+) -> None:
+    """在 SQLite 上运行完整的机器人和一个示例县，在命令行里以任何人身份发言。"""
+    from bot.demo import run_demo
+
+    start = None
+    if at:
+        try:
+            start = datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
+    tmp = None
+    if db is None:
+        tmp = tempfile.mkdtemp(prefix="qingfeng-demo-")
+        db = Path(tmp) / "demo.db"
+    elif db.exists():
+        raise _fail(f"{db} 已存在；演示需要一个新的数据库文件")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        _run(run_demo(db, start, sys.stdin, lambda s: print(s, flush=True)))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@cli.command("calendar")
+def calendar_cmd(
+    year: Annotated[int, typer.Argument(help="年份，例如 2026", min=2000, max=2100)],
+    branch: Annotated[str | None, typer.Option("--branch", help="只看某个支部")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """列出某年的全部提醒：日期、时间、类型和推送对象（未公布的年份标“估算”）。"""
+    from schedules.holidays import HolidayCalendar
+    from schedules.report import calendar_lines
+    from schedules.rules import plan_year
+
+    settings = _settings(config)
+    names = _branch_names(settings)
+    if branch is not None:
+        names = [n for n in names if n == branch] or [branch]
+    cal = HolidayCalendar(settings.calendar.overrides)
+    try:
+        planned = plan_year(settings, cal, year, names)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if branch is not None:
+        planned = [p for p in planned if p.branch in ("", branch)]
+    if cal.is_estimated(year):
+        typer.echo(
+            f"注意：{year} 年官方节假日安排尚未收录，日期按推算和 [[calendar.overrides]] 估算。"
+        )
+    for line in calendar_lines(planned):
+        typer.echo(line)
+
+
+def _branch_names(settings: Settings) -> list[str]:
+    """Branches from the config, plus those in the database when it is there and current."""
+    from storage import members
+    from storage.engine import Database
+    from storage.migrate import is_up_to_date
+
+    names = [b.name for b in settings.branches] + [g.branch for g in settings.groups if g.branch]
+
+    async def from_db() -> list[str]:
+        db = Database(settings.database.url)
+        try:
+            if not await is_up_to_date(db):
+                return []
+            async with db.read() as s:
+                return [b.name for b in await members.all_branches(s)]
+        finally:
+            await db.dispose()
+
+    try:
+        names += _run(from_db())
+    except Exception:  # no database yet: the config's branches are enough for a calendar
+        pass
+    return list(dict.fromkeys(names))
+
+
+@cli.command("outbox")
+def outbox_cmd(
+    failed: Annotated[bool, typer.Option("--failed", help="只看失败和错过的推送")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="最多显示多少条", min=1)] = 200,
+    config: ConfigOpt = None,
+) -> None:
+    """查看推送队列及每条推送的状态（最近到期的在前）。"""
+    from schedules.report import outbox_lines
+    from storage import outbox
+    from storage.engine import Database
+
+    settings = _settings(config)
+
+    async def go() -> list[str]:
+        db = Database(settings.database.url)
+        try:
+            async with db.read() as s:
+                rows = await outbox.listing(s, failed_only=failed, limit=limit)
+            return outbox_lines(rows, settings.tz)
+        finally:
+            await db.dispose()
+
+    try:
+        lines = _run(go())
+    except Exception as exc:
+        raise _fail(
+            f"读取推送队列失败：{type(exc).__name__}（先运行 qingfeng db upgrade？）"
+        ) from None
+    if not lines:
+        typer.echo("没有失败或错过的推送。" if failed else "推送队列是空的。")
+    for line in lines:
+        typer.echo(line)
+
+
+@cli.command()
+def summary(
+    period: Annotated[str, typer.Argument(help="期间：本月 上月 2026-05 等（默认本月）")] = "",
+    branch: Annotated[str | None, typer.Option("--branch", help="只看这个支部")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="同时导出 Excel 到此文件")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="按此时刻统计 'YYYY-MM-DD HH:MM'（默认现在）")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """支部书记的汇总（不写 --branch 为全县排名）。"""
+    from handlers.summary_cli import run_summary
+
+    settings = _settings(config)
+    when = None
+    if at:
+        try:
+            when = datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
+    try:
+        text, body = _run(run_summary(settings, period, branch, xlsx is not None, when))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(text)
+    if xlsx is not None and body is not None:
+        xlsx.write_bytes(body)
+        typer.echo(f"\n已导出 {xlsx}")
+
+
+@cli.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="备份到哪个文件")], config: ConfigOpt = None
+) -> None:
+    """把数据库一致地复制一份（运行中也可以）。"""
+    from storage.backup import BackupError, backup_database
+
+    settings = _settings(config)
+    try:
+        size = backup_database(settings.database.url, file)
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"已备份到 {file}（{size / 1024:.0f} KB）")
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    cli()
+
+
+if __name__ == "__main__":
+    main()

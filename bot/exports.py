@@ -1,0 +1,54 @@
+"""GET /exports/{token}: the .xlsx behind a signed export link."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.context import Services
+from bot.export_tokens import BadToken, export_key, read_token
+from handlers.summary import export_workbook
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+REFUSED = "链接无效或已过期，请在群里重新发送「导出」。"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ExportRoute:
+    """A web adapter (see App.web_adapters) serving export links."""
+
+    def __init__(self, db: Database, services: Services) -> None:
+        self.db = db
+        self.services = services
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/exports/{token}", self.serve)
+
+    async def serve(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        now = self.services.clock.now()
+        async with self.db.read() as s:
+            key = await export_key(s, self.services.settings, create=False)
+        if key is None:  # no link was ever issued from this database
+            return web.Response(status=403, text=REFUSED)
+        try:
+            grant = read_token(key, token, now)
+        except BadToken as exc:
+            log.info("export link refused: %s", exc)
+            return web.Response(status=403, text=REFUSED)
+        async with self.db.read() as s:
+            body = await export_workbook(s, self.services, grant.branch_id, grant.period, now)
+        if body is None:
+            return web.Response(status=403, text="链接对应的支部已不存在。")
+        name = f"清风汇总_{grant.period.first:%Y%m%d}-{grant.period.last:%Y%m%d}.xlsx"
+        headers = {
+            "Content-Disposition": (
+                f"attachment; filename=\"qingfeng.xlsx\"; filename*=UTF-8''{quote(name)}"
+            ),
+            "Cache-Control": "no-store",
+        }
+        return web.Response(body=body, content_type=XLSX, headers=headers)

@@ -1,0 +1,188 @@
+"""未学习, 催学 and 发布学习: study tasks from the secretary's side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from bot.context import Context
+from bot.messages import Mention, Reply
+from bot.router import ArgError, Command
+from handlers import text
+from handlers.args import is_link, parse_date, parse_link, parse_task_number, plain_text
+from handlers.study import _title
+from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
+from storage import members, study, summaries
+from storage.models import Role, StudyTask
+
+
+async def _task_and_scope(ctx: Context, number: int | None) -> tuple[StudyTask, Scope]:
+    """The task asked for and the branches to report on; raise Refusal otherwise."""
+    scope = await resolve_scope(ctx, group_first=True)
+    s = ctx.session
+    one = None if scope.county else scope.branches[0].id
+    if number is None:
+        task = await summaries.newest_task(s, one)
+        if task is None:
+            raise Refusal("还没有学习任务。")
+    else:
+        found = (
+            await study.task_for_branch(s, number, one) if one else await s.get(StudyTask, number)
+        )
+        if found is None:
+            # A secretary never learns whether another branch has such a task.
+            raise Refusal(f"没有编号为 {number} 的学习任务。")
+        task = found
+    if scope.county and task.branch_id is not None:
+        branch = await members.branch_by_id(s, task.branch_id)
+        assert branch is not None
+        scope = Scope((branch,), county=False)
+    return task, scope
+
+
+async def not_studied(ctx: Context, number: int | None) -> Reply:
+    try:
+        task, scope = await _task_and_scope(ctx, number)
+    except Refusal as exc:
+        return Reply(str(exc))
+    assert task.id is not None
+    ids = scope.branch_ids or [b.id for b in scope.branches if b.id is not None]
+    rows = await summaries.missing_study(ctx.session, task.id, ids)
+    done = await summaries.study_progress(ctx.session, task.id, ids)
+    names = {b.id: b.name for b in scope.branches}
+    lines = [f"📚 {_title(task)}", f"{scope.label}：已学 {done} 人，未学 {len(rows)} 人"]
+    if task.due:
+        lines.append(f"截止 {text.day(task.due)}")
+    parts = ["\n".join(lines)]
+    if rows:
+        parts.extend(paragraphs("未学：", name_lines(rows, names, len(scope.branches) > 1)))
+    return Reply("\n\n".join(parts))
+
+
+async def nudge(ctx: Context, number: int | None) -> Reply:
+    if ctx.msg.chat_type != "group" or ctx.group is None or ctx.group.branch_id is None:
+        return Reply("请在本支部的群里发送「催学」，我会在群里提醒未学的同志。")
+    if ctx.role is Role.SECRETARY and ctx.group.branch_id != ctx.require_member().branch_id:
+        return Reply("你只能在本支部的群里催学。")
+    try:
+        task, _ = await _task_and_scope(ctx, number)
+    except Refusal as exc:
+        return Reply(str(exc))
+    assert task.id is not None
+    if task.branch_id is not None and task.branch_id != ctx.group.branch_id:
+        return Reply(f"没有编号为 {task.id} 的学习任务。")
+    rows = await summaries.missing_study(ctx.session, task.id, [ctx.group.branch_id])
+    if not rows:
+        return Reply(f"👍 {_title(task)}\n本支部全部同志都已学习。")
+    accounts = await members.accounts_for(ctx.session, [i for _, _, i in rows], ctx.msg.platform)
+    mentions = tuple(Mention(accounts[i], n) for _, n, i in rows if i in accounts)
+    unreachable = [n for _, n, i in rows if i not in accounts]
+    lines = [f"📢 学习提醒：{_title(task)}"]
+    if task.due:
+        lines.append(f"截止 {text.day(task.due)}，请抓紧学习。")
+    if task.link:
+        lines.append(task.link)
+    lines.append("学完请发送「学习 " + str(task.id) + "」确认。")
+    if unreachable:
+        lines.append(f"（未绑定账号、无法@：{'、'.join(unreachable)}）")
+    return Reply("\n".join(lines), mentions=mentions)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    title: str
+    link: str
+    due: date | None
+
+
+DUE_WORDS = ("截止", "截至")
+
+
+def parse_new_task(rest: str) -> NewTask:
+    """标题 [链接] [截止 YYYY-MM-DD], the link and the 截止 date anywhere among the title words."""
+    words = rest.split()
+    link, due, title_words = "", None, []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if is_link(w):
+            if link:
+                raise ArgError("只能写一个链接。")
+            link = parse_link(w)
+        elif w in DUE_WORDS or (w.startswith(DUE_WORDS) and len(w) > 2):
+            if due is not None:
+                raise ArgError("只能写一个截止日期。")
+            if w in DUE_WORDS:
+                if i + 1 == len(words):
+                    raise ArgError("截止后请写日期 YYYY-MM-DD。")
+                i += 1
+                due = parse_date(words[i])
+            else:
+                due = parse_date(w[2:])
+        else:
+            title_words.append(w)
+        i += 1
+    title = plain_text(" ".join(title_words), "标题", 100)
+    if not title:
+        raise ArgError("请写学习任务的标题。")
+    return NewTask(title, link, due)
+
+
+async def publish(ctx: Context, args: NewTask) -> Reply:
+    member = ctx.require_member()
+    if args.due is not None and args.due < ctx.today:
+        return Reply(f"截止日期 {text.day(args.due)} 已经过去。")
+    # A secretary's task is their branch's; an admin's is the group's branch, else the county's.
+    branch_id: int | None = member.branch_id
+    if ctx.role is Role.ADMIN:
+        branch_id = ctx.group.branch_id if ctx.group is not None else None
+    task = await study.create_task(
+        ctx.session, args.title, args.link, branch_id, args.due, member.id, created_at=ctx.now
+    )
+    assert task.id is not None
+    branch = await members.branch_by_id(ctx.session, branch_id) if branch_id else None
+    where = branch.name if branch else "全县"
+    lines = [f"📚 新学习任务 {_title(task)}", f"范围：{where}"]
+    if task.due:
+        lines.append(f"截止 {text.day(task.due)}")
+    if task.link:
+        lines.append(task.link)
+    lines.append(f"学完请发送「学习 {task.id}」确认。")
+    notice = "\n".join(lines)
+    pusher = ctx.services.pusher
+    if pusher is None:
+        tail = "（推送未开启，请把本消息转发到支部群。）"
+    else:
+        n = await pusher.to_branch_groups(
+            ctx.session, branch_id, "study_task", f"study-task:{task.id}", Reply(notice)
+        )
+        tail = f"已推送到 {n} 个群。" if n else "（没有可推送的群，请把本消息转发到支部群。）"
+    return Reply(f"✅ 已发布\n{notice}\n{tail}")
+
+
+COMMANDS = [
+    Command(
+        name="未学习",
+        role=Role.SECRETARY,
+        usage="未学习 [编号]",
+        summary="谁还没有确认学习（默认最新任务）",
+        run=not_studied,
+        parse=parse_task_number,
+    ),
+    Command(
+        name="催学",
+        role=Role.SECRETARY,
+        usage="催学 [编号]",
+        summary="在群里@未学习的同志",
+        run=nudge,
+        parse=parse_task_number,
+    ),
+    Command(
+        name="发布学习",
+        role=Role.SECRETARY,
+        usage="发布学习 标题 [链接] [截止 YYYY-MM-DD]",
+        summary="发布学习任务并推送到支部群",
+        run=publish,
+        parse=parse_new_task,
+    ),
+]

@@ -1,0 +1,15 @@
+"""Every command the bot knows, in the order 帮助 lists them."""
+
+from __future__ import annotations
+
+from bot.router import Command
+from handlers import binding, checkin, events, nudge, records, study, summary
+from handlers.help import make_help
+
+
+def all_commands() -> list[Command]:
+    commands: list[Command] = []
+    commands.append(make_help(lambda: commands))
+    for module in (binding, checkin, study, events, records, summary, nudge):
+        commands.extend(module.COMMANDS)
+    return commands

@@ -1,0 +1,234 @@
+"""The roster: members from and to .xlsx or .csv, all or nothing, updated in place."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+
+from storage import members
+from storage.engine import Database
+from storage.models import Member, Role, Status
+
+COLUMNS = ["姓名", "支部", "身份", "角色", "手机", "企业微信账号", "钉钉账号"]
+REQUIRED = ["姓名", "支部", "身份", "手机"]
+ACCOUNT_COLUMNS = {"企业微信账号": "wecom", "钉钉账号": "dingtalk"}
+_PHONE = re.compile(r"1\d{10}")
+
+
+class RosterError(Exception):
+    """The file cannot be imported; `problems` lists each bad row by number and reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    name: str
+    branch: str
+    status: Status
+    role: Role
+    phone: str
+    accounts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores phone numbers typed as numbers as floats
+    return str(value).strip()
+
+
+def read_table(path: Path) -> list[list[str]]:
+    """Rows of cells as text, header first, from .xlsx or .csv (UTF-8, with or without BOM)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise RosterError([f"无法打开 Excel 文件：{type(exc).__name__}"]) from None
+        ws = wb.worksheets[0]
+        rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        wb.close()
+        return rows
+    if suffix == ".csv":
+        raw = path.read_bytes()
+        for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves GB18030
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise RosterError(["CSV 文件编码无法识别，请另存为 UTF-8"])
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    raise RosterError([f"只支持 .xlsx 和 .csv 文件：{path.name}"])
+
+
+def parse_rows(table: list[list[str]]) -> list[RosterRow]:
+    """Validate every row; raise RosterError listing all the bad ones."""
+    if not table:
+        raise RosterError(["文件是空的"])
+    header = [h.strip() for h in table[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise RosterError([f"第 1 行缺少列：{'、'.join(missing)}（须有 {'、'.join(COLUMNS)}）"])
+    idx = {name: header.index(name) for name in COLUMNS if name in header}
+    problems: list[str] = []
+    rows: list[RosterRow] = []
+    seen_phone: dict[str, int] = {}
+    seen_account: dict[tuple[str, str], int] = {}
+    for line, cells in enumerate(table[1:], start=2):
+        if not any(cells):
+            continue
+
+        def get(col: str, cells: list[str] = cells) -> str:
+            i = idx.get(col)
+            return cells[i].strip() if i is not None and i < len(cells) else ""
+
+        errs: list[str] = []
+        name, branch = get("姓名"), get("支部")
+        if not name:
+            errs.append("姓名为空")
+        elif len(name) > 50:
+            errs.append("姓名过长")
+        if not branch:
+            errs.append("支部为空")
+        elif len(branch) > 100:
+            errs.append("支部名过长")
+        status_text = get("身份")
+        try:
+            status = Status(status_text)
+        except ValueError:
+            errs.append(f"身份“{status_text}”应为 党员、预备党员 或 群众")
+            status = Status.MASSES
+        role_text = get("角色") or Role.MEMBER.value
+        try:
+            role = Role(role_text)
+        except ValueError:
+            errs.append(f"角色“{role_text}”应为 成员、书记 或 管理员")
+            role = Role.MEMBER
+        phone = re.sub(r"[\s-]", "", get("手机"))
+        if not _PHONE.fullmatch(phone):
+            errs.append(f"手机“{get('手机')}”应为 11 位手机号")
+        elif phone in seen_phone:
+            errs.append(f"手机与第 {seen_phone[phone]} 行重复")
+        else:
+            seen_phone[phone] = line
+        accounts: dict[str, str] = {}
+        for col, platform in ACCOUNT_COLUMNS.items():
+            value = get(col)
+            if not value:
+                continue
+            if len(value) > 128:
+                errs.append(f"{col}过长")
+            elif (platform, value) in seen_account:
+                errs.append(f"{col}“{value}”与第 {seen_account[(platform, value)]} 行重复")
+            else:
+                seen_account[(platform, value)] = line
+                accounts[platform] = value
+        if errs:
+            problems.append(f"第 {line} 行：{'；'.join(errs)}")
+        else:
+            rows.append(RosterRow(line, name, branch, status, role, phone, accounts))
+    if problems:
+        raise RosterError(problems)
+    if not rows:
+        raise RosterError(["文件中没有人员"])
+    return rows
+
+
+async def import_roster(db: Database, path: Path, now: datetime) -> ImportResult:
+    """Import the file in one transaction: every row, or none when any row is bad."""
+    rows = parse_rows(read_table(path))
+    added = updated = unchanged = 0
+    async with db.write() as s:
+        for r in rows:
+            branch = await members.get_or_create_branch(s, r.branch)
+            assert branch.id is not None
+            m = await members.member_by_phone(s, r.phone)
+            fields = {
+                "name": r.name,
+                "branch_id": branch.id,
+                "status": r.status.value,
+                "role": r.role.value,
+                "active": True,
+            }
+            if m is None:
+                m = Member(phone=r.phone, created_at=now, updated_at=now, **fields)
+                s.add(m)
+                added += 1
+            elif any(getattr(m, k) != v for k, v in fields.items()):
+                for k, v in fields.items():
+                    setattr(m, k, v)
+                m.updated_at = now
+                updated += 1
+            else:
+                unchanged += 1
+            await s.flush()
+            assert m.id is not None
+            for platform, external_id in r.accounts.items():
+                await members.set_account(s, platform, external_id, m.id)
+    return ImportResult(added, updated, unchanged)
+
+
+async def export_roster(db: Database, path: Path) -> int:
+    """Write every member to .xlsx or .csv with the import columns; return the count."""
+    async with db.read() as s:
+        people = await members.all_members(s)
+        accounts = await members.all_accounts(s)
+    rows: list[list[str]] = []
+    for m, b in people:
+        assert m.id is not None
+        rows.append(
+            [
+                m.name,
+                b.name,
+                m.status,
+                m.role,
+                m.phone,
+                accounts.get((m.id, "wecom"), ""),
+                accounts.get((m.id, "dingtalk"), ""),
+            ]
+        )
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            writer.writerows(rows)
+    elif path.suffix.lower() == ".xlsx":
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.title = "花名册"
+        ws.append(COLUMNS)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append(row)
+        for col, width in zip("ABCDEFG", (10, 24, 10, 8, 14, 16, 16), strict=True):
+            ws.column_dimensions[col].width = width
+        for row in ws.iter_rows(min_row=2, min_col=5, max_col=5):
+            row[0].number_format = "@"  # phone numbers stay text
+        ws.freeze_panes = "A2"
+        wb.save(path)
+    else:
+        raise RosterError([f"只支持 .xlsx 和 .csv 文件：{path.name}"])
+    return len(rows)

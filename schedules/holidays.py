@@ -1,0 +1,82 @@
+"""Working days and rest days: the official calendar, with computed fallbacks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+import chinese_calendar
+
+from bot.config import CalendarOverride
+
+log = logging.getLogger(__name__)
+
+
+class HolidayCalendar:
+    """Answers 'is this a working day?' for any date, never raising.
+
+    Years the official data covers use it (make-up working days included). Other years
+    fall back to weekends, the statutory festival days (computed) and the config's
+    overrides, and are marked estimated.
+    """
+
+    def __init__(self, overrides: list[CalendarOverride] | None = None) -> None:
+        self._rest: set[date] = set()
+        self._work: set[date] = set()
+        for o in overrides or []:
+            self._rest.update(o.rest_days)
+            self._work.update(o.workdays)
+        self._warned: set[int] = set()
+        self._computed: dict[int, frozenset[date]] = {}
+
+    def is_estimated(self, year: int) -> bool:
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return True
+        return False
+
+    def is_workday(self, day: date) -> bool:
+        if day in self._work:
+            return True
+        if day in self._rest:
+            return False
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self._warned:
+                self._warned.add(day.year)
+                log.warning(
+                    "official holiday data for %s is not available yet; using weekends "
+                    "and [[calendar.overrides]] (估算)",
+                    day.year,
+                )
+            return day.weekday() < 5 and day not in self._statutory(day.year)
+
+    def _statutory(self, year: int) -> frozenset[date]:
+        """The statutory rest days of a year the official data lacks, from computed dates."""
+        if year not in self._computed:
+            from schedules.festivals import statutory_rest_days
+
+            self._computed[year] = frozenset(statutory_rest_days(year))
+        return self._computed[year]
+
+    def workdays(self, first: date, last: date) -> list[date]:
+        days, d = [], first
+        while d <= last:
+            if self.is_workday(d):
+                days.append(d)
+            d += timedelta(days=1)
+        return days
+
+    def next_workday(self, day: date) -> date:
+        """`day` itself if it is a working day, else the next one."""
+        while not self.is_workday(day):
+            day += timedelta(days=1)
+        return day
+
+    def last_workday_before(self, day: date) -> date:
+        d = day - timedelta(days=1)
+        while not self.is_workday(d):
+            d -= timedelta(days=1)
+        return d

@@ -1,0 +1,300 @@
+"""Reminder rules: when each push falls due (pure date arithmetic, no database).
+
+All arithmetic is on Asia/Shanghai wall-clock dates, whatever the host's TZ.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings, ThemeDayRule
+from handlers import text
+from schedules.festivals import festivals
+from schedules.holidays import HolidayCalendar
+from storage.events import SIGNIN_CLOSES_AFTER, SIGNIN_OPENS_BEFORE
+from storage.models import EventKind
+
+HOLIDAY_AT = time(15, 0)
+MORNING_AT = time(9, 0)
+DAY_OF_AT = time(8, 0)
+PREVIEW_DAYS_BEFORE = 3
+FIRST_TEACHERS_DAY = 1985
+
+# Who receives a push: every group, the branch's groups, or the branch's secretaries.
+ALL_GROUPS = "all"
+BRANCH_GROUPS = "branch"
+SECRETARIES = "secretaries"
+
+
+@dataclass(frozen=True)
+class MeetingRule:
+    """A 三会一课 meeting held every month, or in some months only (quarterly)."""
+
+    kind: EventKind
+    months: tuple[int, ...]
+    rule: ThemeDayRule
+
+
+# 三会一课 cadence (支委会, 党小组会 monthly; 党员大会, 党课 quarterly). The day of
+# each is a fixed default; a secretary's own `安排` in the same period replaces it.
+MONTHLY = tuple(range(1, 13))
+CADENCE: tuple[MeetingRule, ...] = (
+    MeetingRule(
+        EventKind.COMMITTEE, MONTHLY, ThemeDayRule(nth=2, weekday=2, at=time(16, 0), place="会议室")
+    ),
+    MeetingRule(EventKind.GROUP, MONTHLY, ThemeDayRule(nth=3, weekday=3, at=time(16, 0))),
+    MeetingRule(EventKind.GENERAL, (1, 4, 7, 10), ThemeDayRule(nth=2, weekday=4, at=time(15, 0))),
+    MeetingRule(EventKind.LECTURE, (2, 5, 8, 11), ThemeDayRule(nth=3, weekday=4, at=time(15, 0))),
+)
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """A meeting a rule says the branch holds."""
+
+    kind: str
+    starts: datetime  # local, aware
+    place: str
+    period: str  # "2026-12" (monthly) or "2026-Q4" (quarterly): one per period
+    period_start: date
+    period_end: date  # exclusive
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One reminder occurrence, before it is fanned out to its targets."""
+
+    kind: str  # outbox kind
+    key: str  # unique per occurrence; the target is appended
+    due: datetime  # local, aware
+    label: str  # what `qingfeng calendar` shows
+    audience: str  # ALL_GROUPS, BRANCH_GROUPS or SECRETARIES
+    template: str
+    fields: dict[str, object] = field(default_factory=dict)
+    estimated: bool = False
+    branch: str = ""  # for BRANCH_GROUPS / SECRETARIES; "" means every branch
+
+
+def nth_weekday(year: int, month: int, nth: int, weekday: int) -> date:
+    """The n-th given weekday (1=Monday) of the month."""
+    first = date(year, month, 1)
+    offset = (weekday - 1 - first.weekday()) % 7
+    return first + timedelta(days=offset + 7 * (nth - 1))
+
+
+def rule_day(rule: ThemeDayRule, year: int, month: int, calendar: HolidayCalendar) -> date:
+    """The day a day-of-month rule gives, moved to the next working day off rest days."""
+    if rule.day is not None:
+        day = date(year, month, rule.day)
+    else:
+        day = nth_weekday(year, month, rule.nth, rule.weekday)
+    return calendar.next_workday(day)
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, _cal.monthrange(year, month)[1]) + timedelta(days=1)
+
+
+def branch_events(
+    settings: Settings, branch: str, year: int, month: int, calendar: HolidayCalendar
+) -> list[RuleEvent]:
+    """The 主题党日 and 三会一课 meetings the rules give the branch in one month."""
+    tz = settings.tz
+    estimated = calendar.is_estimated(year)
+    theme = settings.branch(branch).theme_day
+    month_start, month_end = date(year, month, 1), _month_end(year, month)
+    out = [
+        RuleEvent(
+            EventKind.THEME_DAY.value,
+            datetime.combine(rule_day(theme, year, month, calendar), theme.at, tz),
+            theme.place,
+            f"{year}-{month:02d}",
+            month_start,
+            month_end,
+            estimated,
+        )
+    ]
+    for meeting in CADENCE:
+        if month not in meeting.months:
+            continue
+        day = rule_day(meeting.rule, year, month, calendar)
+        if meeting.months == MONTHLY:
+            period, start, end = f"{year}-{month:02d}", month_start, month_end
+        else:
+            q = (month - 1) // 3
+            period = f"{year}-Q{q + 1}"
+            start, end = date(year, 3 * q + 1, 1), _month_end(year, 3 * q + 3)
+        starts = datetime.combine(day, meeting.rule.at, tz)
+        out.append(
+            RuleEvent(meeting.kind.value, starts, meeting.rule.place, period, start, end, estimated)
+        )
+    return out
+
+
+def event_fields(kind: str, branch: str, starts: datetime, place: str) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "branch": branch,
+        "date": text.day(starts.date()),
+        "time": text.hm(starts),
+        "place": place or "另行通知",
+        "opens": text.hm(starts - SIGNIN_OPENS_BEFORE),
+        "closes": text.hm(starts + SIGNIN_CLOSES_AFTER),
+    }
+
+
+def event_reminders(
+    event_key: str, kind: str, branch: str, starts: datetime, place: str, estimated: bool = False
+) -> list[Planned]:
+    """An event's preview (3 days before, 09:00), day-of (08:00), sign-in open, absentees."""
+    fields = event_fields(kind, branch, starts, place)
+    tz = starts.tzinfo
+    preview = datetime.combine(starts.date() - timedelta(days=PREVIEW_DAYS_BEFORE), MORNING_AT, tz)
+    day_of = datetime.combine(starts.date(), DAY_OF_AT, tz)
+    # (outbox kind = template, key suffix, due, label, audience)
+    spec = [
+        ("event_preview", "preview", preview, f"{kind}预告", BRANCH_GROUPS),
+        ("event_today", "today", day_of, f"{kind}当日提醒", BRANCH_GROUPS),
+        ("signin_open", "signin", starts - SIGNIN_OPENS_BEFORE, f"{kind}开始签到", BRANCH_GROUPS),
+        ("absentees", "absentees", starts + SIGNIN_CLOSES_AFTER, f"{kind}缺席名单", SECRETARIES),
+    ]
+    out = [
+        Planned(
+            name, f"{event_key}:{suffix}", due, label, audience, name, fields, estimated, branch
+        )
+        for name, suffix, due, label, audience in spec
+    ]
+    # A day-of reminder at or after the start says nothing new.
+    return [p for p in out if not (p.kind == "event_today" and p.due >= starts)]
+
+
+def parse_month_day(value: str, year: int) -> date:
+    """'06-10' in `year`; raises ValueError on anything else."""
+    month, _, day = value.partition("-")
+    return date(year, int(month), int(day))
+
+
+def year_reminders(settings: Settings, calendar: HolidayCalendar, year: int) -> list[Planned]:
+    """The county-wide reminders of a year, and the monthly summaries to secretaries."""
+    tz = settings.tz
+    cfg = settings.reminders
+    out: list[Planned] = []
+    estimated = calendar.is_estimated(year)
+    for fest in festivals(year, calendar, settings.calendar.overrides):
+        fields = {"holiday": fest.name, "rest_from": text.day(fest.rest_from), "year": year}
+        day = calendar.last_workday_before(fest.rest_from)
+        out.append(
+            Planned(
+                "holiday",
+                f"holiday:{year}:{fest.template}",
+                datetime.combine(day, HOLIDAY_AT, tz),
+                f"{fest.name}廉洁提醒",
+                ALL_GROUPS,
+                f"holiday_{fest.template}",
+                fields,
+                fest.estimated,
+            )
+        )
+        if cfg.holiday_extra_days_before:
+            early = calendar.last_workday_before(
+                day - timedelta(days=cfg.holiday_extra_days_before - 1)
+            )
+            out.append(
+                Planned(
+                    "holiday",
+                    f"holiday:{year}:{fest.template}:early",
+                    datetime.combine(early, HOLIDAY_AT, tz),
+                    f"{fest.name}廉洁提醒（提前）",
+                    ALL_GROUPS,
+                    f"holiday_{fest.template}",
+                    fields,
+                    fest.estimated,
+                )
+            )
+    teachers = date(year, 9, 10)
+    out.append(
+        Planned(
+            "teachers_day",
+            f"teachers_day:{year}",
+            datetime.combine(calendar.last_workday_before(teachers), HOLIDAY_AT, tz),
+            "教师节廉洁提醒",
+            ALL_GROUPS,
+            "teachers_day",
+            {"date": text.day(teachers), "number": year - FIRST_TEACHERS_DAY + 1, "year": year},
+            estimated,
+        )
+    )
+    for md in cfg.graduation_dates:
+        day = parse_month_day(md, year)
+        out.append(
+            Planned(
+                "graduation",
+                f"graduation:{day.isoformat()}",
+                datetime.combine(day, MORNING_AT, tz),
+                "毕业升学季提醒",
+                ALL_GROUPS,
+                "graduation",
+                {"date": text.day(day), "year": year},
+            )
+        )
+    first = calendar.next_workday(date(year, cfg.education_month, 1))
+    out.append(
+        Planned(
+            "education_month",
+            f"education_month:{year}",
+            datetime.combine(first, MORNING_AT, tz),
+            "宣传教育月",
+            ALL_GROUPS,
+            "education_month",
+            {"month": cfg.education_month, "year": year},
+            estimated,
+        )
+    )
+    for month in range(1, 13):
+        day = calendar.next_workday(date(year, month, 1))
+        out.append(
+            Planned(
+                "monthly_summary",
+                f"summary:{year}-{month:02d}",
+                datetime.combine(day, MORNING_AT, tz),
+                "月度汇总与组织生活预警",
+                SECRETARIES,
+                "",  # no template: the summary is built when it is sent
+                {"month": f"{year}-{month:02d}"},  # rendered when sent, from the data then
+                estimated,
+            )
+        )
+    return out
+
+
+def study_deadline_due(due: date, tz: ZoneInfo) -> datetime:
+    """The day before the due date, 17:00."""
+    return datetime.combine(due - timedelta(days=1), time(17, 0), tz)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse reminder settings that cannot be planned (at start-up, not at 09:00 some day)."""
+    for md in settings.reminders.graduation_dates:
+        try:
+            parse_month_day(md, 2024)  # a leap year, so 02-29 is accepted
+        except ValueError:
+            raise ValueError(f"reminders.graduation_dates 里的日期应为 MM-DD：{md}") from None
+
+
+def plan_year(
+    settings: Settings, calendar: HolidayCalendar, year: int, branches: list[str]
+) -> list[Planned]:
+    """Every reminder of the year: county-wide ones and each branch's meetings, by time."""
+    # Next year's 元旦 reminder falls on this year's last working day.
+    out = year_reminders(settings, calendar, year) + year_reminders(settings, calendar, year + 1)
+    for branch in branches:
+        for month in range(1, 13):
+            for ev in branch_events(settings, branch, year, month, calendar):
+                key = f"rule:{ev.kind}:{branch}:{ev.period}"
+                out += event_reminders(key, ev.kind, branch, ev.starts, ev.place, ev.estimated)
+    out = [p for p in out if p.due.year == year]
+    return sorted(out, key=lambda p: (p.due, p.branch, p.label))

@@ -1,0 +1,377 @@
+"""The outbox worker: claims due rows, sends each through its platform, records the result.
+
+The claim in the database, not the scheduler, is what makes a push go out once: a row is
+sent only by the worker whose UPDATE moved it from pending to sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.batching import Batcher
+from bot.clock import Clock
+from bot.config import Settings
+from bot.messages import Reply
+from bot.sending import GroupTarget, SendError, Transport
+from storage import outbox, reminders
+from storage.engine import Database
+from storage.models import Group
+from storage.outbox import ClaimedGroup
+from storage.rows import OutboxRow
+
+log = logging.getLogger(__name__)
+
+SessionOpener = Callable[[], Awaitable[AsyncSession]]
+Renderer = Callable[[SessionOpener, OutboxRow], Awaitable[Reply | None]]
+
+BATCH = 100
+GATHER_TURNS = 3  # loop turns a result waits for others to share its commit
+LEASE = timedelta(minutes=10)  # default of reminders.claim_timeout_seconds
+CONCURRENCY = 50
+MAX_ATTEMPTS = 8
+BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
+BACKOFF_MAX = 3600.0
+
+
+def backoff(attempt: int, retry_after: float | None) -> timedelta:
+    """Wait before the next try: exponential, never shorter than the platform asked."""
+    delay = min(BACKOFF_FIRST * 2 ** max(0, attempt - 1), BACKOFF_MAX)
+    return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+@dataclass
+class RunReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missed: int = 0
+    lost_claims: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Target:
+    platform: str
+    group: GroupTarget | None = None
+    user_id: str = ""
+    label: str = ""
+
+
+# Each way a push ends: its word in the log line, and the RunReport field that counts it.
+_OUTCOMES: dict[Callable[..., Awaitable[bool]], tuple[str, str]] = {
+    outbox.mark_sent: ("sent", "sent"),
+    outbox.mark_retry: ("retry", "retried"),
+    outbox.mark_failed: ("failed", "failed"),
+    outbox.mark_skipped: ("skipped", "skipped"),
+}
+
+
+_Result = tuple[Callable[..., Awaitable[bool]], tuple[object, ...]]  # a mark and its args
+
+
+class _GroupCommit:
+    """Records send results; results that arrive within a few loop turns share one commit.
+
+    Each result still waits for its own commit before the caller moves on, so the window
+    in which a sent push is not yet recorded stays one commit long.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # Writes on SQLite never yield, so without a few loop turns every result would
+        # commit alone (measured under P4: 509 commits for 500 pushes).
+        self._batches: Batcher[_Result, bool] = Batcher(self._write, gather_turns=GATHER_TURNS)
+
+    def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> asyncio.Future[bool]:
+        """Queue a result; the future says whether the row was still ours to record."""
+        return self._batches.submit((mark, args))
+
+    async def _write(self, batch: list[_Result]) -> list[bool]:
+        async with self.db.write() as s:
+            return await self._apply(s, batch)
+
+    @staticmethod
+    async def _apply(s: AsyncSession, batch: list[_Result]) -> list[bool]:
+        # The common case, many rows sent under one claim, is one UPDATE.
+        sent: dict[tuple[str, datetime], list[int]] = {}
+        for m, a in batch:
+            if m is outbox.mark_sent:
+                row_id, token, now = a
+                sent.setdefault((token, now), []).append(row_id)  # type: ignore[index,arg-type]
+        done: set[int] = set()
+        for (token, now), ids in sent.items():
+            done |= await outbox.mark_sent_many(s, ids, token, now)
+        results = []
+        for m, a in batch:
+            if m is outbox.mark_sent:
+                results.append(a[0] in done)  # not done: the claim was lost
+            else:
+                results.append(bool(await m(s, *a)))
+        return results
+
+
+def _opener(db: Database, stack: contextlib.AsyncExitStack) -> SessionOpener:
+    """A read session opened on first use and closed with `stack`."""
+    opened: list[AsyncSession] = []
+
+    async def session() -> AsyncSession:
+        if not opened:
+            opened.append(await stack.enter_async_context(db.read()))
+        return opened[0]
+
+    return session
+
+
+class OutboxWorker:
+    """Sends due outbox rows through `transports[platform]`."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        transports: Mapping[str, Transport],
+        render: Renderer,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.transports = transports  # the App's dict, so platforms added later are seen
+        self.render = render
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
+        self.grace = timedelta(hours=settings.reminders.grace_hours)
+        # A claim older than this belongs to a dead worker (killed mid-batch).
+        self.lease = timedelta(seconds=settings.reminders.claim_timeout_seconds)
+        self._draining = False
+        self._lock = asyncio.Lock()
+        self._results = _GroupCommit(db)
+        # Config groups by the (platform, chat id) App.sync_config stored them under.
+        self._configured = {(g.platform, g.chat_id or f"name:{g.name}"): g for g in settings.groups}
+        # Built once per group: reading the config's pydantic fields costs ~1,300
+        # instructions each, for every push of a fan-out.
+        self._targets: dict[tuple[str, str, str], GroupTarget] = {}
+
+    async def run_due(self) -> RunReport:
+        """Send every row due now; mark rows older than the grace period missed."""
+        async with self._lock:
+            return await self._run()
+
+    async def wait_idle(self) -> None:
+        """Return once no pass is running (a scheduler job may be mid-pass at stop)."""
+        async with self._lock:
+            pass
+
+    def drain(self) -> None:
+        """Stop starting sends: those in flight finish and are recorded, the rest of the
+        claimed batch is handed back, and no further batch is claimed (graceful shutdown)."""
+        self._draining = True
+
+    def resume(self) -> None:
+        self._draining = False
+
+    async def _run(self) -> RunReport:
+        report = RunReport()
+        now = self.clock.now()
+        async with self.db.write() as s:
+            report.missed = await outbox.mark_missed(s, now - self.grace, now)
+        if report.missed:
+            log.warning(
+                "outbox: %d push(es) fell due more than %s ago: missed", report.missed, self.grace
+            )
+        # A pipeline: the next batch is claimed as soon as the last send of this one has
+        # started, not when it has finished, so up to CONCURRENCY sends stay in flight from
+        # the first push to the last instead of draining to zero at every batch boundary.
+        sem = asyncio.Semaphore(CONCURRENCY)
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def one(item: tuple[OutboxRow, Reply | None, _Target | None], token: str) -> None:
+            try:
+                await self._deliver(*item, token, now, report)
+            finally:
+                sem.release()
+
+        try:
+            while not self._draining:
+                token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+                # The lease runs from the claim itself: a long pass must not hand out claims
+                # that are already close to expiry.
+                until = self.clock.now() + self.lease
+                async with self.db.write() as s:
+                    rows = list(await outbox.claim_due(s, now, token, until, BATCH))
+                    targets = await outbox.claimed_groups(s, token) if rows else []
+                if not rows:
+                    break
+                by_id: dict[int | None, ClaimedGroup] = {g.id: g for g in targets}
+                started: set[int] = set()
+                try:
+                    # At most one read for the whole batch, opened only if a row needs data
+                    # (most carry their text and target); each result is recorded on its own.
+                    async with contextlib.AsyncExitStack() as stack:
+                        session = _opener(self.db, stack)
+                        prepared = [(r, *(await self._prepare(session, r, by_id))) for r in rows]
+                    for item in prepared:
+                        await sem.acquire()
+                        if self._draining:  # shutting down: this send has not begun
+                            sem.release()
+                            break
+                        assert item[0].id is not None
+                        started.add(item[0].id)
+                        task = asyncio.create_task(one(item, token))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                except asyncio.CancelledError:
+                    await self._release(token, started)
+                    raise
+                if self._draining:
+                    await self._release(token, started)
+            await asyncio.gather(*in_flight)
+        except asyncio.CancelledError:
+            # Cancelled: rows whose send had not begun were handed back above. A send in
+            # flight may have reached the platform, so it is cancelled and its row waits
+            # for the lease to expire.
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
+        return report
+
+    async def _release(self, token: str, started: set[int]) -> None:
+        async with self.db.write() as s:
+            await outbox.release(s, token, exclude=started)
+
+    async def _prepare(
+        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
+    ) -> tuple[Reply | None, _Target | None]:
+        message = await self.render(session, row)
+        target = await self._target(session, row, by_id) if message is not None else None
+        return message, target
+
+    async def _deliver(
+        self,
+        row: OutboxRow,
+        message: Reply | None,
+        target: _Target | None,
+        token: str,
+        now: datetime,
+        report: RunReport,
+    ) -> None:
+        assert row.id is not None
+        if message is None:
+            await self._finish(outbox.mark_skipped, row, token, report, None, "无需发送")
+            return
+        if target is None:
+            await self._finish(outbox.mark_failed, row, token, report, None, "找不到推送对象")
+            return
+        transport = self.transports.get(target.platform)
+        if transport is None:
+            reason = f"未配置平台 {target.platform}"
+            await self._finish(outbox.mark_failed, row, token, report, target, reason)
+            return
+        try:
+            if target.group is not None:
+                await transport.send_group(target.group, message)
+            else:
+                await transport.send_direct(target.user_id, message)
+        except SendError as exc:
+            self._on_error(row, target, exc.reason)
+            attempts = row.attempts + 1
+            if exc.permanent or attempts >= MAX_ATTEMPTS:
+                reason = exc.reason if exc.permanent else f"重试 {attempts} 次仍失败：{exc.reason}"
+                await self._finish(outbox.mark_failed, row, token, report, target, reason)
+                report.errors.append(f"{target.label}: {reason}")
+            else:
+                next_at = now + backoff(attempts, exc.retry_after)
+                await self._finish(
+                    outbox.mark_retry, row, token, report, target, next_at, exc.reason
+                )
+            return
+        except Exception as exc:  # a bug in a transport must not stop the other pushes
+            log.exception("outbox: unexpected error sending row %s", row.id)
+            next_at = now + backoff(row.attempts + 1, None)
+            reason = type(exc).__name__
+            await self._finish(outbox.mark_retry, row, token, report, target, next_at, reason)
+            return
+        await self._finish(outbox.mark_sent, row, token, report, target, now)
+
+    def _on_error(self, row: OutboxRow, target: _Target, reason: str) -> None:
+        log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
+
+    async def _finish(
+        self,
+        mark: Callable[..., Awaitable[bool]],
+        row: OutboxRow,
+        token: str,
+        report: RunReport,
+        target: _Target | None,
+        *args: object,
+    ) -> None:
+        """Record the outcome of one push, count it in the report and log its line."""
+        assert row.id is not None
+        # Shielded: once a push went out, a cancellation must not lose the record of it.
+        ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
+        status, counted = _OUTCOMES[mark]
+        setattr(report, counted, getattr(report, counted) + 1)
+        # One line per push, with its ids (never the webhook: its key is a secret).
+        log.info(
+            "push",
+            extra={
+                "status": status,
+                "platform": target.platform if target is not None else "-",
+                "outbox_id": row.id,
+                "key": row.key,
+            },
+        )
+        if not ok:
+            # The lease ran out and another worker took the row over.
+            report.lost_claims += 1
+            log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
+
+    async def _target(
+        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
+    ) -> _Target | None:
+        if row.group_id is not None:
+            group = by_id.get(row.group_id)
+            return (
+                None
+                if group is None
+                else _Target(group.platform, self.group_target(group), label=group.name)
+            )
+        if row.member_id is not None:
+            # A direct push goes out on the first platform of the member's that can send.
+            accounts = await reminders.accounts_of_member(await session(), row.member_id)
+            for acc in accounts:
+                if acc.platform in self.transports:
+                    return _Target(acc.platform, user_id=acc.external_id, label=acc.external_id)
+            if accounts:
+                return _Target(accounts[0].platform, user_id=accounts[0].external_id)
+        return None
+
+    def group_target(self, group: Group | ClaimedGroup) -> GroupTarget:
+        """The group with its webhook and secret from the config entry that names it."""
+        key = (group.platform, group.chat_id, group.name)
+        found = self._targets.get(key)
+        if found is None:
+            found = self._targets[key] = self._group_target(group)
+        return found
+
+    def _group_target(self, group: Group | ClaimedGroup) -> GroupTarget:
+        g = self._configured.get((group.platform, group.chat_id))
+        if g is None:
+            return GroupTarget(platform=group.platform, chat_id=group.chat_id, name=group.name)
+        return GroupTarget(
+            platform=group.platform,
+            chat_id=g.chat_id,
+            name=g.name,
+            webhook=g.webhook.get_secret_value(),
+            secret=g.secret.get_secret_value(),
+        )

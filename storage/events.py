@@ -1,0 +1,117 @@
+"""Events (主题党日, 三会一课) and attendance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Attendance, Event
+from storage.prepared import Prepared
+from storage.rows import EventRow, from_select
+
+SIGNIN_OPENS_BEFORE = timedelta(minutes=30)
+SIGNIN_CLOSES_AFTER = timedelta(minutes=60)
+
+
+async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
+    return await s.get(Event, event_id)
+
+
+_T = Event.__table__  # type: ignore[attr-defined]
+_NEXT = Prepared(
+    select(_T)
+    .where(_T.c.branch_id == bindparam("branch"))
+    .where(_T.c.starts_at >= bindparam("earliest", type_=_T.c.starts_at.type))
+    .order_by(_T.c.starts_at, _T.c.id)
+    .limit(1)
+)
+
+
+async def next_not_closed(s: AsyncSession, branch_id: int, now: datetime) -> EventRow | None:
+    """The branch's earliest event whose sign-in has not closed by `now`, as a read-only
+    snapshot. It stays the answer until `now` passes its close or the events change, which
+    is what lets storage/lookups.py keep it between messages."""
+    row = await _NEXT.first(s, branch=branch_id, earliest=now - SIGNIN_CLOSES_AFTER)
+    return None if row is None else from_select(EventRow, row)
+
+
+def open_at(event: EventRow | None, now: datetime) -> EventRow | None:
+    """`event` (from `next_not_closed`) if its sign-in window contains `now`."""
+    if event is None:
+        return None
+    starts = event.starts_at  # aware UTC (UTCDateTime)
+    if starts - SIGNIN_OPENS_BEFORE <= now <= starts + SIGNIN_CLOSES_AFTER:
+        return event
+    return None
+
+
+async def upcoming(
+    s: AsyncSession, branch_id: int, now: datetime, limit: int = 5
+) -> Sequence[Event]:
+    """Events not yet closed for sign-in, soonest first."""
+    stmt = (
+        select(Event)
+        .where(Event.branch_id == branch_id)
+        .where(Event.starts_at >= now - SIGNIN_CLOSES_AFTER)
+        .order_by(Event.starts_at)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return (await s.exec(stmt)).all()
+
+
+async def find_event(
+    s: AsyncSession, branch_id: int, kind: str, starts_at: datetime
+) -> Event | None:
+    stmt = select(Event).where(
+        Event.branch_id == branch_id, Event.kind == kind, Event.starts_at == starts_at
+    )
+    return (await s.exec(stmt)).first()
+
+
+async def create_event(
+    s: AsyncSession,
+    branch_id: int,
+    kind: str,
+    starts_at: datetime,
+    place: str = "",
+    created_by: int | None = None,
+    rule_key: str | None = None,
+) -> Event:
+    event = Event(
+        branch_id=branch_id,
+        kind=kind,
+        starts_at=starts_at,
+        place=place,
+        created_by=created_by,
+        rule_key=rule_key,
+    )
+    s.add(event)
+    await s.flush()
+    return event
+
+
+async def attendance_of(s: AsyncSession, event_id: int, member_id: int) -> Attendance | None:
+    stmt = select(Attendance).where(
+        Attendance.event_id == event_id, Attendance.member_id == member_id
+    )
+    return (await s.exec(stmt)).first()
+
+
+async def set_attendance(
+    s: AsyncSession, event_id: int, member_id: int, status: str, at: datetime, reason: str = ""
+) -> Attendance:
+    """Record 出席/迟到/请假, replacing an earlier 请假 by a sign-in."""
+    row = await attendance_of(s, event_id, member_id)
+    if row is None:
+        row = Attendance(
+            event_id=event_id, member_id=member_id, status=status, at=at, reason=reason
+        )
+        s.add(row)
+    else:
+        row.status, row.at, row.reason = status, at, reason
+    await s.flush()
+    return row

@@ -1,0 +1,174 @@
+"""Queries the reminder rules need: rule events, who is missing, the monthly figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.members import EXPECTED_STATUSES
+from storage.models import (
+    Account,
+    Attendance,
+    Branch,
+    Event,
+    Member,
+    Role,
+    StudyConfirmation,
+    StudyTask,
+)
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """A meeting the annual plan asks of a branch, to be created once."""
+
+    branch_id: int
+    kind: str
+    starts_at: datetime
+    place: str
+    rule_key: str
+    period: tuple[datetime, datetime]  # the branch's own meeting of this kind in it counts
+
+
+_IN_CHUNK = 500  # keys per IN (...): well inside every SQLite build's variable limit
+
+
+async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: datetime) -> int:
+    """Create each rule event once (by rule_key), unless its branch already scheduled that
+    kind itself in the same period. Returns how many it asked to insert (another
+    replica's planner may have won some of them).
+
+    The planner asks for every branch's meetings on every pass (250 branches: 750 events),
+    so this reads what exists in two queries and writes only what is missing."""
+    if not wanted:
+        return 0
+    keys = [w.rule_key for w in wanted]
+    have: set[str] = set()
+    for i in range(0, len(keys), _IN_CHUNK):
+        stmt = select(Event.rule_key).where(col(Event.rule_key).in_(keys[i : i + _IN_CHUNK]))
+        have.update(k for k in (await s.exec(stmt)).all() if k is not None)
+    todo = [w for w in wanted if w.rule_key not in have]
+    if not todo:
+        return 0
+    own_stmt = select(Event.branch_id, Event.kind, Event.starts_at).where(
+        col(Event.rule_key).is_(None),
+        col(Event.starts_at) >= min(w.period[0] for w in todo),
+        col(Event.starts_at) < max(w.period[1] for w in todo),
+    )
+    own: dict[tuple[int, str], list[datetime]] = {}
+    for branch_id, kind, starts in (await s.exec(own_stmt)).all():
+        own.setdefault((branch_id, kind), []).append(starts)  # aware (UTCDateTime)
+
+    def scheduled_by_branch(w: RuleEvent) -> bool:
+        lo, hi = w.period
+        return any(lo <= t < hi for t in own.get((w.branch_id, w.kind), ()))
+
+    rows = [
+        {
+            "branch_id": w.branch_id,
+            "kind": w.kind,
+            "starts_at": w.starts_at,
+            "place": w.place,
+            "rule_key": w.rule_key,
+            "created_at": now,
+        }
+        for w in todo
+        if not scheduled_by_branch(w)
+    ]
+    if not rows:
+        return 0
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # ON CONFLICT: another replica's planner may create the same events at the same moment.
+    stmt = insert(Event).on_conflict_do_nothing(index_elements=["rule_key"])
+    await s.exec(stmt, params=rows)  # type: ignore[call-overload]
+    return len(rows)
+
+
+async def events_between(
+    s: AsyncSession, start: datetime, end: datetime
+) -> Sequence[tuple[Event, Branch]]:
+    stmt = (
+        select(Event, Branch)
+        .join(Branch, col(Branch.id) == Event.branch_id)
+        .where(col(Event.starts_at) >= start, col(Event.starts_at) < end)
+        .order_by(col(Event.starts_at), col(Event.id))
+    )
+    return (await s.exec(stmt)).all()
+
+
+async def secretaries(s: AsyncSession, branch_id: int | None = None) -> Sequence[Member]:
+    """书记 of one branch, or of every branch."""
+    stmt = select(Member).where(Member.role == Role.SECRETARY.value, Member.active)
+    if branch_id is not None:
+        stmt = stmt.where(Member.branch_id == branch_id)
+    return (await s.exec(stmt.order_by(col(Member.branch_id), col(Member.id)))).all()
+
+
+async def event_absentees(s: AsyncSession, event: Event) -> Sequence[Member]:
+    """Expected members of the event's branch with no attendance row (缺席)."""
+    stmt = (
+        select(Member)
+        .outerjoin(
+            Attendance,
+            sa.and_(Attendance.member_id == Member.id, Attendance.event_id == event.id),
+        )
+        .where(Member.branch_id == event.branch_id, Member.active)
+        .where(col(Member.status).in_(EXPECTED_STATUSES))
+        .where(col(Attendance.id).is_(None))
+        .order_by(col(Member.id))
+    )
+    return (await s.exec(stmt)).all()
+
+
+async def unconfirmed(s: AsyncSession, task_id: int, branch_id: int) -> Sequence[Member]:
+    """Active members of the branch who have not confirmed the task."""
+    stmt = (
+        select(Member)
+        .outerjoin(
+            StudyConfirmation,
+            sa.and_(StudyConfirmation.member_id == Member.id, StudyConfirmation.task_id == task_id),
+        )
+        .where(Member.branch_id == branch_id, Member.active)
+        .where(col(StudyConfirmation.id).is_(None))
+        .order_by(col(Member.id))
+    )
+    return (await s.exec(stmt)).all()
+
+
+async def tasks_due_between(s: AsyncSession, first: date, last: date) -> Sequence[StudyTask]:
+    stmt = select(StudyTask).where(col(StudyTask.due) >= first, col(StudyTask.due) <= last)
+    return (await s.exec(stmt.order_by(col(StudyTask.id)))).all()
+
+
+async def long_absent(
+    s: AsyncSession, branch_id: int, start: datetime, end: datetime
+) -> Sequence[Member]:
+    """Expected members, on the roster since `start`, with no attendance (not even 请假) at
+    any of the branch's events in [start, end); empty when the branch held none."""
+    events = select(Event.id).where(
+        Event.branch_id == branch_id, col(Event.starts_at) >= start, col(Event.starts_at) < end
+    )
+    if (await s.exec(events.limit(1))).first() is None:
+        return []
+    attended = select(Attendance.member_id).where(col(Attendance.event_id).in_(events))
+    stmt = (
+        select(Member)
+        .where(Member.branch_id == branch_id, Member.active)
+        .where(col(Member.status).in_(EXPECTED_STATUSES))
+        .where(col(Member.created_at) <= start)
+        .where(col(Member.id).not_in(attended))
+        .order_by(col(Member.id))
+    )
+    return (await s.exec(stmt)).all()
+
+
+async def accounts_of_member(s: AsyncSession, member_id: int) -> Sequence[Account]:
+    stmt = select(Account).where(Account.member_id == member_id).order_by(col(Account.id))
+    return (await s.exec(stmt)).all()
