@@ -32,7 +32,6 @@ from handlers.registry import all_commands
 from schedules.holidays import HolidayCalendar
 from schedules.scheduler import Reminders
 from storage import groups, members
-from storage.checkpoints import Checkpointer
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
 
@@ -89,8 +88,6 @@ class App:
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
         self.long_connections: list[LongConnection] = []  # dialled out; see longconn
-        path = self.db.sqlite_path
-        self.checkpoints = Checkpointer(path) if path and path != ":memory:" else None
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.wecom: WeComPlatform | None = None
         self.dingtalk: dingtalk.DingTalkAdapter | None = None
@@ -146,8 +143,6 @@ class App:
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.start()
         for conn in self.long_connections:
             conn.start()
         if self._schedule:
@@ -164,8 +159,6 @@ class App:
             await self.dingtalk.drain()
         for conn in self.long_connections:
             await conn.stop()
-        if self.checkpoints is not None:
-            await self.checkpoints.stop()
         self.started = False
 
     async def shutdown(self) -> None:
