@@ -1,7 +1,7 @@
 """Work that arrives close together, handled together: lanes drain a queue in batches.
 
-The dispatcher uses it for inbound messages (one transaction per batch) and the outbox
-worker for send results (one commit per batch). Each caller gets a future for its own item.
+The dispatcher uses it for inbound messages (one transaction per batch). Each caller gets
+a future for its own item.
 """
 
 from __future__ import annotations

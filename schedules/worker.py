@@ -16,24 +16,21 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.batching import Batcher
 from bot.clock import Clock
 from bot.config import Settings
 from bot.messages import Reply
 from bot.sending import GroupTarget, SendError, Transport
 from storage import outbox, reminders
 from storage.engine import Database
-from storage.models import Group
+from storage.models import Group, Outbox
 from storage.outbox import ClaimedGroup
-from storage.rows import OutboxRow
 
 log = logging.getLogger(__name__)
 
 SessionOpener = Callable[[], Awaitable[AsyncSession]]
-Renderer = Callable[[SessionOpener, OutboxRow], Awaitable[Reply | None]]
+Renderer = Callable[[SessionOpener, Outbox], Awaitable[Reply | None]]
 
 BATCH = 100
-GATHER_TURNS = 3  # loop turns a result waits for others to share its commit
 LEASE = timedelta(minutes=10)  # default of reminders.claim_timeout_seconds
 CONCURRENCY = 50
 MAX_ATTEMPTS = 8
@@ -75,50 +72,6 @@ _OUTCOMES: dict[Callable[..., Awaitable[bool]], tuple[str, str]] = {
 }
 
 
-_Result = tuple[Callable[..., Awaitable[bool]], tuple[object, ...]]  # a mark and its args
-
-
-class _GroupCommit:
-    """Records send results; results that arrive within a few loop turns share one commit.
-
-    Each result still waits for its own commit before the caller moves on, so the window
-    in which a sent push is not yet recorded stays one commit long.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        # Writes on SQLite never yield, so without a few loop turns every result would
-        # commit alone (measured under P4: 509 commits for 500 pushes).
-        self._batches: Batcher[_Result, bool] = Batcher(self._write, gather_turns=GATHER_TURNS)
-
-    def record(self, mark: Callable[..., Awaitable[bool]], *args: object) -> asyncio.Future[bool]:
-        """Queue a result; the future says whether the row was still ours to record."""
-        return self._batches.submit((mark, args))
-
-    async def _write(self, batch: list[_Result]) -> list[bool]:
-        async with self.db.write() as s:
-            return await self._apply(s, batch)
-
-    @staticmethod
-    async def _apply(s: AsyncSession, batch: list[_Result]) -> list[bool]:
-        # The common case, many rows sent under one claim, is one UPDATE.
-        sent: dict[tuple[str, datetime], list[int]] = {}
-        for m, a in batch:
-            if m is outbox.mark_sent:
-                row_id, token, now = a
-                sent.setdefault((token, now), []).append(row_id)  # type: ignore[index,arg-type]
-        done: set[int] = set()
-        for (token, now), ids in sent.items():
-            done |= await outbox.mark_sent_many(s, ids, token, now)
-        results = []
-        for m, a in batch:
-            if m is outbox.mark_sent:
-                results.append(a[0] in done)  # not done: the claim was lost
-            else:
-                results.append(bool(await m(s, *a)))
-        return results
-
-
 def _opener(db: Database, stack: contextlib.AsyncExitStack) -> SessionOpener:
     """A read session opened on first use and closed with `stack`."""
     opened: list[AsyncSession] = []
@@ -154,7 +107,8 @@ class OutboxWorker:
         self.lease = timedelta(seconds=settings.reminders.claim_timeout_seconds)
         self._draining = False
         self._lock = asyncio.Lock()
-        self._results = _GroupCommit(db)
+        # The records of sends that returned, each a task of its own (see _finish).
+        self._recording: set[asyncio.Task[None]] = set()
         # Config groups by the (platform, chat id) App.sync_config stored them under.
         self._configured = {(g.platform, g.chat_id or f"name:{g.name}"): g for g in settings.groups}
         # Built once per group: reading the config's pydantic fields costs ~1,300
@@ -194,7 +148,7 @@ class OutboxWorker:
         sem = asyncio.Semaphore(CONCURRENCY)
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def one(item: tuple[OutboxRow, Reply | None, _Target | None], token: str) -> None:
+        async def one(item: tuple[Outbox, Reply | None, _Target | None], token: str) -> None:
             try:
                 await self._deliver(*item, token, now, report)
             finally:
@@ -238,19 +192,29 @@ class OutboxWorker:
         except asyncio.CancelledError:
             # Cancelled: rows whose send had not begun were handed back above. A send in
             # flight may have reached the platform, so it is cancelled and its row waits
-            # for the lease to expire.
+            # for the lease to expire. A send that returned has reached it: its record is
+            # committed before we give up, or a restart would send it again.
             for task in in_flight:
                 task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._settle(in_flight)
             raise
         return report
+
+    async def _settle(self, cancelled: set[asyncio.Task[None]]) -> None:
+        """Wait for the cancelled sends to end and for the records of those that returned,
+        through further cancellations too: a record is one short UPDATE, and one that fails
+        logs its row (_record). A send returns and its record is created in one step, so
+        no record starts after the sends were cancelled."""
+        while pending := [t for t in (*cancelled, *self._recording) if not t.done()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
 
     async def _release(self, token: str, started: set[int]) -> None:
         async with self.db.write() as s:
             await outbox.release(s, token, exclude=started)
 
     async def _prepare(
-        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
     ) -> tuple[Reply | None, _Target | None]:
         message = await self.render(session, row)
         target = await self._target(session, row, by_id) if message is not None else None
@@ -258,7 +222,7 @@ class OutboxWorker:
 
     async def _deliver(
         self,
-        row: OutboxRow,
+        row: Outbox,
         message: Reply | None,
         target: _Target | None,
         token: str,
@@ -303,22 +267,45 @@ class OutboxWorker:
             return
         await self._finish(outbox.mark_sent, row, token, report, target, now)
 
-    def _on_error(self, row: OutboxRow, target: _Target, reason: str) -> None:
+    def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
         log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
 
     async def _finish(
         self,
         mark: Callable[..., Awaitable[bool]],
-        row: OutboxRow,
+        row: Outbox,
         token: str,
         report: RunReport,
         target: _Target | None,
         *args: object,
     ) -> None:
-        """Record the outcome of one push, count it in the report and log its line."""
+        """Record the outcome of one push, count it in the report and log its line.
+
+        The record is a task of its own, shielded and tracked: cancelling the push's task
+        does not cancel it, and a cancelled pass waits for it (_settle) before it ends.
+        There is no await between a send returning and this task being created.
+        """
+        record = asyncio.create_task(self._record(mark, row, token, report, target, *args))
+        self._recording.add(record)
+        record.add_done_callback(self._recording.discard)
+        await asyncio.shield(record)
+
+    async def _record(
+        self,
+        mark: Callable[..., Awaitable[bool]],
+        row: Outbox,
+        token: str,
+        report: RunReport,
+        target: _Target | None,
+        *args: object,
+    ) -> None:
         assert row.id is not None
-        # Shielded: once a push went out, a cancellation must not lose the record of it.
-        ok = await asyncio.shield(self._results.record(mark, row.id, token, *args))
+        try:
+            async with self.db.write() as s:  # one commit per push
+                ok = bool(await mark(s, row.id, token, *args))
+        except BaseException:
+            log.warning("outbox: the result of row %s could not be recorded", row.id)
+            raise
         status, counted = _OUTCOMES[mark]
         setattr(report, counted, getattr(report, counted) + 1)
         # One line per push, with its ids (never the webhook: its key is a secret).
@@ -337,7 +324,7 @@ class OutboxWorker:
             log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
 
     async def _target(
-        self, session: SessionOpener, row: OutboxRow, by_id: dict[int | None, ClaimedGroup]
+        self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]
     ) -> _Target | None:
         if row.group_id is not None:
             group = by_id.get(row.group_id)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from bot.app import App
 from bot.clock import FakeClock
 from bot.messages import Reply
+from bot.sending import GroupTarget
 from schedules.worker import BATCH, CONCURRENCY, LEASE
 from storage import groups, outbox
 from storage.engine import Database
@@ -83,6 +86,128 @@ async def test_restart_in_the_middle_of_a_fan_out_sends_nothing_twice(
     finally:
         await restarted.stop()
         await restarted.shutdown()
+
+
+class HeldWrites:
+    """A worker's database whose writes can be held at the door: a commit not made yet."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.holding = False
+        self.waiting = 0  # writes held at the door
+        self.inside = 0  # writes under way
+        self.changed = asyncio.Event()  # set when a count here or in the transport moves
+        self._open = asyncio.Event()
+
+    def read(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self.db.read()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[object]:
+        if self.holding:
+            self.waiting += 1
+            self.changed.set()
+            await self._open.wait()
+            self.waiting -= 1
+        self.inside += 1
+        try:
+            async with self.db.write() as s:
+                yield s
+        finally:
+            self.inside -= 1
+            self.changed.set()
+
+    def release(self) -> None:
+        self.holding = False
+        self._open.set()
+
+
+class AnswersFirst:
+    """Answers the first push (it reached its group) and from then holds the worker's
+    writes, so its result is not recorded yet; every later push stays in flight."""
+
+    platform = "wecom"
+
+    def __init__(self, writes: HeldWrites) -> None:
+        self.writes = writes
+        self.sent: list[str] = []
+        self.in_flight = 0
+        self._never = asyncio.Event()
+
+    async def send_group(self, target: GroupTarget, message: Reply) -> None:
+        if not self.sent:
+            self.sent.append(target.chat_id)
+            self.writes.holding = True
+            self.writes.changed.set()
+            return
+        self.in_flight += 1
+        self.writes.changed.set()
+        await self._never.wait()
+
+    async def send_direct(self, user_id: str, message: Reply) -> None:
+        raise AssertionError("no direct pushes here")
+
+
+async def until(check: Callable[[], object], changed: asyncio.Event) -> None:
+    while not check():
+        changed.clear()
+        await changed.wait()
+
+
+async def test_a_cancelled_worker_records_the_pushes_that_went_out_before_it_ends(
+    app: App, clock: FakeClock
+) -> None:
+    """Cancelled between a send returning and its result's commit, the worker waits for
+    that commit: left `sending`, the push would go out again once its lease ran out."""
+    from schedules.worker import OutboxWorker
+
+    total = await fan_out(app)  # the two configured groups
+    writes = HeldWrites(app.db)
+    first = AnswersFirst(writes)
+    worker = OutboxWorker(
+        cast(Database, writes),
+        clock,
+        app.settings,
+        {"wecom": first},
+        app.reminders.planner.render,
+        worker_id="first",
+    )
+    run = asyncio.create_task(worker.run_due())
+    # One push answered with its result held before the commit, one in flight, and no
+    # write under way (the cancel must not land in the middle of one).
+    await asyncio.wait_for(
+        until(
+            lambda: first.sent and first.in_flight and writes.waiting and not writes.inside,
+            writes.changed,
+        ),
+        timeout=20,
+    )
+    run.cancel()  # the process is told to go away
+    for _ in range(20):  # a cancelled pass that does not wait ends within a few turns
+        await asyncio.sleep(0)
+    assert not run.done(), "the worker ended with a push that went out not recorded as sent"
+    writes.release()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    [answered] = first.sent
+    async with app.db.read() as s:
+        chat_of = {g.id: g.chat_id for g in await groups.all_groups(s)}
+        by_chat = {chat_of[r.group_id]: r.state for r in await outbox.rows_by_kind(s, "notice")}
+    assert by_chat[answered] == OutboxState.SENT
+    assert await states(app.db) == {OutboxState.SENT: 1, OutboxState.SENDING: 1}
+
+    # A restart: the answered push is never sent again; the one in flight goes out once
+    # its lease has run out.
+    second = RecordingTransport()
+    again = OutboxWorker(
+        app.db, clock, app.settings, {"wecom": second}, app.reminders.planner.render
+    )
+    assert (await again.run_due()).sent == 0
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert (await again.run_due()).sent == total - 1
+    assert answered not in second.counts()
+    assert sum(second.counts().values()) == total - 1 and set(second.counts().values()) == {1}
+    assert await states(app.db) == {OutboxState.SENT: total}
 
 
 async def test_a_crashed_claim_expires_and_is_sent_once(app: App, clock: FakeClock) -> None:
