@@ -16,7 +16,7 @@ from bot.config import ConfigError
 from bot.platforms.longconn.backoff import Backoff
 from bot.platforms.longconn.connection import read_json
 from bot.platforms.longconn.lease import Lease
-from bot.platforms.longconn.wecom_ws import WeComLongConnectionTransport
+from bot.platforms.wecom.longconn import WeComLongConnectionTransport
 from storage import leases
 from tests.conftest import make_settings
 

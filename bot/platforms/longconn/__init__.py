@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.platforms.dingtalk.stream import DingTalkStream
 from bot.platforms.longconn.connection import LongConnection
-from bot.platforms.longconn.dingtalk_stream import DingTalkStream
 from bot.platforms.longconn.lease import Lease, replica_id
-from bot.platforms.longconn.wecom_ws import (
+from bot.platforms.wecom.longconn import (
     WeComLongConnection,
     WeComLongConnectionTransport,
 )
