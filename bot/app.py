@@ -9,8 +9,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -22,10 +23,12 @@ from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.exports import ExportRoute
 from bot.logs import request_logger
-from bot.platforms import dingtalk
-from bot.platforms.longconn import LongConnection, build_long_connections
+from bot.platforms.base import Platform
+from bot.platforms.dingtalk import dingtalk_platform
+from bot.platforms.longconn.connection import LongConnection
+from bot.platforms.longconn.lease import Lease, replica_id
 from bot.platforms.payload import BODY_TIMEOUT
-from bot.platforms.wecom import WeComPlatform
+from bot.platforms.wecom import wecom_platform
 from bot.router import Router
 from bot.sending import Transport
 from handlers.registry import all_commands
@@ -54,10 +57,7 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
-class WebAdapter(Protocol):
-    """A platform adapter that receives callbacks over HTTP."""
-
-    def add_routes(self, router: web.UrlDispatcher) -> None: ...
+P = TypeVar("P")
 
 
 class App:
@@ -67,12 +67,13 @@ class App:
         clock: Clock | None = None,
         db: Database | None = None,
         schedule: bool | None = None,
+        platforms: Sequence[Platform] = (),
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock(settings.tz)
         self.db = db or Database(settings.database.url, echo=settings.database.echo)
         self.calendar = HolidayCalendar(settings.calendar.overrides)
-        self.transports: dict[str, Transport] = {}
+        self.transports: dict[str, Transport] = {}  # filled from the platforms below
         # Refuses a bad template here, at start-up. The scheduler runs on wall-clock time,
         # so by default only with the system clock; with a FakeClock the caller drives
         # `reminders.tick()` (tests, the demo).
@@ -86,38 +87,56 @@ class App:
         )
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
-        self.web_adapters: list[WebAdapter] = [ExportRoute(self.db, self.services)]
-        self.long_connections: list[LongConnection] = []  # dialled out; see longconn
+        self.exports = ExportRoute(self.db, self.services)
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
-        self.wecom: WeComPlatform | None = None
-        self.dingtalk: dingtalk.DingTalkAdapter | None = None
         self.started = False
-        self._build_platforms()
+        # Those the config enables, then any the caller brings (the demo's console).
+        self.platforms: list[Platform] = [*self._configured_platforms(), *platforms]
+        for platform in self.platforms:
+            if platform.transport is not None:
+                self.transports[platform.name] = platform.transport
 
-    def _build_platforms(self) -> None:
-        """Create the adapters and transports of the platforms the config enables."""
-        wecom = self.settings.wecom
-        wecom_groups = any(g.platform == "wecom" for g in self.settings.groups)
-        if (
-            wecom.aibot.token.get_secret_value()
-            or wecom.app.token.get_secret_value()
-            or (wecom.app.secret.get_secret_value() or wecom_groups)
-        ):
-            self.wecom = WeComPlatform(wecom, self.dispatcher.submit, self.clock, self._session)
-            # Late replies go out once per message id, across replicas: the dispatcher keeps
-            # that fact with the message's record.
-            self.wecom.in_time.deliveries = self.dispatcher
-            self.web_adapters.extend(self.wecom.web_adapters)
-            self.transports["wecom"] = self.wecom.transport
-        self.dingtalk = dingtalk.install(self)
-        # Long-connection mode: WeCom pushes go over the connection instead of webhooks.
-        self.long_connections = build_long_connections(self)
+    def _configured_platforms(self) -> list[Platform]:
+        """Each platform the config enables, given only the pieces it needs."""
+        holder = replica_id()  # one lease holder per App, that is per replica
 
-    def _session(self) -> aiohttp.ClientSession:
-        """The shared HTTP client (exists between initialize and shutdown)."""
-        if self.http is None:
-            raise RuntimeError("App.initialize() has not run: no HTTP client yet")
+        def lease(name: str) -> Lease:
+            return Lease(self.db, self.clock, name, holder)
+
+        found = (
+            wecom_platform(
+                self.settings,
+                dispatcher=self.dispatcher,
+                clock=self.clock,
+                http=self._http,
+                lease=lease,
+            ),
+            dingtalk_platform(
+                self.settings,
+                dispatcher=self.dispatcher,
+                db=self.db,
+                clock=self.clock,
+                http=self._http,
+                lease=lease,
+            ),
+        )
+        return [p for p in found if p is not None]
+
+    def _http(self) -> aiohttp.ClientSession | None:
+        """The shared HTTP client: exists between initialize and shutdown."""
         return self.http
+
+    def platform(self, kind: type[P]) -> P:
+        """The platform of class `kind` (for the demo and tests, which reach into one)."""
+        for platform in self.platforms:
+            if isinstance(platform, kind):
+                return platform
+        raise LookupError(f"{kind.__name__} is not enabled by the config")
+
+    @property
+    def long_connections(self) -> list[LongConnection]:
+        """The platforms' dialled-out connections, in the platforms' order."""
+        return [p.connection for p in self.platforms if p.connection is not None]
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""
@@ -143,8 +162,8 @@ class App:
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
-        for conn in self.long_connections:
-            conn.start()
+        for platform in self.platforms:
+            await platform.start()
         if self._schedule:
             self.reminders.start()
         self.started = True
@@ -153,12 +172,10 @@ class App:
         # Pushes in flight finish first (they may need a long connection), then late
         # replies, then the connections close.
         await self.reminders.stop()
-        if self.wecom is not None:
-            await self.wecom.drain()  # replies still being worked on go out first
-        if self.dingtalk is not None:
-            await self.dingtalk.drain()
-        for conn in self.long_connections:
-            await conn.stop()
+        for platform in self.platforms:
+            await platform.drain()  # replies still being worked on go out first
+        for platform in self.platforms:
+            await platform.stop()
         self.started = False
 
     async def shutdown(self) -> None:
@@ -174,8 +191,9 @@ class App:
         )
         app[BODY_TIMEOUT] = self.settings.server.body_timeout_seconds
         app.router.add_get("/healthz", self._healthz)
-        for adapter in self.web_adapters:
-            adapter.add_routes(app.router)
+        self.exports.add_routes(app.router)
+        for platform in self.platforms:
+            platform.add_routes(app.router)
         return app
 
     async def _healthz(self, _: web.Request) -> web.Response:
@@ -198,14 +216,15 @@ class App:
         # A connection down past the grace (wrong credentials, no route to the platform)
         # means no message gets in: as broken as a dead database.
         grace = timedelta(seconds=self.settings.server.health_grace_seconds)
-        reasons.extend(t for c in self.long_connections if (t := c.trouble(grace)))
+        connections = self.long_connections
+        reasons.extend(t for c in connections if (t := c.trouble(grace)))
         body: dict[str, object] = {
             "status": "degraded" if reasons else "ok",
             "database": "ok" if db_ok else "down",
             "scheduler": scheduler,
         }
-        if self.long_connections:
-            body["connections"] = {c.platform: c.state for c in self.long_connections}
+        if connections:
+            body["connections"] = {c.platform: c.state for c in connections}
         if reasons:
             body["reason"] = "；".join(reasons)
         # The reason in readable Chinese for `curl`, not in \u escapes.

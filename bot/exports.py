@@ -19,7 +19,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class ExportRoute:
-    """A web adapter (see App.web_adapters) serving export links."""
+    """Serves export links: a route of the App's own, beside the platforms' (App.web_app)."""
 
     def __init__(self, db: Database, services: Services) -> None:
         self.db = db

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
+from bot.platforms.dingtalk import DingTalkPlatform
 from bot.platforms.dingtalk.adapter import DingTalkAdapter
 from bot.router import BIND_HINT
 from tests.conftest import SCHOOL, branch_id
@@ -27,9 +28,14 @@ async def dt(tmp_path, clock, roster_file, postgres_url) -> AsyncIterator[DingTa
         yield harness
 
 
-def adapter_of(dt: DingTalkHarness) -> DingTalkAdapter:
-    (adapter,) = [a for a in dt.app.web_adapters if isinstance(a, DingTalkAdapter)]
+def adapter_in(app: App) -> DingTalkAdapter:
+    adapter = app.platform(DingTalkPlatform).adapter
+    assert adapter is not None
     return adapter
+
+
+def adapter_of(dt: DingTalkHarness) -> DingTalkAdapter:
+    return adapter_in(dt.app)
 
 
 async def test_group_sign_in_is_answered_in_the_response_and_ats_the_sender(dt):
@@ -124,7 +130,7 @@ def hold(app: App, gate: asyncio.Event, monkeypatch: pytest.MonkeyPatch) -> Ding
         return await submit(msg)
 
     monkeypatch.setattr(app.dispatcher, "submit", lambda m: asyncio.ensure_future(slow_handle(m)))
-    (adapter,) = [a for a in app.web_adapters if isinstance(a, DingTalkAdapter)]
+    adapter = adapter_in(app)
     adapter.reply_wait = 0.01
     return adapter
 

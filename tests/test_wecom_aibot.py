@@ -100,7 +100,7 @@ async def test_slow_work_answers_at_once_and_finishes_through_response_url(bot, 
         "content": "处理中…结果稍后发给你。",
     }
     gate.set()
-    await bot.app.wecom.drain()
+    await bot.wecom.drain()
     assert fake.responses == [
         ("rc-1", {"msgtype": "markdown", "markdown": {"content": "✅ 上班签到成功 08:10，按时。"}})
     ]
@@ -115,14 +115,14 @@ async def test_a_slow_callback_retried_gets_one_late_reply(bot, fake):
     answers = [await bot.aibot_reply(payload) for _ in range(2)]
     assert [a["stream"]["content"] for a in answers] == ["处理中…结果稍后发给你。"] * 2
     gate.set()
-    await bot.app.wecom.drain()
+    await bot.wecom.drain()
     signed_in = {"msgtype": "markdown", "markdown": {"content": "✅ 上班签到成功 08:10，按时。"}}
     assert fake.responses == [("rc-2", signed_in)]
     # Another retry, after the reply went out: an empty answer, nothing said twice.
-    bot.app.wecom.in_time.budget = 1.0
+    bot.wecom.in_time.budget = 1.0
     resp = await bot.post_aibot(payload)
     assert resp.status == 200 and await resp.text() == ""
-    await bot.app.wecom.drain()
+    await bot.wecom.drain()
     assert len(fake.responses) == 1
     assert await count(bot.app, CheckIn) == 1
     assert await count(bot.app, InboundMessage) == 1
@@ -133,7 +133,7 @@ async def test_late_reply_never_goes_to_a_url_outside_the_wecom_api(bot, fake):
     payload = aibot_text("msg-ssrf", "wang", "签到", url="http://169.254.169.254/latest")
     await bot.aibot_reply(payload)
     gate.set()
-    await bot.app.wecom.drain()
+    await bot.wecom.drain()
     assert fake.responses == []
 
 

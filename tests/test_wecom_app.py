@@ -71,7 +71,7 @@ async def test_slow_reply_says_working_and_arrives_by_message_send(bot, fake):
         "处理中…结果稍后发给你。"
     )
     gate.set()
-    await bot.app.wecom.drain()
+    await bot.wecom.drain()
     assert [(m["touser"], m["text"]["content"]) for m in fake.messages] == [
         ("wang", "✅ 上班签到成功 08:10，按时。")
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from aiohttp import web
+
 from bot.messages import Reply
 from bot.sending import GroupTarget
 
@@ -37,3 +39,25 @@ class ConsoleTransport:
 
     async def send_direct(self, user_id: str, message: Reply) -> None:
         self._out(f"📩 [私信 → {user_id}]\n{indent(render(message))}")
+
+
+class ConsolePlatform:
+    """The demo's terminal as a platform: it only pushes; the demo feeds messages itself."""
+
+    name = "console"
+    connection = None
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.transport = ConsoleTransport(out)
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        pass  # nothing arrives over HTTP
+
+    async def start(self) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass

@@ -34,6 +34,7 @@ from sqlmodel import func, select
 
 from bot.app import App
 from bot.clock import FakeClock
+from bot.platforms.wecom import WeComPlatform
 from handlers.roster import import_roster
 from storage.migrate import upgrade
 from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
@@ -322,6 +323,10 @@ class WeComBot:
     aibot: WeComSide
     wecom_app: WeComSide
 
+    @property
+    def wecom(self) -> WeComPlatform:
+        return self.app.platform(WeComPlatform)
+
     async def post_aibot(self, payload: dict, **kw: Any) -> web.Response:
         query, body = self.aibot.aibot_request(payload, **kw)
         return await self.http.post("/wecom/aibot", params=query, data=body)
@@ -401,14 +406,14 @@ async def wecom_bot(
 def hold_replies(bot: WeComBot) -> asyncio.Event:
     """Make the dispatcher slower than the reply budget until the returned event is set."""
     gate = asyncio.Event()
-    real = bot.app.wecom.in_time.submit
+    real = bot.wecom.in_time.submit
 
     async def slow(msg: Any) -> Any:
         await gate.wait()
         return await real(msg)
 
-    bot.app.wecom.in_time.submit = lambda msg: asyncio.ensure_future(slow(msg))
-    bot.app.wecom.in_time.budget = 0.05
+    bot.wecom.in_time.submit = lambda msg: asyncio.ensure_future(slow(msg))
+    bot.wecom.in_time.budget = 0.05
     return gate
 
 
