@@ -11,7 +11,8 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -61,6 +62,9 @@ P = TypeVar("P")
 
 
 class App:
+    """Also an async context manager: `async with App(settings) as app:` initializes (and
+    shuts down again if that fails); leaving stops it if started, then shuts down."""
+
     def __init__(
         self,
         settings: Settings,
@@ -127,7 +131,7 @@ class App:
         return self.http
 
     def platform(self, kind: type[P]) -> P:
-        """The platform of class `kind` (for the demo and tests, which reach into one)."""
+        """The platform of class `kind`, for code that needs more than the protocol (tests)."""
         for platform in self.platforms:
             if isinstance(platform, kind):
                 return platform
@@ -137,6 +141,26 @@ class App:
     def long_connections(self) -> list[LongConnection]:
         """The platforms' dialled-out connections, in the platforms' order."""
         return [p.connection for p in self.platforms if p.connection is not None]
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.initialize()
+        except BaseException:
+            await self.shutdown()  # the database (and HTTP client) made so far
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.started:
+                await self.stop()
+        finally:
+            await self.shutdown()
 
     async def initialize(self) -> None:
         """Check the schema and bring the config's groups into the database."""

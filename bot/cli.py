@@ -13,12 +13,15 @@ from collections.abc import Coroutine
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # imported when serving: the other commands start without it
+    from bot.app import App
 
 T = TypeVar("T")
 
@@ -151,9 +154,7 @@ def roster_export(
 @cli.command()
 def serve(config: ConfigOpt = None) -> None:
     """启动 HTTP 服务（平台回调）和定时提醒。"""
-    from aiohttp import web
-
-    from bot.app import App, SchemaOutOfDate, freeze_startup_heap
+    from bot.app import App, SchemaOutOfDate
     from bot.logs import setup_logging
     from schedules.templates import TemplateError
 
@@ -166,12 +167,23 @@ def serve(config: ConfigOpt = None) -> None:
         except (TemplateError, ConfigError) as exc:  # a platform's own checks, templates
             raise _fail(str(exc), 2) from None
         try:
-            await app.initialize()
-        except SchemaOutOfDate as exc:
-            await app.shutdown()
+            async with app:  # leaving it stops (if still started) and shuts down
+                await _serve(app, settings)
+        except SchemaOutOfDate as exc:  # from initialize, the database closed again
             raise _fail(str(exc)) from None
-        runner = web.AppRunner(app.web_app(), access_log=None)
-        await runner.setup()
+
+    _run(go())
+
+
+async def _serve(app: App, settings: Settings) -> None:
+    """Listen, start, and on SIGINT/SIGTERM finish in-flight work before the listener goes."""
+    from aiohttp import web
+
+    from bot.app import freeze_startup_heap
+
+    runner = web.AppRunner(app.web_app(), access_log=None)
+    await runner.setup()
+    try:
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         await app.start()
@@ -185,10 +197,8 @@ def serve(config: ConfigOpt = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await app.stop()  # finish in-flight work before the listener goes away
+    finally:
         await runner.cleanup()
-        await app.shutdown()
-
-    _run(go())
 
 
 @cli.command()

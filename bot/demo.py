@@ -15,7 +15,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Settings, load_settings
 from bot.messages import IncomingMessage
-from bot.platforms.console import BOT_NAME, ConsoleTransport, indent, render
+from bot.platforms.console import BOT_NAME, ConsolePlatform, indent, render
 from handlers.roster import import_roster
 from schedules.holidays import HolidayCalendar
 from schedules.occurrences import LOOKAHEAD
@@ -92,7 +92,6 @@ class Demo:
         self.speaker = "王晓梅"
         self.direct = False
         self._ids = itertools.count(1)
-        app.transports["console"] = ConsoleTransport(out)
 
     async def _speaker_branch(self) -> str:
         async with self.app.db.read() as s:
@@ -217,11 +216,22 @@ async def run_demo(
 ) -> None:
     settings = demo_settings(db_path, config)
     clock = FakeClock(start or datetime.now(settings.tz), settings.tz)
-    app = App(settings, clock=clock)
-    await seed(app.db, clock, app.calendar)
-    await app.initialize()
-    await app.start()
-    demo = Demo(app, clock, out)
+    app = App(settings, clock=clock, platforms=[ConsolePlatform(out)])
+    try:
+        await seed(app.db, clock, app.calendar)  # the schema first: initialize checks it
+    except BaseException:
+        await app.shutdown()
+        raise
+    async with app:
+        await app.start()
+        await _converse(app, Demo(app, clock, out), db_path, stdin, out)
+
+
+async def _converse(
+    app: App, demo: Demo, db_path: Path, stdin: TextIO, out: Callable[[str], None]
+) -> None:
+    """Read lines until end of input or /quit."""
+    clock = demo.clock
     # Rule events and rows ahead; a fresh county does not catch up on the morning's pushes.
     await app.reminders.planner.generate(app.db, since=clock.now())
     interactive = stdin.isatty()
@@ -244,6 +254,3 @@ async def run_demo(
                 break
     except (EOFError, KeyboardInterrupt):
         pass
-    finally:
-        await app.stop()
-        await app.shutdown()

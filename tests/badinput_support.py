@@ -206,21 +206,19 @@ async def callbacks_bot(
                 "api_base": ding.base_url,
             },
         )
-        app = await started_app(settings, clock, roster_file, bool(postgres_url))
-        http = TestClient(TestServer(app.web_app(), host="127.0.0.1"))
-        await http.start_server()
         try:
-            yield Callbacks(
-                app,
-                http,
-                clock,
-                wc.WeComSide(wc.AIBOT_TOKEN, wc.AIBOT_KEY, "", clock),
-                wc.WeComSide(wc.APP_TOKEN, wc.APP_KEY, wc.CORP_ID, clock),
-                errors,
-            )
+            async with (
+                started_app(settings, clock, roster_file, bool(postgres_url)) as app,
+                TestClient(TestServer(app.web_app(), host="127.0.0.1")) as http,
+            ):
+                yield Callbacks(
+                    app,
+                    http,
+                    clock,
+                    wc.WeComSide(wc.AIBOT_TOKEN, wc.AIBOT_KEY, "", clock),
+                    wc.WeComSide(wc.APP_TOKEN, wc.APP_KEY, wc.CORP_ID, clock),
+                    errors,
+                )
         finally:
-            await http.close()
-            await app.stop()
-            await app.shutdown()
             await ding.close()
             root.removeHandler(errors)

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -149,19 +150,21 @@ async def _empty_tables(db: Database) -> None:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@asynccontextmanager
 async def started_app(
     settings: Settings, clock: FakeClock, roster_file: Path, on_postgres: bool
-) -> App:
-    """An App on a fresh schema (emptied, on PostgreSQL) with the test roster, started."""
+) -> AsyncIterator[App]:
+    """An App on a fresh schema (emptied, on PostgreSQL) with the test roster, started;
+    stopped and shut down on leaving."""
     application = App(settings, clock=clock)
     if on_postgres:
         await _empty_tables(application.db)
     else:
         await upgrade(application.db)
     await import_roster(application.db, roster_file, clock.now())
-    await application.initialize()
-    await application.start()
-    return application
+    async with application:
+        await application.start()
+        yield application
 
 
 @pytest.fixture
@@ -171,12 +174,9 @@ async def app(
     overrides: dict[str, Any] = {}
     if postgres_url:
         overrides["database"] = {"url": postgres_url}
-    application = await started_app(
-        make_settings(tmp_path, **overrides), clock, roster_file, bool(postgres_url)
-    )
-    yield application
-    await application.stop()
-    await application.shutdown()
+    settings = make_settings(tmp_path, **overrides)
+    async with started_app(settings, clock, roster_file, bool(postgres_url)) as application:
+        yield application
 
 
 @pytest.fixture

@@ -106,13 +106,11 @@ async def dingtalk_bot(
         dingtalk=fake.app_config(),
         **overrides,
     )
-    app = await started_app(settings, clock, roster_file, bool(postgres_url))
-    client = TestClient(TestServer(app.web_app(), host="127.0.0.1"))
-    await client.start_server()
     try:
-        yield DingTalkHarness(app, fake, client, clock)
+        async with (
+            started_app(settings, clock, roster_file, bool(postgres_url)) as app,
+            TestClient(TestServer(app.web_app(), host="127.0.0.1")) as client,
+        ):
+            yield DingTalkHarness(app, fake, client, clock)
     finally:
-        await client.close()
-        await app.stop()
-        await app.shutdown()
         await fake.close()

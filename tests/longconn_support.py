@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Replicas:
         self.postgres_url = postgres_url
         self.sleep = sleep
         self.started: list[App] = []
+        self._running = AsyncExitStack()  # each App's stop and shutdown, newest first
 
     async def start(self, **overrides: Any) -> App:
         """A new replica; the first one also prepares the database and imports the roster."""
@@ -63,14 +65,12 @@ class Replicas:
                 await upgrade(app.db)
             await import_roster(app.db, self.roster, self.clock.now())
         self.started.append(app)
-        await app.initialize()
+        await self._running.enter_async_context(app)
         for conn in app.long_connections:
             conn.sleep = self.sleep
         await app.start()
         return app
 
     async def close_all(self) -> None:
-        while self.started:
-            app = self.started.pop()
-            await app.stop()
-            await app.shutdown()
+        await self._running.aclose()
+        self.started.clear()

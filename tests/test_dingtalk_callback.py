@@ -173,11 +173,10 @@ async def test_a_slow_callback_retried_gets_one_late_reply(dt, slow):
 
 
 async def test_replicas_sharing_the_database_send_one_late_reply(dt, slow, clock, monkeypatch):
-    other = App(dt.app.settings, clock=clock)  # a second replica on the same database
-    await other.initialize()
-    await other.start()
-    other_adapter = hold(other, slow, monkeypatch)
-    try:
+    # A second replica on the same database.
+    async with App(dt.app.settings, clock=clock) as other:
+        await other.start()
+        other_adapter = hold(other, slow, monkeypatch)
         async with TestClient(TestServer(other.web_app(), host="127.0.0.1")) as client:
             payload = dt.payload("签到", msg_id="msgBoth==")
             data = json.dumps(payload, ensure_ascii=False).encode()
@@ -188,9 +187,6 @@ async def test_replicas_sharing_the_database_send_one_late_reply(dt, slow, clock
             assert [await a.json() for a in answers] == [{}, {}]
             slow.set()
             await asyncio.gather(adapter_of(dt).drain(), other_adapter.drain())
-    finally:
-        await other.stop()
-        await other.shutdown()
     (sent,) = dt.fake.delivered
     assert sent.text == f"@chen-dt\n{SIGNED_IN}"
     assert len(await dt.checkins()) == 1

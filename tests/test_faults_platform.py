@@ -104,20 +104,18 @@ async def dingtalk_app(
         dingtalk=fake.app_config(),
         **({"database": {"url": postgres_url}} if postgres_url else {}),
     )
-    app = await started_app(settings, clock, roster_file, bool(postgres_url))
-    transport = app.transports["dingtalk"]
-    assert isinstance(transport, DingTalkTransport)
 
     async def sleep(seconds: float) -> None:
         clock.advance(timedelta(seconds=seconds))
 
-    transport.http.sleep = sleep  # type: ignore[method-assign]
-    transport.http.timeout = CLIENT_TIMEOUT
     try:
-        yield app, fake
+        async with started_app(settings, clock, roster_file, bool(postgres_url)) as app:
+            transport = app.transports["dingtalk"]
+            assert isinstance(transport, DingTalkTransport)
+            transport.http.sleep = sleep  # type: ignore[method-assign]
+            transport.http.timeout = CLIENT_TIMEOUT
+            yield app, fake
     finally:
-        await app.stop()
-        await app.shutdown()
         await fake.close()
 
 

@@ -34,29 +34,29 @@ async def test_a_throttled_dingtalk_push_waits_ten_minutes_then_goes_out_once(
         dingtalk=fake.app_config(),
         **({"database": {"url": postgres_url}} if postgres_url else {}),
     )
-    app = await started_app(settings, clock, roster_file, bool(postgres_url))
-    transport = app.transports["dingtalk"]
-    assert isinstance(transport, DingTalkTransport)
 
     async def no_sleep(seconds: float) -> None:
         pass
 
-    transport.http.sleep = no_sleep  # type: ignore[method-assign]
     try:
-        fake.fail("webhook", "130101")
-        async with app.db.write() as s:
-            await app.services.pusher.to_branch_groups(s, None, "notice", "n", Reply("廉洁提醒"))
-        assert (await app.reminders.worker.run_due()).retried == 1
-        async with app.db.read() as s:
-            [row] = await outbox.rows_by_kind(s, "notice")
-        assert row.next_attempt_at is not None
-        assert row.next_attempt_at - clock.now() >= timedelta(minutes=10)
-        clock.advance(timedelta(minutes=5))
-        assert (await app.reminders.worker.run_due()).sent == 0  # still throttled
-        clock.advance(timedelta(minutes=6))
-        assert (await app.reminders.worker.run_due()).sent == 1
-        assert fake.texts("webhook") == ["廉洁提醒"]
+        async with started_app(settings, clock, roster_file, bool(postgres_url)) as app:
+            transport = app.transports["dingtalk"]
+            assert isinstance(transport, DingTalkTransport)
+            transport.http.sleep = no_sleep  # type: ignore[method-assign]
+            fake.fail("webhook", "130101")
+            async with app.db.write() as s:
+                await app.services.pusher.to_branch_groups(
+                    s, None, "notice", "n", Reply("廉洁提醒")
+                )
+            assert (await app.reminders.worker.run_due()).retried == 1
+            async with app.db.read() as s:
+                [row] = await outbox.rows_by_kind(s, "notice")
+            assert row.next_attempt_at is not None
+            assert row.next_attempt_at - clock.now() >= timedelta(minutes=10)
+            clock.advance(timedelta(minutes=5))
+            assert (await app.reminders.worker.run_due()).sent == 0  # still throttled
+            clock.advance(timedelta(minutes=6))
+            assert (await app.reminders.worker.run_due()).sent == 1
+            assert fake.texts("webhook") == ["廉洁提醒"]
     finally:
-        await app.stop()
-        await app.shutdown()
         await fake.close()

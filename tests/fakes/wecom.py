@@ -35,9 +35,7 @@ from sqlmodel import func, select
 from bot.app import App
 from bot.clock import FakeClock
 from bot.platforms.wecom import WeComPlatform
-from handlers.roster import import_roster
-from storage.migrate import upgrade
-from tests.conftest import BUREAU, SCHOOL, _empty_tables, make_settings
+from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
 
 CORP_ID = "ww-test-corp"
 APP_SECRET = "app-secret-value"
@@ -379,17 +377,10 @@ async def wecom_bot(
             "aibot": {"token": AIBOT_TOKEN, "encoding_aes_key": AIBOT_KEY},
         },
     )
-    app = App(settings, clock=clock)
-    if postgres_url:
-        await _empty_tables(app.db)
-    else:
-        await upgrade(app.db)
-    await import_roster(app.db, roster_file, clock.now())
-    await app.initialize()
-    await app.start()
-    http = TestClient(TestServer(app.web_app()))
-    await http.start_server()
-    try:
+    async with (
+        started_app(settings, clock, roster_file, bool(postgres_url)) as app,
+        TestClient(TestServer(app.web_app())) as http,
+    ):
         yield WeComBot(
             app,
             http,
@@ -397,10 +388,6 @@ async def wecom_bot(
             WeComSide(AIBOT_TOKEN, AIBOT_KEY, "", clock),
             WeComSide(APP_TOKEN, APP_KEY, CORP_ID, clock),
         )
-    finally:
-        await http.close()
-        await app.stop()
-        await app.shutdown()
 
 
 def hold_replies(bot: WeComBot) -> asyncio.Event:
