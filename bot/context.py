@@ -12,9 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import BranchCheckin, Settings
 from bot.messages import IncomingMessage, Reply
-from storage.lookups import Lookups
-from storage.models import Role
-from storage.rows import BranchRow, GroupRow, MemberRow
+from storage.models import Branch, Group, Member, Role
 
 if TYPE_CHECKING:
     from schedules.holidays import HolidayCalendar
@@ -55,11 +53,10 @@ class Context:
     msg: IncomingMessage
     session: AsyncSession
     services: Services
-    lookups: Lookups  # sender, group and open event, kept between messages on SQLite
     now: datetime  # fixed for the whole message, aware UTC
-    member: MemberRow | None = None
-    branch: BranchRow | None = None  # the sender's branch
-    group: GroupRow | None = None  # the group the message came from, if the bot knows it
+    member: Member | None = None
+    branch: Branch | None = None  # the sender's branch
+    group: Group | None = None  # the group the message came from, if the bot knows it
 
     @property
     def settings(self) -> Settings:
@@ -77,6 +74,6 @@ class Context:
     def role(self) -> Role | None:
         return Role(self.member.role) if self.member else None
 
-    def require_member(self) -> MemberRow:
+    def require_member(self) -> Member:
         assert self.member is not None, "router checks binding before member commands"
         return self.member

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,9 +21,8 @@ from bot.batching import Batcher
 from bot.context import Context, Services
 from bot.messages import IncomingMessage, Reply
 from bot.router import Router
-from storage import inbound
+from storage import groups, inbound, members
 from storage.engine import Database
-from storage.lookups import Lookups
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +54,6 @@ class Dispatcher:
             max_batch=MAX_BATCH if db.is_sqlite else 1,
             gather_turns=GATHER_TURNS if db.is_sqlite else 0,
         )
-        self.lookups = Lookups(enabled=db.is_sqlite)
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
@@ -81,7 +77,7 @@ class Dispatcher:
 
     async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
         try:
-            async with self._transaction() as s:
+            async with self.db.write() as s:
                 return [await self._process(s, msg) for msg in batch]
         except IntegrityError:
             pass  # someone's twin got in first; sort it out one message at a time
@@ -95,7 +91,7 @@ class Dispatcher:
 
     async def _alone(self, msg: IncomingMessage) -> Reply:
         try:
-            async with self._transaction() as s:
+            async with self.db.write() as s:
                 return await self._process(s, msg)
         except (IntegrityError, _LostRace):
             # On PostgreSQL a concurrent twin of this message can trip a unique key in the
@@ -112,34 +108,22 @@ class Dispatcher:
             log.exception("handler failed for %s message %s", msg.platform, msg.message_id)
             return Reply(ERROR_REPLY)
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self.db.write() as s:
-                yield s
-        except BaseException:
-            # Rolled back: what the lookups kept may include this transaction's own writes.
-            self.lookups.forget()
-            raise
-
     async def _process(self, s: AsyncSession, msg: IncomingMessage) -> Reply:
         now: datetime = self.services.clock.now()
         prior = await inbound.reply_to(s, msg.platform, msg.message_id)
         if prior is not None:
             return _repeated(prior)
-        await self.lookups.refresh(s)
-        member, branch = await self.lookups.sender(s, msg.platform, msg.sender_id)
+        member, branch = await members.member_and_branch_by_account(s, msg.platform, msg.sender_id)
         ctx = Context(
             msg=msg,
             session=s,
             services=self.services,
-            lookups=self.lookups,
             now=now,
             member=member,
             branch=branch,
         )
         if msg.chat_type == "group":
-            ctx.group = await self.lookups.group(s, msg.platform, msg.chat_id)
+            ctx.group = await groups.group_by_chat(s, msg.platform, msg.chat_id)
         reply = await self.router.dispatch(ctx)
         # The id is recorded last, with its reply, in the same transaction as the handler's
         # writes: a twin that got here first makes this one roll back whole.

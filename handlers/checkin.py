@@ -12,8 +12,7 @@ from bot.router import Command
 from handlers import text
 from storage import checkins, events
 from storage.members import EXPECTED_STATUSES
-from storage.models import AttendanceStatus, EventKind, Slot
-from storage.rows import EventRow
+from storage.models import AttendanceStatus, Event, EventKind, Slot
 
 LATE_AFTER = timedelta(minutes=15)
 SLOTS: dict[str, tuple[Literal["morning", "evening"], Slot]] = {
@@ -26,7 +25,7 @@ async def sign_in(ctx: Context, _: str) -> Reply:
     member = ctx.require_member()
     assert member.id is not None
     if member.status in EXPECTED_STATUSES:
-        event = await ctx.lookups.open_event(ctx.session, member.branch_id, ctx.now)
+        event = await events.open_event(ctx.session, member.branch_id, ctx.now)
         if event is not None:
             return await _event_sign_in(ctx, event)
     return await _daily(ctx, "签到")
@@ -36,7 +35,7 @@ async def sign_out(ctx: Context, _: str) -> Reply:
     return await _daily(ctx, "签退")
 
 
-async def _event_sign_in(ctx: Context, event: EventRow) -> Reply:
+async def _event_sign_in(ctx: Context, event: Event) -> Reply:
     member = ctx.require_member()
     assert member.id is not None and event.id is not None
     tz = ctx.services.clock.tz

@@ -18,7 +18,6 @@ from handlers.args import parse_optional_date, plain_text
 from handlers.periods import Period, PeriodError, looks_like_period, parse_period
 from storage import members, summaries
 from storage.models import Branch, Role, Slot
-from storage.rows import BranchRow
 from storage.summaries import BranchSummary, CheckinDue, MemberSummary, Window
 
 # WeCom caps a text message at 2048 UTF-8 bytes; adapters split a reply at blank lines,
@@ -31,7 +30,7 @@ NAMES_PER_LINE = 8  # a phone shows about this many names on a line
 class Scope:
     """Which branches a request may see: one branch, or the whole county (branch None)."""
 
-    branches: tuple[Branch | BranchRow, ...]
+    branches: tuple[Branch, ...]
     county: bool
 
     @property
@@ -88,7 +87,7 @@ async def resolve_scope(ctx: Context, branch_name: str = "", *, group_first: boo
 
 
 def checkin_dues(
-    services: Services, branches: Sequence[Branch | BranchRow], period: Period, now: datetime
+    services: Services, branches: Sequence[Branch], period: Period, now: datetime
 ) -> list[CheckinDue]:
     """Per branch with daily check-in: the slots that closed in the period (calendar maths)."""
     tz = services.clock.tz
@@ -414,7 +413,7 @@ async def monthly_summary_text(
 async def absence_warning(
     session: AsyncSession,
     services: Services,
-    branch: Branch | BranchRow,
+    branch: Branch,
     period: Period,
     now: datetime,
 ) -> str:

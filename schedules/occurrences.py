@@ -25,8 +25,7 @@ from schedules.templates import Templates
 from schedules.worker import SessionOpener
 from storage import groups, members, outbox, reminders
 from storage.engine import Database
-from storage.models import Branch, Event, Group, Member, StudyTask
-from storage.rows import OutboxRow
+from storage.models import Branch, Event, Group, Member, Outbox, StudyTask
 
 # How far ahead rows are written; rule events are created for this month and the next.
 LOOKAHEAD = timedelta(days=7)
@@ -166,7 +165,7 @@ class Planner:
             ]
         return rows
 
-    async def render(self, session: SessionOpener, row: OutboxRow) -> Reply | None:
+    async def render(self, session: SessionOpener, row: Outbox) -> Reply | None:
         """The message a row sends now; None when there is nothing to say any more.
 
         Most rows carry their text; only those that refer to data now (absentees, study

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Attendance, Event
-from storage.prepared import Prepared
-from storage.rows import EventRow, from_select
 
 SIGNIN_OPENS_BEFORE = timedelta(minutes=30)
 SIGNIN_CLOSES_AFTER = timedelta(minutes=60)
@@ -21,32 +18,17 @@ async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
     return await s.get(Event, event_id)
 
 
-_T = Event.__table__  # type: ignore[attr-defined]
-_NEXT = Prepared(
-    select(_T)
-    .where(_T.c.branch_id == bindparam("branch"))
-    .where(_T.c.starts_at >= bindparam("earliest", type_=_T.c.starts_at.type))
-    .order_by(_T.c.starts_at, _T.c.id)
-    .limit(1)
-)
-
-
-async def next_not_closed(s: AsyncSession, branch_id: int, now: datetime) -> EventRow | None:
-    """The branch's earliest event whose sign-in has not closed by `now`, as a read-only
-    snapshot. It stays the answer until `now` passes its close or the events change, which
-    is what lets storage/lookups.py keep it between messages."""
-    row = await _NEXT.first(s, branch=branch_id, earliest=now - SIGNIN_CLOSES_AFTER)
-    return None if row is None else from_select(EventRow, row)
-
-
-def open_at(event: EventRow | None, now: datetime) -> EventRow | None:
-    """`event` (from `next_not_closed`) if its sign-in window contains `now`."""
-    if event is None:
-        return None
-    starts = event.starts_at  # aware UTC (UTCDateTime)
-    if starts - SIGNIN_OPENS_BEFORE <= now <= starts + SIGNIN_CLOSES_AFTER:
-        return event
-    return None
+async def open_event(s: AsyncSession, branch_id: int, now: datetime) -> Event | None:
+    """The branch's earliest event whose sign-in window contains `now`."""
+    stmt = (
+        select(Event)
+        .where(Event.branch_id == branch_id)
+        .where(col(Event.starts_at) >= now - SIGNIN_CLOSES_AFTER)
+        .where(col(Event.starts_at) <= now + SIGNIN_OPENS_BEFORE)
+        .order_by(col(Event.starts_at), col(Event.id))
+        .limit(1)
+    )
+    return (await s.exec(stmt)).first()
 
 
 async def upcoming(

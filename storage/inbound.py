@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboundMessage
-from storage.prepared import Prepared, PreparedInsert
-
-_T = InboundMessage.__table__  # type: ignore[attr-defined]
-_REPLY = Prepared(
-    select(_T.c.reply).where(
-        _T.c.platform == bindparam("platform"), _T.c.message_id == bindparam("id")
-    )
-)
-_RECORD = PreparedInsert(
-    _T,
-    ["platform", "message_id"],
-    ["platform", "message_id", "sender", "received_at", "reply", "delivered_at"],
-)
+from storage.upsert import insert_if_new
 
 
 async def reply_to(s: AsyncSession, platform: str, message_id: str) -> str | None:
     """The reply recorded for this message id, or None if it was never seen."""
-    row = await _REPLY.first(s, platform=platform, id=message_id)
-    return None if row is None else row[0]  # type: ignore[no-any-return]
+    stmt = select(InboundMessage.reply).where(*_this(platform, message_id))
+    return (await s.exec(stmt)).first()
 
 
 async def record(
@@ -43,16 +31,15 @@ async def record(
 
     `delivered_at` claims the reply's delivery at once, for a caller that sends it apart
     from the platform's answer (see claim_delivery)."""
-    new_id = await _RECORD.insert(
-        s,
-        platform=platform,
-        message_id=message_id,
-        sender=sender,
-        received_at=at,
-        reply=reply,
-        delivered_at=delivered_at,
-    )
-    return new_id is not None
+    values = {
+        "platform": platform,
+        "message_id": message_id,
+        "sender": sender,
+        "received_at": at,
+        "reply": reply,
+        "delivered_at": delivered_at,
+    }
+    return await insert_if_new(s, InboundMessage, ["platform", "message_id"], values)
 
 
 def _this(platform: str, message_id: str) -> tuple[ColumnElement[bool], ...]:

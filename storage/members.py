@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Account, Branch, Member, Status
-from storage.prepared import Prepared, columns_of
-from storage.rows import BranchRow, MemberRow, from_select
 from storage.upsert import insert_if_new
 
 EXPECTED_STATUSES = (Status.MEMBER.value, Status.PROBATIONARY.value)
-
-_M, _A, _B = Member.__table__, Account.__table__, Branch.__table__  # type: ignore[attr-defined]
-_SENDER = Prepared(
-    select(_M, _B)
-    .join(_A, _A.c.member_id == _M.c.id)
-    .join(_B, _B.c.id == _M.c.branch_id)
-    .where(_A.c.platform == bindparam("platform"), _A.c.external_id == bindparam("external_id"))
-    .where(_M.c.active)
-)
 
 
 async def branch_by_id(s: AsyncSession, branch_id: int) -> Branch | None:
@@ -49,13 +38,20 @@ async def get_or_create_branch(s: AsyncSession, name: str) -> Branch:
 
 async def member_and_branch_by_account(
     s: AsyncSession, platform: str, external_id: str
-) -> tuple[MemberRow, BranchRow] | tuple[None, None]:
-    """The sender and their branch in one query, as read-only snapshots (every message asks)."""
-    row = await _SENDER.first(s, platform=platform, external_id=external_id)
+) -> tuple[Member, Branch] | tuple[None, None]:
+    """The sender and their branch in one query (every message asks)."""
+    stmt = (
+        select(Member, Branch)
+        .join(Account, col(Account.member_id) == Member.id)
+        .join(Branch, col(Branch.id) == Member.branch_id)
+        .where(Account.platform == platform, Account.external_id == external_id)
+        .where(Member.active)
+    )
+    row = (await s.exec(stmt)).first()
     if row is None:
         return None, None
-    split = len(columns_of(Member))
-    return from_select(MemberRow, row[:split]), from_select(BranchRow, row[split:])
+    member, branch = row
+    return member, branch
 
 
 async def account_of(s: AsyncSession, member_id: int, platform: str) -> Account | None:

@@ -12,8 +12,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Group, Member, Outbox, OutboxState
-from storage.prepared import Prepared
-from storage.rows import OutboxRow, from_select
 
 _CHUNK = 200  # rows per INSERT, well under SQLite's bound-variable limit
 _DEFAULTS: dict[str, Any] = {
@@ -66,91 +64,56 @@ async def mark_missed(s: AsyncSession, before: datetime, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-_T = Outbox.__table__  # type: ignore[attr-defined]
+_PENDING, _SENDING = OutboxState.PENDING.value, OutboxState.SENDING.value
 
 
-def _claimable() -> sa.ColumnElement[bool]:
-    now = sa.bindparam("now", type_=_T.c.due_at.type)
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(
         sa.and_(
-            _T.c.state == OutboxState.PENDING.value,
-            _T.c.due_at <= now,
-            sa.or_(_T.c.next_attempt_at.is_(None), _T.c.next_attempt_at <= now),
+            col(Outbox.state) == _PENDING,
+            col(Outbox.due_at) <= now,
+            sa.or_(col(Outbox.next_attempt_at).is_(None), col(Outbox.next_attempt_at) <= now),
         ),
-        sa.and_(_T.c.state == OutboxState.SENDING.value, _T.c.claimed_until < now),
+        sa.and_(col(Outbox.state) == _SENDING, col(Outbox.claimed_until) < now),
     )
-
-
-def _due_ids() -> sa.Select[tuple[int]]:
-    """The ids of the first `limit` claimable rows, oldest due first."""
-    return (
-        sa.select(_T.c.id)
-        .where(_claimable())
-        .order_by(_T.c.due_at, _T.c.id)
-        .limit(sa.bindparam("limit"))
-    )
-
-
-def _claim(where: sa.ColumnElement[bool]) -> sa.Update:
-    return (
-        sa.update(_T)
-        .where(where)
-        .values(
-            state=OutboxState.SENDING.value,
-            claimed_by=sa.bindparam("token"),
-            claimed_until=sa.bindparam("until", type_=_T.c.claimed_until.type),
-        )
-    )
-
-
-# Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so claim
-# more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
-_PICK = Prepared(_due_ids().with_for_update(skip_locked=True))
-_CLAIM_ONE = Prepared(_claim(sa.and_(_T.c.id == sa.bindparam("row_id"), _claimable())))
-# SQLite runs one writer at a time, so there one UPDATE claims the whole batch: its LIMIT
-# subquery is evaluated once, under the write lock (a hundred single-row UPDATEs cost ~4x).
-_CLAIM_BATCH = Prepared(_claim(_T.c.id.in_(_due_ids().scalar_subquery())))
-_MINE = Prepared(
-    sa.select(_T)
-    .where(_T.c.claimed_by == sa.bindparam("token"), _T.c.state == OutboxState.SENDING.value)
-    .order_by(_T.c.due_at, _T.c.id)
-)
-_SENT_ONE = Prepared(
-    sa.update(_T)
-    .where(_T.c.id == sa.bindparam("row_id"), _T.c.claimed_by == sa.bindparam("token"))
-    .where(_T.c.state == OutboxState.SENDING.value)
-    .values(
-        state=OutboxState.SENT.value,
-        sent_at=sa.bindparam("now", type_=_T.c.sent_at.type),
-        attempts=_T.c.attempts + 1,
-        last_error="",
-        claimed_until=None,
-    )
-)
 
 
 async def claim_due(
     s: AsyncSession, now: datetime, token: str, until: datetime, limit: int
-) -> list[OutboxRow]:
+) -> list[Outbox]:
     """Claim up to `limit` due rows for `token`; a row can be won by one claimer only.
 
-    Each row's UPDATE re-checks its state itself, so of two workers racing for a row
+    The UPDATE re-checks each row's state itself, so of two workers racing for a row
     (SQLite serialises writers; PostgreSQL re-evaluates the WHERE after the row lock), one
     updates it and the other matches nothing. On PostgreSQL SKIP LOCKED lets them pass
     each other instead of queueing. A claim whose lease ran out (a crashed worker) is due
-    again. Rows come back as read-only snapshots (prepared statements: a fan-out to
-    hundreds of groups claims in batches of a hundred).
+    again. Returns every row claimed under `token` and not finished, oldest due first.
     """
-    if s.bind is None or s.bind.dialect.name == "sqlite":
-        await _CLAIM_BATCH.all(s, now=now, token=token, until=until, limit=limit)
-    else:
-        ids = [r[0] for r in await _PICK.all(s, now=now, limit=limit)]
-        if not ids:
-            return []
-        await _CLAIM_ONE.many(
-            s, [{"row_id": i, "now": now, "token": token, "until": until} for i in ids]
+    # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside an UPDATE and so
+    # claim more rows than asked. FOR UPDATE SKIP LOCKED (ignored by SQLite) locks them.
+    pick = (
+        select(Outbox.id)
+        .where(_claimable(now))
+        .order_by(col(Outbox.due_at), col(Outbox.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await s.exec(pick)).all())
+    if ids:
+        claim = (
+            sa.update(Outbox)
+            .where(col(Outbox.id).in_(ids), _claimable(now))
+            .values(state=_SENDING, claimed_by=token, claimed_until=until)
+            .execution_options(synchronize_session=False)
         )
-    return [from_select(OutboxRow, r) for r in await _MINE.all(s, token=token)]
+        await s.exec(claim)  # type: ignore[call-overload]
+    mine = (
+        select(Outbox)
+        .where(Outbox.claimed_by == token, Outbox.state == _SENDING)
+        .order_by(col(Outbox.due_at), col(Outbox.id))
+        .execution_options(populate_existing=True)  # the UPDATE above bypassed the session
+    )
+    return list((await s.exec(mine)).all())
 
 
 class ClaimedGroup(NamedTuple):
@@ -162,25 +125,16 @@ class ClaimedGroup(NamedTuple):
     name: str
 
 
-_G = Group.__table__  # type: ignore[attr-defined]
-_CLAIMED_GROUPS = Prepared(
-    sa.select(_G.c.id, _G.c.platform, _G.c.chat_id, _G.c.name).where(
-        # state first: the (state, due_at) index finds the few rows being sent, where
-        # claimed_by alone would scan the whole outbox, a year of pushes.
-        _G.c.id.in_(
-            sa.select(_T.c.group_id).where(
-                _T.c.state == OutboxState.SENDING.value,
-                _T.c.claimed_by == sa.bindparam("token"),
-            )
-        )
-    )
-)
-
-
 async def claimed_groups(s: AsyncSession, token: str) -> list[ClaimedGroup]:
     """The target groups of the rows claimed under `token`: one statement for a batch of a
     hundred, in the claim's own transaction."""
-    return [ClaimedGroup(*r) for r in await _CLAIMED_GROUPS.all(s, token=token)]
+    # state first: the (state, due_at) index finds the few rows being sent, where
+    # claimed_by alone would scan the whole outbox, a year of pushes.
+    targets = select(Outbox.group_id).where(Outbox.state == _SENDING, Outbox.claimed_by == token)
+    stmt = select(Group.id, Group.platform, Group.chat_id, Group.name).where(
+        col(Group.id).in_(targets)
+    )
+    return [ClaimedGroup(*r) for r in (await s.exec(stmt)).all()]  # type: ignore[arg-type]
 
 
 async def _finish(s: AsyncSession, row_id: int, token: str, **values: Any) -> bool:
@@ -210,11 +164,25 @@ async def mark_sent_many(
     s: AsyncSession, row_ids: list[int], token: str, now: datetime
 ) -> set[int]:
     """Record many sends of one claim at once; returns the ids it recorded."""
-    changed = await _SENT_ONE.many(s, [{"row_id": i, "token": token, "now": now} for i in row_ids])
+    if not row_ids:
+        return set()
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
+        .where(col(Outbox.state) == _SENDING)
+        .values(
+            state=OutboxState.SENT.value,
+            sent_at=now,
+            attempts=Outbox.attempts + 1,
+            last_error="",
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    changed = (await s.exec(stmt)).rowcount  # type: ignore[call-overload]
     if changed == len(row_ids):
         return set(row_ids)
-    # Some claims were lost (a lease ran out), or the driver does not count: find out which
-    # rows this update recorded.
+    # Some claims were lost (a lease ran out): find out which rows this update recorded.
     mine = select(Outbox.id).where(
         col(Outbox.id).in_(row_ids),
         Outbox.claimed_by == token,

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.app import App
@@ -55,11 +56,18 @@ async def test_full_disk_gets_an_apology_then_recovers(quick_app, clock, caplog)
     chat = Chat(quick_app, clock)
     await chat.text("wang", "签到")  # recorded before the disk fills
 
+    # SQLITE_FULL, exactly as a full disk reports it, on whichever connection a session
+    # checks out of the pool (max_page_count is a setting of the connection).
+    cap = [1073741823]
+
+    @event.listens_for(quick_app.db.engine.sync_engine, "checkout")
+    def _capped(dbapi_conn: object, _record: object, _proxy: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute(f"PRAGMA max_page_count={cap[0]}")
+        cur.close()
+
     def cap_pages(pages: int) -> None:
-        # SQLITE_FULL, exactly as a full disk reports it, on the connection every write
-        # uses (Database keeps one for SQLite's single writer; a fault test may reach in).
-        assert quick_app.db._writer is not None
-        quick_app.db._writer[1].sqlite.execute(f"PRAGMA max_page_count={pages}")
+        cap[0] = pages
 
     con = sqlite3.connect(quick_app.db.sqlite_path)
     cap_pages(con.execute("PRAGMA page_count").fetchone()[0])

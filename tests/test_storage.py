@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy import text
 
 from bot.app import App, SchemaOutOfDate
 from storage.backup import BackupError, backup_database
-from storage.checkpoints import BACKSTOP_PAGES
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, upgrade
 from tests.conftest import at, make_settings
@@ -68,9 +66,10 @@ async def test_unique_keys_hold_in_the_database(app):
             )
 
 
-async def test_insert_if_new_gives_the_new_rows_id_then_none(app):
+async def test_insert_if_new_says_whether_it_inserted(app):
     from storage import inbound
-    from storage.inbound import _RECORD
+    from storage.models import InboundMessage
+    from storage.upsert import insert_if_new
 
     now = app.clock.now()
     values = {
@@ -81,14 +80,15 @@ async def test_insert_if_new_gives_the_new_rows_id_then_none(app):
         "delivered_at": None,
     }
     async with app.db.write() as s:
-        first = await _RECORD.insert(s, message_id="m-1", **values)
-        second = await _RECORD.insert(s, message_id="m-2", **values)
-        again = await _RECORD.insert(s, message_id="m-1", **values)
+        key = ["platform", "message_id"]
+        first = await insert_if_new(s, InboundMessage, key, {"message_id": "m-1", **values})
+        second = await insert_if_new(s, InboundMessage, key, {"message_id": "m-2", **values})
+        again = await insert_if_new(s, InboundMessage, key, {"message_id": "m-1", **values})
     async with app.db.read() as s:
-        ids = dict((await s.exec(text("SELECT message_id, id FROM inbound_messages"))).all())
+        ids = (await s.exec(text("SELECT message_id FROM inbound_messages"))).all()
         assert await inbound.reply_to(s, "dingtalk", "m-2") == "{}"
-    assert (first, second, again) == (ids["m-1"], ids["m-2"], None)
-    assert first != second
+    assert (first, second, again) == (True, True, False)
+    assert sorted(i for (i,) in ids) == ["m-1", "m-2"]
 
 
 async def test_app_refuses_to_start_on_an_old_schema(tmp_path, clock):
@@ -144,24 +144,14 @@ async def test_backup_of_a_live_database_under_writes(app, tmp_path, chat, clock
         backup_database(app.settings.database.url, dest)
 
 
-async def test_checkpoints_copy_the_log_into_the_database_file(app, chat, tmp_path):
-    if app.checkpoints is None:
+async def test_sqlite_checkpoints_the_log_itself(app):
+    """No checkpoint thread: SQLite's automatic checkpoint copies the log back into the
+    database file whenever a commit leaves it past its default mark of 1,000 pages."""
+    if not app.db.is_sqlite:
         return  # PostgreSQL: nothing to checkpoint
-    for who in ("wang", "sun", "li"):
-        assert (await chat.text(who, "签到")).startswith("✅")
-    frames, copied = await app.checkpoints.checkpoint()
-    assert frames > 0 and copied == frames
-    # The database file on its own, without its -wal, now holds the check-ins.
-    copy = tmp_path / "copy.db"
-    shutil.copyfile(app.db.sqlite_path, copy)
-    con = sqlite3.connect(copy)
-    try:
-        assert con.execute("SELECT count(*) FROM checkins").fetchone()[0] == 3
-    finally:
-        con.close()
-    # Writers leave checkpoints to it: their own is only a backstop.
-    async with app.db.read() as s:
-        assert (await s.exec(text("PRAGMA wal_autocheckpoint"))).one()[0] == BACKSTOP_PAGES
+    async with app.db.write() as s:
+        assert (await s.exec(text("PRAGMA wal_autocheckpoint"))).one()[0] == 1000
+        assert (await s.exec(text("PRAGMA journal_mode"))).one()[0] == "wal"
 
 
 async def test_a_commit_that_fails_is_rolled_back_and_the_next_write_works(app, chat):
@@ -172,14 +162,13 @@ async def test_a_commit_that_fails_is_rolled_back_and_the_next_write_works(app, 
     from sqlalchemy.exc import IntegrityError
 
     from storage import checkins
-    from storage.prepared import Prepared
 
     if not app.db.is_sqlite:
         return  # PostgreSQL checks the key at the INSERT
     now = at("2026-12-01 08:10")
     with pytest.raises(IntegrityError):
         async with app.db.write() as s:
-            await Prepared(text("PRAGMA defer_foreign_keys=ON")).all(s)
+            await s.exec(text("PRAGMA defer_foreign_keys=ON"))
             await checkins.record_if_new(s, 999_999, date(2026, 12, 1), "上班", now, True)
     assert await chat.text("wang", "签到") == "✅ 上班签到成功 08:10，按时。"
 
