@@ -1,10 +1,7 @@
 """One incoming message, start to finish: dedupe, identify, route, record the reply.
 
-On SQLite, messages that arrive together are handled together, in one transaction ("group
-commit"): one BEGIN and one COMMIT for the batch instead of one each, which is most of a
-check-in's cost. Every reply still waits for the commit that makes it true. If anything in
-a batch fails, the batch rolls back and each of its messages is handled again on its own,
-so one bad message costs the others nothing but time.
+Each message is one write transaction: its reply waits for the commit that makes it true,
+and a message that fails rolls back alone.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.batching import Batcher
 from bot.context import Context, Services
 from bot.messages import IncomingMessage, Reply
 from bot.router import Router
@@ -28,9 +24,6 @@ log = logging.getLogger(__name__)
 
 BUSY_REPLY = "抱歉，系统暂时繁忙，请稍后再发一次。"
 ERROR_REPLY = "抱歉，处理时出错了，已记录，请稍后再试或联系管理员。"
-# A batch's first reply waits for the whole batch; at ~0.1 ms a check-in, 64 is ~6 ms.
-MAX_BATCH = 64
-GATHER_TURNS = 3
 
 
 class _LostRace(Exception):
@@ -42,52 +35,27 @@ class Dispatcher:
         self.db = db
         self.router = router
         self.services = services
-        # SQLite has one writer at a time: one lane, batched, gathering for a few loop turns
-        # (measured under P1: 3.2 messages a batch without the turns, ~10 with three).
-        # PostgreSQL takes writers side by side, and there a batch would only widen what a
-        # replica's concurrent twin of a message can collide with (a unique key, a lock
-        # taken in another order), so each message runs alone, as many at once as the
-        # connection pool holds.
-        self._batches: Batcher[IncomingMessage, Reply] = Batcher(
-            self._batch,
-            lanes=1 if db.is_sqlite else 10,
-            max_batch=MAX_BATCH if db.is_sqlite else 1,
-            gather_turns=GATHER_TURNS if db.is_sqlite else 0,
-        )
+        self._running: set[asyncio.Task[Reply]] = set()  # references, so none is collected
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
-        # shield: a caller that gives up (a platform timeout) must not cancel the batch.
-        return await asyncio.shield(self.submit(msg))
+        return await self.submit(msg)
 
     def submit(self, msg: IncomingMessage) -> asyncio.Future[Reply]:
-        """Queue `msg`; the future gets its reply. Cancelling the future does not stop the
-        message being handled: it only drops the reply."""
-        return self._batches.submit(msg)
+        """Start handling `msg`; the future gets its reply. Cancelling the future does not
+        stop the message being handled: it only drops the reply."""
+        task = asyncio.create_task(self._one(msg))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return asyncio.shield(task)
 
-    async def _batch(self, batch: list[IncomingMessage]) -> list[Reply]:
+    async def _one(self, msg: IncomingMessage) -> Reply:
         try:
-            if len(batch) == 1:
-                return [await self._alone(batch[0])]
-            return await self._together(batch)
+            return await self._alone(msg)
         except Exception:
             # Never leave a caller waiting: the adapters await these futures directly.
-            log.exception("dispatcher batch of %d failed", len(batch))
-            return [Reply(ERROR_REPLY) for _ in batch]
-
-    async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
-        try:
-            async with self.db.write() as s:
-                return [await self._process(s, msg) for msg in batch]
-        except IntegrityError:
-            pass  # someone's twin got in first; sort it out one message at a time
-        except DBAPIError as exc:
-            # The database itself is unavailable: retrying each would only wait longer.
-            self._log_unavailable(exc, f"{len(batch)} messages")
-            return [Reply(BUSY_REPLY) for _ in batch]
-        except Exception:
-            pass  # the culprit logs its traceback when it runs alone below
-        return [await self._alone(msg) for msg in batch]
+            log.exception("dispatcher failed on %s message %s", msg.platform, msg.message_id)
+            return Reply(ERROR_REPLY)
 
     async def _alone(self, msg: IncomingMessage) -> Reply:
         try:

@@ -1,6 +1,6 @@
-"""Messages that arrive together share one transaction (group commit). What a user sees must
-not change: each gets their own reply, a retry gets the first reply, and one message that
-fails costs the others nothing."""
+"""Messages that arrive together: each is its own transaction, taking turns for SQLite's write
+lock. Each gets their own reply, a retry gets the first reply, and one message that fails
+costs the others nothing."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def test_messages_arriving_together_each_get_their_own_reply(app):
     assert await count(app, InboundMessage) == 6
 
 
-async def test_a_retry_in_the_same_batch_gets_the_same_reply_and_writes_once(app):
+async def test_a_retry_arriving_at_once_gets_the_same_reply_and_writes_once(app):
     twice = message("wang", "签到", "retried-at-once")
     first, again = await asyncio.gather(app.dispatcher.handle(twice), app.dispatcher.handle(twice))
     assert first.text == again.text == SIGNED_IN
@@ -80,8 +80,8 @@ async def test_one_failing_message_does_not_cost_the_others_their_check_in(app, 
 
 
 async def test_a_writer_in_another_process_is_waited_for_without_stalling_the_loop(app, clock):
-    """BEGIN IMMEDIATE is tried on the event loop without waiting; when another connection
-    holds SQLite's lock, the wait happens in the driver's thread while the loop runs on."""
+    """When another connection holds SQLite's lock, BEGIN IMMEDIATE waits for it in the
+    driver's thread while the loop runs on."""
     if not app.db.is_sqlite:
         pytest.skip("SQLite's write lock")
     path = app.db.sqlite_path
@@ -109,9 +109,8 @@ async def test_a_writer_in_another_process_is_waited_for_without_stalling_the_lo
     assert await count(app, CheckIn) == 1
 
 
-async def test_a_message_queued_as_the_last_batch_finishes_is_not_left_waiting(app):
-    # The first reply's callbacks run before the finished lane's own clean-up: a message
-    # submitted from there used to find the lane "busy" and wait for a third message.
+async def test_a_message_submitted_as_another_finishes_is_not_left_waiting(app):
+    # Submitted from the first reply's own callbacks.
     dispatcher = app.dispatcher
     second: asyncio.Future[asyncio.Future[Reply]] = asyncio.get_running_loop().create_future()
     first = dispatcher.submit(message("wang", "签到", "m-first"))
@@ -123,7 +122,7 @@ async def test_a_message_queued_as_the_last_batch_finishes_is_not_left_waiting(a
     assert reply.text == SIGNED_IN
 
 
-async def test_a_batch_that_fails_outside_any_handler_still_answers_everyone(app, monkeypatch):
+async def test_a_message_that_fails_outside_any_handler_still_gets_an_answer(app, monkeypatch):
     # Say the database fails again while the dispatcher looks up an earlier reply: the
     # callers (the adapters await these futures directly) must get an answer, not hang.
     async def broken(_msg):
