@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
@@ -111,69 +109,6 @@ def secret_values(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values]
 
 
-class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes the lines of one event-loop turn with one write.
-
-    Every request and every push logs a line, and each line was a write to stderr (a system
-    call; stderr is line-buffered): ~15 % of a push's time under P4. On the loop, lines wait
-    for the end of the turn they were logged in; elsewhere (threads, the CLI) they are
-    written at once. Only a process killed outright loses the lines of its current turn.
-    """
-
-    def __init__(self, stream: Any = None) -> None:
-        super().__init__(stream)
-        self._pending: list[str] = []
-        self._scheduled: asyncio.AbstractEventLoop | None = None  # a flush waits there
-        self._last: logging.LogRecord | None = None  # for reporting a failed write
-
-    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
-        try:
-            line = self.format(record)
-            try:
-                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            self._pending.append(line)
-            if loop is None:
-                self._write_pending()
-                return
-            self._last = record
-            # Keyed by loop, not by an empty buffer: a loop closed before its flush ran
-            # must not leave the lines of every later loop waiting.
-            if self._scheduled is not loop:
-                self._scheduled = loop
-                loop.call_soon(self._flush_turn)
-        except Exception:
-            self.handleError(record)
-
-    def _flush_turn(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._scheduled = None
-            try:
-                self._write_pending()
-            except Exception:
-                # As StreamHandler does: report and go on (the lines are dropped). Raised
-                # into the loop, asyncio would log the error through this handler, which
-                # would fail again on the next turn, and so on for good (stderr a broken
-                # pipe, a closed terminal).
-                if self._last is not None:
-                    self.handleError(self._last)
-
-    def _write_pending(self) -> None:
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self.stream.write(self.terminator.join(lines) + self.terminator)
-            self.stream.flush()
-
-    def flush(self) -> None:
-        # logging.shutdown() flushes every handler at exit: the last turn's lines go too.
-        with self.lock:  # type: ignore[union-attr]
-            try:
-                self._write_pending()
-            finally:
-                super().flush()
-
-
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Install the formatter and the redaction filter on the root handler."""
     # The lines carry none of these, and gathering them for every record is most of what a
@@ -182,7 +117,7 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging._srcfile = None  # type: ignore[attr-defined]  # no caller lookup per record
-    handler = TurnBufferedHandler()
+    handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter())
     handler.addFilter(RedactSecrets(secret_values(settings)))
     root = logging.getLogger()

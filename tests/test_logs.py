@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.logs import KeyValueFormatter, RedactSecrets, TurnBufferedHandler, secret_values
+from bot.logs import KeyValueFormatter, RedactSecrets, secret_values
 from tests.conftest import make_settings
 
 
@@ -91,102 +90,3 @@ async def test_healthz_503_when_the_database_is_gone(app, tmp_path):
         assert resp.status == 503 and body["database"] == "down"
         resp = await client.get("/healthz")  # the file is back: healthy again, no restart
         assert resp.status == 200
-
-
-class Writes:
-    """A stream that keeps each write separately."""
-
-    def __init__(self) -> None:
-        self.writes: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.writes.append(text)
-
-    def flush(self) -> None:
-        pass
-
-
-def _logger(stream: Writes) -> logging.Logger:
-    handler = TurnBufferedHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(f"test.turns.{id(stream)}")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    return logger
-
-
-async def test_lines_of_one_loop_turn_are_written_together_after_it():
-    stream = Writes()
-    logger = _logger(stream)
-    for n in range(3):
-        logger.info("push %d", n)
-    assert stream.writes == []  # still in the turn that logged them
-    await asyncio.sleep(0)
-    assert stream.writes == ["push 0\npush 1\npush 2\n"]
-    logger.info("request")
-    await asyncio.sleep(0)
-    assert stream.writes[1:] == ["request\n"]
-
-
-def test_a_line_logged_off_the_loop_is_written_at_once():
-    stream = Writes()
-    _logger(stream).info("backup done")
-    assert stream.writes == ["backup done\n"]
-
-
-async def test_flushing_writes_the_lines_still_waiting():
-    # logging.shutdown() flushes every handler when the process exits.
-    stream = Writes()
-    logger = _logger(stream)
-    logger.info("last line")
-    logger.handlers[0].flush()
-    assert stream.writes == ["last line\n"]
-    await asyncio.sleep(0)
-    assert stream.writes == ["last line\n"]  # not written twice
-
-
-class BrokenPipe(Writes):
-    """stderr piped into a process that has gone away."""
-
-    def write(self, text: str) -> None:
-        self.writes.append(text)
-        raise BrokenPipeError(32, "Broken pipe")
-
-
-async def test_a_failed_write_is_reported_once_and_the_loop_does_not_spin(monkeypatch):
-    reported: list[str] = []
-    stream = BrokenPipe()
-    logger = _logger(stream)
-    handler = logger.handlers[0]
-    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.msg))
-    logger.info("push")
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert stream.writes == ["push\n"]  # one attempt, no flush rescheduled turn after turn
-    assert reported == ["push"]
-    logger.info("request")  # the next line gets its own attempt
-    await asyncio.sleep(0)
-    assert stream.writes == ["push\n", "request\n"]
-
-
-def test_lines_left_by_a_loop_closed_before_its_flush_go_out_with_the_next_loops():
-    stream = Writes()
-    logger = _logger(stream)
-    loop = asyncio.new_event_loop()
-
-    def log_and_stop() -> None:
-        logger.info("a")
-        loop.stop()  # the flush is queued for the next turn, which never comes
-
-    loop.call_soon(log_and_stop)
-    loop.run_forever()
-    loop.close()
-    assert stream.writes == []
-
-    async def later() -> None:
-        logger.info("b")
-        await asyncio.sleep(0)
-
-    asyncio.run(later())
-    assert stream.writes == ["a\nb\n"]
