@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+import types
 from collections.abc import Mapping
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,14 +25,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "QINGFENG_CONFIG"
+ENV_PREFIX = "QINGFENG_"
+ENV_NESTED = "__"  # QINGFENG_SERVER__PORT is server.port
 DEFAULT_CONFIG_FILE = "qingfeng.toml"
 
 
@@ -264,12 +263,7 @@ class BranchCheckin(NamedTuple):
 class Settings(BaseSettings):
     """Every key of the configuration file (see `qingfeng init`)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="QINGFENG_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        hide_input_in_errors=True,
-    )
+    model_config = SettingsConfigDict(extra="forbid", hide_input_in_errors=True)
 
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = DatabaseConfig()
@@ -281,6 +275,17 @@ class Settings(BaseSettings):
     branches: list[BranchConfig] = []
     calendar: CalendarConfig = CalendarConfig()
     reminders: RemindersConfig = RemindersConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        *_: PydanticBaseSettingsSource,
+        **__: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what load_settings passes: the file with the environment merged over it.
+        return (init_settings,)
 
     @field_validator("timezone")
     @classmethod
@@ -390,21 +395,9 @@ def load_settings(
         except UnicodeDecodeError as exc:
             raise ConfigError(f"配置文件 {file} 不是 UTF-8 编码") from exc
     data.update(overrides)
-    environ = dict(env)
-
-    class _Bound(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            **_: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            # The file's values arrive as init kwargs; the environment must win over them.
-            return (_MappingEnvSource(settings_cls, environ), init_settings)
-
     try:
-        return _Bound(**data)
+        data = _merged(data, _from_environment(env))
+        return Settings(**data)
     except ValidationError as exc:
         where = f"（{file}）" if file else ""
         # One line per error, each complete on its own (journalctl shows lines apart).
@@ -412,14 +405,69 @@ def load_settings(
         raise ConfigError("\n".join(lines)) from None
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """Environment variables from a given mapping, so tests need not touch os.environ."""
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given as QINGFENG_* variables, nested like the file.
 
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
+    QINGFENG_SERVER__PORT=9100 is server.port; a key is any case. A value for a list or a
+    section is JSON: QINGFENG_BRANCHES='[{"name": "第一支部"}]',
+    QINGFENG_CHECKIN__MORNING='{"start": "07:00", "end": "09:00"}'. Variables that name no
+    setting (QINGFENG_CONFIG, a test's own) are left alone."""
+    found: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split(ENV_NESTED)
+        if path[0] not in Settings.model_fields:
+            continue
+        if _is_complex(_annotation(path)):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ConfigError(f"环境变量 {name} 应为 JSON") from None
+        node = found
+        for key in path[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[path[-1]] = value
+    return found
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        if self.case_sensitive:
-            return dict(self._environ)
-        return {k.lower(): v for k, v in self._environ.items()}
+
+def _annotation(path: list[str]) -> Any:
+    """The type of the setting at `path`, or None when there is no such setting (pydantic
+    names it in its error)."""
+    annotation: Any = Settings
+    for key in path:
+        model = next((t for t in _members(annotation) if _is_model(t)), None)
+        if model is None or key not in model.model_fields:
+            return None
+        annotation = model.model_fields[key].annotation
+    return annotation
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """`X | None` is (X, NoneType); anything else is itself."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _is_complex(annotation: Any) -> bool:
+    return any(
+        _is_model(t) or get_origin(t) in (list, dict, tuple, set) for t in _members(annotation)
+    )
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, section by section: the environment wins over the file."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out

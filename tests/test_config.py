@@ -178,3 +178,21 @@ def test_valid_urls_and_keys_are_accepted(tmp_path):
     s = load_settings(write(tmp_path, text), env={})
     assert s.server.public_url == "https://qingfeng.example.edu.cn/bot"
     assert s.wecom.app.encoding_aes_key.get_secret_value() == "a1+/" * 10 + "abc"
+
+
+def test_env_lists_and_sections_are_json_and_merge_with_the_file(tmp_path):
+    path = write(tmp_path, '[server]\nport = 9000\nhost = "10.0.0.1"\n')
+    env = {
+        "QINGFENG_SERVER__PORT": "9100",
+        "QINGFENG_BRANCHES": '[{"name": "第一支部", "daily_checkin": true}]',
+        "QINGFENG_CHECKIN__MORNING": '{"start": "00:00", "end": "23:59"}',
+        "qingfeng_timezone": "Asia/Urumqi",  # any case, as the environment allows
+        "QINGFENG_TEST_POSTGRES": "not a setting: left alone",
+    }
+    s = load_settings(path, env=env)
+    assert (s.server.host, s.server.port) == ("10.0.0.1", 9100)  # merged key by key
+    assert s.branch("第一支部").daily_checkin
+    assert s.checkin.morning.end == time(23, 59)
+    assert s.timezone == "Asia/Urumqi"
+    with pytest.raises(ConfigError, match="QINGFENG_BRANCHES 应为 JSON"):
+        load_settings(path, env={"QINGFENG_BRANCHES": "第一支部"})
