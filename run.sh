@@ -3,6 +3,9 @@
 #   ./run.sh demo            演示（SQLite + 示例县，无需任何密钥）
 #   ./run.sh test            运行全部测试：SQLite 上 TZ=Asia/Shanghai 与 TZ=UTC 各一遍，
 #                            再在 PostgreSQL 上一遍（连不上则跳过并说明；地址见 QINGFENG_TEST_POSTGRES）
+#   ./run.sh test-lowest     用 pyproject 允许的最低版本（tests/constraints-lowest.txt）装进 .venv-lowest，
+#                            跑 ruff 和全部测试一遍（SQLite，TZ=UTC）；CI 在 test 之后运行
+#   ./run.sh install         生产服务器用：重建 .venv，只装运行所需，不装测试工具
 #   ./run.sh <qingfeng 参数>  其他命令，例如 ./run.sh calendar 2026
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,19 +22,56 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "需要 Python 3.11 或更高版本" >&2; exit 1; }
 
-if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "正在准备 .venv（首次需要几分钟）..." >&2
-  "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -e '.[test]' >&2
-  touch .venv/.installed
-fi
+# 虚拟环境在以下情况下重建：不存在；pyproject.toml（或约束文件）比其中的 .installed 新；
+# 或 .installed 记的种类不同：test（项目加测试工具）、prod（./run.sh install，只有项目）、
+# lowest（.venv-lowest，最低版本）。种类变了或是 lowest 时先清空，多余的包不留下。
+prepare() {  # prepare 目录 种类 [约束文件]
+  local dir="$1" kind="$2" constraints="${3:-}" had=""
+  [ -f "$dir/.installed" ] && had="$(cat "$dir/.installed")"
+  [ -f "$dir/.installed" ] && [ -z "$had" ] && had=test  # 旧版 run.sh 的空标记：开发环境
+  if [ "$had" = "$kind" ] && [ ! pyproject.toml -nt "$dir/.installed" ] &&
+     { [ -z "$constraints" ] || [ ! "$constraints" -nt "$dir/.installed" ]; }; then
+    return
+  fi
+  echo "正在准备 $dir（首次需要几分钟）..." >&2
+  if [ "$had" != "$kind" ] || [ "$kind" = lowest ]; then
+    "$PY" -m venv --clear "$dir"
+  else
+    "$PY" -m venv "$dir"
+  fi
+  "$dir/bin/python" -m pip install -q --upgrade pip >&2
+  local spec='.[test]'
+  [ "$kind" = prod ] && spec='.'
+  if [ -n "$constraints" ]; then
+    # 用 PIP_CONSTRAINT 而不是 -c：它也约束隔离构建环境里的 setuptools
+    PIP_CONSTRAINT="$constraints" "$dir/bin/python" -m pip install -q -e "$spec" >&2
+  else
+    "$dir/bin/python" -m pip install -q -e "$spec" >&2
+  fi
+  echo "$kind" >"$dir/.installed"
+}
 
 cmd="${1:-demo}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
+  install|test-lowest) ;;
+  test) prepare .venv test ;;
+  *)  # 生产环境的 .venv（./run.sh install）保持不装测试工具
+    if [ "$(cat .venv/.installed 2>/dev/null)" = prod ]; then prepare .venv prod; else prepare .venv test; fi ;;
+esac
+
+case "$cmd" in
+  install)
+    rm -f .venv/.installed  # 从空环境重装：之前装过的测试工具也去掉
+    prepare .venv prod
+    echo "已安装到 .venv（不含测试工具）" >&2 ;;
   demo)
     exec .venv/bin/qingfeng demo "$@" ;;
+  test-lowest)
+    prepare .venv-lowest lowest tests/constraints-lowest.txt
+    .venv-lowest/bin/ruff check --output-format concise .
+    echo "== 最低版本，SQLite, TZ=UTC" >&2
+    env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv-lowest/bin/pytest -q "$@" ;;
   test)
     .venv/bin/ruff check --output-format concise .
     pg="${QINGFENG_TEST_POSTGRES:-postgresql+asyncpg://$(id -un)@127.0.0.1:5432/postgres}"
