@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from bot.app import App
 from bot.clock import FakeClock
+from bot.platforms.dingtalk import DingTalkPlatform
 from bot.platforms.dingtalk.transport import DingTalkTransport
 from storage.models import CheckIn, Group, InboundMessage
 from tests.conftest import BUREAU, SCHOOL, make_settings, started_app
@@ -22,6 +23,8 @@ from tests.fakes.dingtalk import (
     callback_headers,
     callback_payload,
 )
+
+REPLY_WAIT = 5.0
 
 
 class DingTalkHarness:
@@ -111,6 +114,11 @@ async def dingtalk_bot(
             started_app(settings, clock, roster_file, bool(postgres_url)) as app,
             TestClient(TestServer(app.web_app(), host="127.0.0.1")) as client,
         ):
+            adapter = app.platform(DingTalkPlatform).adapter
+            assert adapter is not None
+            # The reply wait is wall-clock time; on a loaded CI host a cold first statement
+            # can pass 1 s. Tests of the late path shorten it themselves.
+            adapter.reply_wait = REPLY_WAIT
             yield DingTalkHarness(app, fake, client, clock)
     finally:
         await fake.close()

@@ -16,7 +16,7 @@ from bot.platforms.dingtalk import DingTalkPlatform
 from bot.platforms.dingtalk.adapter import DingTalkAdapter
 from bot.router import BIND_HINT
 from tests.conftest import SCHOOL, branch_id
-from tests.dingtalk_harness import DingTalkHarness, dingtalk_bot
+from tests.dingtalk_harness import REPLY_WAIT, DingTalkHarness, dingtalk_bot
 from tests.fakes.dingtalk import APP_SECRET, callback_headers
 
 SIGNED_IN = "✅ 上班签到成功 08:10，按时。"
@@ -164,7 +164,7 @@ async def test_a_slow_callback_retried_gets_one_late_reply(dt, slow):
     (sent,) = dt.fake.delivered
     assert (sent.via, sent.text) == ("session", f"@chen-dt\n{SIGNED_IN}")
     # Another retry, after the reply went out: the acknowledgement and nothing else.
-    adapter_of(dt).reply_wait = 1.0
+    adapter_of(dt).reply_wait = REPLY_WAIT
     assert await (await dt.post(payload)).json() == {}
     await adapter_of(dt).drain()
     assert len(dt.fake.delivered) == 1

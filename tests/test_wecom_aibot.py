@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from storage.models import CheckIn, InboundMessage
-from tests.fakes.wecom import WeComSide, aibot_text, count, hold_replies
+from tests.fakes.wecom import IN_TIME_BUDGET, WeComSide, aibot_text, count, hold_replies
 
 pytest_plugins = ["tests.fakes.wecom_fixtures"]
 
@@ -119,7 +119,7 @@ async def test_a_slow_callback_retried_gets_one_late_reply(bot, fake):
     signed_in = {"msgtype": "markdown", "markdown": {"content": "✅ 上班签到成功 08:10，按时。"}}
     assert fake.responses == [("rc-2", signed_in)]
     # Another retry, after the reply went out: an empty answer, nothing said twice.
-    bot.wecom.in_time.budget = 1.0
+    bot.wecom.in_time.budget = IN_TIME_BUDGET
     resp = await bot.post_aibot(payload)
     assert resp.status == 200 and await resp.text() == ""
     await bot.wecom.drain()
