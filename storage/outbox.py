@@ -160,38 +160,6 @@ async def mark_sent(s: AsyncSession, row_id: int, token: str, now: datetime) -> 
     )
 
 
-async def mark_sent_many(
-    s: AsyncSession, row_ids: list[int], token: str, now: datetime
-) -> set[int]:
-    """Record many sends of one claim at once; returns the ids it recorded."""
-    if not row_ids:
-        return set()
-    stmt = (
-        sa.update(Outbox)
-        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
-        .where(col(Outbox.state) == _SENDING)
-        .values(
-            state=OutboxState.SENT.value,
-            sent_at=now,
-            attempts=Outbox.attempts + 1,
-            last_error="",
-            claimed_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    changed = (await s.exec(stmt)).rowcount  # type: ignore[call-overload]
-    if changed == len(row_ids):
-        return set(row_ids)
-    # Some claims were lost (a lease ran out): find out which rows this update recorded.
-    mine = select(Outbox.id).where(
-        col(Outbox.id).in_(row_ids),
-        Outbox.claimed_by == token,
-        Outbox.state == OutboxState.SENT.value,
-        Outbox.sent_at == now,
-    )
-    return {i for i in (await s.exec(mine)).all() if i is not None}
-
-
 async def mark_skipped(s: AsyncSession, row_id: int, token: str, why: str) -> bool:
     return await _finish(s, row_id, token, state=OutboxState.SKIPPED.value, last_error=why[:500])
 

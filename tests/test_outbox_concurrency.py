@@ -306,7 +306,7 @@ async def test_a_worker_whose_lease_ran_out_cannot_record_over_the_new_owner(
         [taken] = await outbox.claim_due(s, later, "fast:1", later + LEASE, 1)
         assert await outbox.mark_sent(s, taken.id, "fast:1", later)
     async with app.db.write() as s:
-        recorded = await outbox.mark_sent_many(s, ids, "slow:1", now)
+        recorded = {i for i in ids if await outbox.mark_sent(s, i, "slow:1", now)}
     assert recorded == set(ids) - {taken.id}
     async with app.db.read() as s:
         rows = {r.id: r for r in await outbox.rows_by_kind(s, "notice")}
