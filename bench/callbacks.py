@@ -69,7 +69,10 @@ def bot_env(env: dict[str, str], port: int) -> dict[str, str]:
     return env
 
 
-def dingtalk_requests(base: str, n: int, first: int = 0) -> list[dict[str, Any]]:
+def dingtalk_requests(
+    base: str, n: int, first: int = 0, webhook: str = "http://127.0.0.1:9/session"
+) -> list[dict[str, Any]]:
+    """Signed callbacks; a reply too slow for the HTTP answer goes to `webhook`."""
     ts = str(int(time.time() * 1000))
     sign = base64.b64encode(
         hmac.new(DT_SECRET.encode(), f"{ts}\n{DT_SECRET}".encode(), hashlib.sha256).digest()
@@ -90,7 +93,7 @@ def dingtalk_requests(base: str, n: int, first: int = 0) -> list[dict[str, Any]]
             "senderNick": f"成员{i % MEMBERS}",
             "chatbotUserId": "$:LWCP_v1:$bot",
             "robotCode": "bench-robot",
-            "sessionWebhook": "http://127.0.0.1:9/session",
+            "sessionWebhook": f"{webhook}?key=m{i}",
             "sessionWebhookExpiredTime": int(time.time() * 1000) + 3_600_000,
             "createAt": int(time.time() * 1000),
             "isInAtList": True,
