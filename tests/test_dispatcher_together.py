@@ -1,16 +1,17 @@
-"""Messages that arrive together: each is its own transaction, taking turns for SQLite's write
-lock. Each gets their own reply, a retry gets the first reply, and one message that fails
-costs the others nothing."""
+"""Messages that arrive together: on SQLite they share one write transaction (group commit),
+on PostgreSQL each is its own. Either way each gets their own reply, a retry gets the first
+reply, and one message that fails costs the others nothing."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.context import Context
-from bot.dispatcher import ERROR_REPLY
+from bot.dispatcher import BUSY_REPLY, ERROR_REPLY
 from bot.messages import IncomingMessage, Reply
 from bot.router import Command, Router
 from storage.models import CheckIn, InboundMessage
@@ -132,3 +133,49 @@ async def test_a_message_that_fails_outside_any_handler_still_gets_an_answer(app
     pending = app.dispatcher.submit(message("wang", "签到", "m-broken"))
     reply = await asyncio.wait_for(pending, timeout=5)
     assert reply.text == ERROR_REPLY
+
+
+async def test_on_sqlite_messages_arriving_together_share_one_commit(app):
+    if not app.db.is_sqlite:
+        pytest.skip("group commit is for SQLite's single writer")
+    commits = []
+
+    def committed(conn) -> None:
+        commits.append(conn)
+
+    event.listen(app.db.engine.sync_engine, "commit", committed)
+    try:
+        senders = ["zhou", "li", "wang", "sun"]
+        replies = await asyncio.gather(
+            *(app.dispatcher.handle(message(s, "签到", f"batch-{s}")) for s in senders)
+        )
+    finally:
+        event.remove(app.db.engine.sync_engine, "commit", committed)
+    assert [r.text for r in replies] == [SIGNED_IN] * 4
+    assert len(commits) == 1
+    assert await count(app, CheckIn) == 4
+
+
+async def test_a_twin_in_the_same_batch_is_answered_once_with_the_others(app):
+    twice = message("wang", "签到", "twin-in-batch")
+    replies = await asyncio.gather(
+        app.dispatcher.handle(message("sun", "签到", "beside-twin")),
+        app.dispatcher.handle(twice),
+        app.dispatcher.handle(twice),
+    )
+    assert [r.text for r in replies] == [SIGNED_IN] * 3
+    assert [r.repeated for r in replies] == [False, False, True]
+    assert await count(app, CheckIn) == 2
+    assert await count(app, InboundMessage) == 2
+
+
+async def test_messages_waiting_when_the_loop_closes_get_an_answer(app):
+    if not app.db.is_sqlite:
+        pytest.skip("only SQLite queues messages for a batch")
+    pending = [app.dispatcher.submit(message(s, "签到", f"closing-{s}")) for s in ("li", "sun")]
+    drainer = app.dispatcher._drainer  # the test's own look at the queue's task
+    assert drainer is not None
+    drainer.cancel()
+    replies = await asyncio.wait_for(asyncio.gather(*pending), timeout=5)
+    assert [r.text for r in replies] == [BUSY_REPLY, BUSY_REPLY]
+    assert await count(app, CheckIn) == 0

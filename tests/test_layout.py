@@ -77,9 +77,7 @@ def violations() -> list[str]:
                 rule = "handlers never import platforms or the composition root"
             elif within(name, "bot.platforms") and within(target, "handlers"):
                 rule = "platforms never import handlers"
-            elif not within(name, "handlers") and any(
-                within(target, p) for p in COMPOSITION_ROOT
-            ):
+            elif not within(name, "handlers") and any(within(target, p) for p in COMPOSITION_ROOT):
                 rule = "only the composition root imports the composition root"
             if rule:
                 found.append(f"{name} imports {target}: {rule}")

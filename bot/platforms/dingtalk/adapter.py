@@ -59,6 +59,7 @@ class DingTalkAdapter:
         self._max_body = max_body
         self.reply_wait = reply_wait
         self._known_groups: set[str] = set()
+        self._learning: dict[str, asyncio.Future[bool]] = {}  # groups being recorded now
         self._pending: set[asyncio.Task[None]] = set()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
@@ -114,10 +115,23 @@ class DingTalkAdapter:
         later.add_done_callback(self._pending.discard)
 
     async def learn_group(self, message: RobotMessage) -> None:
-        """Remember a group the first time it talks to the bot, so 绑定本群 and pushes work."""
+        """Remember a group the first time it talks to the bot, so 绑定本群 and pushes work.
+
+        Messages from a new group that arrive together wait for one write, not one each
+        (a burst of 500 made 500 transactions queue for SQLite's lock)."""
         cid = message.conversation_id
         if cid in self._known_groups:
             return
+        learning = self._learning.get(cid)
+        if learning is None:
+            learning = asyncio.ensure_future(self._record_group(message))
+            self._learning[cid] = learning
+            learning.add_done_callback(lambda _: self._learning.pop(cid, None))
+        if await asyncio.shield(learning):
+            self._known_groups.add(cid)
+
+    async def _record_group(self, message: RobotMessage) -> bool:
+        cid = message.conversation_id
         try:
             async with self._db.write() as s:
                 if await groups.group_by_chat(s, PLATFORM, cid) is None:
@@ -126,8 +140,8 @@ class DingTalkAdapter:
         except SQLAlchemyError as exc:
             # Not worth failing the message for: the next one from this group tries again.
             log.warning("dingtalk group not recorded: %s", type(exc).__name__)
-            return
-        self._known_groups.add(cid)
+            return False
+        return True
 
     def addressed(self, message: RobotMessage, reply: Reply) -> Reply:
         """In a group, a reply with nobody to @ concerns its sender: @ them."""
