@@ -5,13 +5,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Attendance, Event
+from storage.members import EXPECTED_STATUSES
+from storage.models import Attendance, Event, EventKind, Member
 
 SIGNIN_OPENS_BEFORE = timedelta(minutes=30)
 SIGNIN_CLOSES_AFTER = timedelta(minutes=60)
+
+
+def expected_at_event() -> ColumnElement[bool]:
+    """Join condition Member ↔ Event: who the meeting expects. The one rule, used by every
+    count, list and push: 党员 and 预备党员 of the branch (群众 never) who had joined by the
+    start; 支委会 only the committee; a 党小组会 of one group only that group's members. A
+    cancelled meeting expects nobody."""
+    return and_(
+        col(Member.branch_id) == col(Event.branch_id),
+        col(Member.status).in_(EXPECTED_STATUSES),
+        col(Member.created_at) <= col(Event.starts_at),
+        col(Event.cancelled_at).is_(None),
+        or_(col(Event.kind) != EventKind.COMMITTEE.value, col(Member.committee) != ""),
+        or_(
+            col(Event.kind) != EventKind.GROUP.value,
+            col(Event.party_group) == "",
+            col(Event.party_group) == col(Member.party_group),
+        ),
+    )
+
+
+async def next_number(s: AsyncSession, branch_id: int) -> int:
+    """The branch's next meeting number (1, 2, ...)."""
+    stmt = select(func.coalesce(func.max(Event.number), 0)).where(Event.branch_id == branch_id)
+    return int((await s.exec(stmt)).one()) + 1
 
 
 async def event_by_id(s: AsyncSession, event_id: int) -> Event | None:
@@ -65,6 +92,7 @@ async def create_event(
 ) -> Event:
     event = Event(
         branch_id=branch_id,
+        number=await next_number(s, branch_id),
         kind=kind,
         starts_at=starts_at,
         place=place,

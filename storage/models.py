@@ -86,6 +86,11 @@ class EventKind(StrEnum):
     LECTURE = "党课"
 
 
+class StudyAudience(StrEnum):
+    PARTY = "党员"  # 党员 and 预备党员
+    ALL = "全体"  # every member on the roster, 群众 included
+
+
 class AttendanceStatus(StrEnum):
     PRESENT = "出席"
     LATE = "迟到"
@@ -108,6 +113,8 @@ class Member(SQLModel, table=True):
     status: str = Field(max_length=10)  # Status
     role: str = Field(max_length=10)  # Role
     phone: str = Field(max_length=20, sa_column_kwargs={"unique": True})
+    party_group: str = Field(default="", max_length=50)  # 党小组; "" none
+    committee: str = Field(default="", max_length=20)  # 支委 职务 (or 委员); "" not on it
     active: bool = True
     created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
@@ -161,11 +168,20 @@ class Event(SQLModel, table=True):
     """A 主题党日 or 三会一课 meeting of one branch."""
 
     __tablename__ = "events"
+    __table_args__ = (
+        sa.Index("uq_events_branch_number", "branch_id", "number", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     branch_id: int = Field(foreign_key="branches.id", index=True)
+    # Short, per branch (编号 in 日程, 改期, 取消, 请假, 补签); see storage.events.next_number.
+    number: int | None = None
     kind: str = Field(max_length=20)  # EventKind
     starts_at: datetime = Field(sa_column=_ts(index=True))
     place: str = Field(default="", max_length=100)
+    party_group: str = Field(default="", max_length=50)  # a 党小组会 of one group; "" all
+    # 取消: the row stays (with any leave given) but counts and pushes no more.
+    cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    cancel_reason: str = Field(default="", max_length=200)
     # Rule-generated events carry a unique key so regeneration never duplicates them.
     rule_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_by: int | None = Field(default=None, foreign_key="members.id")
@@ -181,6 +197,8 @@ class Attendance(SQLModel, table=True):
     status: str = Field(max_length=10)  # AttendanceStatus, never ABSENT
     reason: str = Field(default="", max_length=200)
     at: datetime = Field(sa_column=_ts())
+    # The secretary who entered it afterwards (补签, 补假); None: the member's own.
+    entered_by: int | None = Field(default=None, foreign_key="members.id")
 
 
 class StudyTask(SQLModel, table=True):
@@ -191,6 +209,7 @@ class StudyTask(SQLModel, table=True):
     # None: a county-wide task.
     branch_id: int | None = Field(default=None, foreign_key="branches.id", index=True)
     due: date | None = None
+    audience: str = Field(default="党员", max_length=10)  # StudyAudience
     created_by: int | None = Field(default=None, foreign_key="members.id")
     created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
 

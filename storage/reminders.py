@@ -69,24 +69,35 @@ async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: 
         lo, hi = w.period
         return any(lo <= t < hi for t in own.get((w.branch_id, w.kind), ()))
 
-    rows = [
-        {
-            "branch_id": w.branch_id,
-            "kind": w.kind,
-            "starts_at": w.starts_at,
-            "place": w.place,
-            "rule_key": w.rule_key,
-            "created_at": now,
-        }
-        for w in todo
-        if not scheduled_by_branch(w)
-    ]
-    if not rows:
+    todo = sorted((w for w in todo if not scheduled_by_branch(w)), key=lambda w: w.starts_at)
+    if not todo:
         return 0
+    # Each branch's meetings are numbered on from its highest number, in time order.
+    top_stmt = (
+        select(Event.branch_id, sa.func.max(Event.number))
+        .where(col(Event.branch_id).in_({w.branch_id for w in todo}))
+        .group_by(col(Event.branch_id))
+    )
+    top: dict[int, int] = {b: n or 0 for b, n in (await s.exec(top_stmt)).all()}
+    rows = []
+    for w in todo:
+        top[w.branch_id] = top.get(w.branch_id, 0) + 1
+        rows.append(
+            {
+                "branch_id": w.branch_id,
+                "number": top[w.branch_id],
+                "kind": w.kind,
+                "starts_at": w.starts_at,
+                "place": w.place,
+                "rule_key": w.rule_key,
+                "created_at": now,
+            }
+        )
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # ON CONFLICT: another replica's planner may create the same events at the same moment.
-    stmt = insert(Event).on_conflict_do_nothing(index_elements=["rule_key"])
+    # ON CONFLICT (any unique key): another replica's planner may create the same events, or
+    # take the same numbers, at the same moment; what it skipped, the next pass creates.
+    stmt = insert(Event).on_conflict_do_nothing()
     await s.exec(stmt, params=rows)  # type: ignore[call-overload]
     return len(rows)
 
