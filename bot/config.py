@@ -212,12 +212,32 @@ class ThemeDayRule(_Section):
     place: str = "党员活动室"
 
 
+class Vacation(_Section):
+    """A school vacation of one branch, both days included: no automatic meeting in it."""
+
+    # `from`/`to` as an operator writes them; `from` is a Python keyword, hence the aliases.
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+    @field_validator("end")
+    @classmethod
+    def _end_not_before_start(cls, v: date, info: Any) -> date:
+        start = info.data.get("start")
+        if start is not None and v < start:
+            raise ValueError(f"应不早于 from（{start.isoformat()}）")
+        return v
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
 class BranchConfig(_Section):
     name: str
     daily_checkin: bool = False
     morning: SlotConfig | None = None
     evening: SlotConfig | None = None
     theme_day: ThemeDayRule = ThemeDayRule()
+    vacations: list[Vacation] = []
 
 
 class CalendarOverride(_Section):

@@ -47,19 +47,34 @@ def festival_day(name: str, year: int) -> date:
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
 
-# Statutory rest days (国务院《全国年节及纪念日放假办法》, as amended in 2024): days from
-# the festival (春节 from 除夕), used only for years without official data.
-STATUTORY_DAYS = {"元旦": 1, "春节": 4, "清明": 1, "劳动节": 2, "端午": 1, "中秋": 1, "国庆": 3}
+# Rest days counted from the festival (春节 from 除夕), used only for years without official
+# data. The statutory days (《全国年节及纪念日放假办法》, 2024: 春节 4, 国庆 3) are too few for
+# the two long breaks: the State Council stretches them with swapped weekends every year
+# (春节 2025-01-28..02-04, 2026-02-15..02-23; 国庆 10-01..10-07 or 08), and a meeting planned
+# on 初四 would be wrong. So the estimate takes 除夕 to 初六 and 10-01 to 10-07, the core
+# every recent arrangement shares; the swapped working days cannot be guessed and are not.
+ESTIMATED_DAYS = {"元旦": 1, "春节": 7, "清明": 1, "劳动节": 2, "端午": 1, "中秋": 1, "国庆": 7}
+
+
+def estimated_break(name: str, year: int) -> list[date]:
+    """The rest days of one festival's break in a year without official data, in order.
+
+    The block from `ESTIMATED_DAYS`, plus the weekend days touching it: they are rest days
+    anyway, and the break (and its 廉洁提醒's 放假 date) starts with them."""
+    first = festival_day(name, year)
+    if name == "春节":
+        first -= timedelta(days=1)  # 除夕
+    last = first + timedelta(days=ESTIMATED_DAYS[name] - 1)
+    while (first - timedelta(days=1)).weekday() >= 5:
+        first -= timedelta(days=1)
+    while (last + timedelta(days=1)).weekday() >= 5:
+        last += timedelta(days=1)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def statutory_rest_days(year: int) -> list[date]:
-    days = []
-    for name, _ in FESTIVALS:
-        first = festival_day(name, year)
-        if name == "春节":
-            first -= timedelta(days=1)  # 除夕
-        days += [first + timedelta(days=i) for i in range(STATUTORY_DAYS[name])]
-    return days
+    """Every estimated festival rest day of `year` (see `estimated_break`)."""
+    return [day for name, _ in FESTIVALS for day in estimated_break(name, year)]
 
 
 def festivals(

@@ -16,8 +16,10 @@ class HolidayCalendar:
     """Answers 'is this a working day?' for any date, never raising.
 
     Years the official data covers use it (make-up working days included). Other years
-    fall back to weekends, the statutory festival days (computed) and the config's
-    overrides, and are marked estimated.
+    fall back to weekends, the estimated festival breaks (`festivals.estimated_break`:
+    春节 除夕 to 初六, 国庆 10-01 to 10-07) and the config's overrides, and are marked
+    estimated. Every planned meeting and push asks this one object, so a reminder's
+    放假 date and the days kept free of meetings agree.
     """
 
     def __init__(self, overrides: list[CalendarOverride] | None = None) -> None:
@@ -54,7 +56,7 @@ class HolidayCalendar:
             return day.weekday() < 5 and day not in self._statutory(day.year)
 
     def _statutory(self, year: int) -> frozenset[date]:
-        """The statutory rest days of a year the official data lacks, from computed dates."""
+        """The festival rest days of a year the official data lacks, as estimated."""
         if year not in self._computed:
             from schedules.festivals import statutory_rest_days
 
@@ -76,7 +78,12 @@ class HolidayCalendar:
         return day
 
     def last_workday_before(self, day: date) -> date:
+        """The last working day strictly before `day`."""
         d = day - timedelta(days=1)
         while not self.is_workday(d):
             d -= timedelta(days=1)
         return d
+
+    def workday_on_or_before(self, day: date) -> date:
+        """`day` itself if it is a working day, else the last one before it."""
+        return day if self.is_workday(day) else self.last_workday_before(day)

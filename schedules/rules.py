@@ -6,11 +6,13 @@ All arithmetic is on Asia/Shanghai wall-clock dates, whatever the host's TZ.
 from __future__ import annotations
 
 import calendar as _cal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from bot.config import Settings, ThemeDayRule
+from bot.config import Settings, ThemeDayRule, Vacation
 from handlers import text
 from schedules.festivals import festivals
 from schedules.holidays import HolidayCalendar
@@ -21,6 +23,10 @@ HOLIDAY_AT = time(15, 0)
 MORNING_AT = time(9, 0)
 DAY_OF_AT = time(8, 0)
 PREVIEW_DAYS_BEFORE = 3
+# The furthest before its event's day a preview can go out once moved off rest days: the
+# longest was 13 days (春节 2020, extended), 12 in 2026. Whoever writes previews ahead
+# must look this far ahead for events.
+PREVIEW_REACH = timedelta(days=15)
 FIRST_TEACHERS_DAY = 1985
 
 # Who receives a push: every group, the branch's groups, or the branch's secretaries.
@@ -86,13 +92,60 @@ def nth_weekday(year: int, month: int, nth: int, weekday: int) -> date:
     return first + timedelta(days=offset + 7 * (nth - 1))
 
 
-def rule_day(rule: ThemeDayRule, year: int, month: int, calendar: HolidayCalendar) -> date:
-    """The day a day-of-month rule gives, moved to the next working day off rest days."""
+def rule_day(
+    rule: ThemeDayRule,
+    year: int,
+    month: int,
+    calendar: HolidayCalendar,
+    vacations: Sequence[Vacation] = (),
+) -> date | None:
+    """The day a day-of-month rule gives, moved off rest days and vacations within the month.
+
+    None when every day of the month is a rest day or in a vacation."""
+    return meeting_day(
+        nominal_day(rule, year, month),
+        date(year, month, 1),
+        _month_end(year, month),
+        calendar,
+        vacations,
+    )
+
+
+def nominal_day(rule: ThemeDayRule, year: int, month: int) -> date:
+    """The day a day-of-month rule names, before rest days are considered."""
     if rule.day is not None:
-        day = date(year, month, rule.day)
-    else:
-        day = nth_weekday(year, month, rule.nth, rule.weekday)
-    return calendar.next_workday(day)
+        return date(year, month, rule.day)
+    return nth_weekday(year, month, rule.nth, rule.weekday)
+
+
+def meeting_day(
+    day: date,
+    first: date,
+    end: date,
+    calendar: HolidayCalendar,
+    vacations: Sequence[Vacation] = (),
+) -> date | None:
+    """`day`, else the next fitting day before `end`, else the last one from `first`.
+
+    A fitting day is a working day outside the branch's vacations. Moving forward first
+    keeps the design's "next working day"; falling back keeps the meeting in its own
+    period (the month's last days may all be rest, or a vacation may run to its end).
+    None when [first, end) has no fitting day: that period's meeting is not held."""
+
+    def fits(d: date) -> bool:
+        return calendar.is_workday(d) and not any(v.covers(d) for v in vacations)
+
+    d = day
+    while d < end:
+        if fits(d):
+            return d
+        d += timedelta(days=1)
+    d = day - timedelta(days=1)
+    while d >= first:
+        if fits(d):
+            return d
+        d -= timedelta(days=1)
+    return None
 
 
 def _month_end(year: int, month: int) -> date:
@@ -102,32 +155,45 @@ def _month_end(year: int, month: int) -> date:
 def branch_events(
     settings: Settings, branch: str, year: int, month: int, calendar: HolidayCalendar
 ) -> list[RuleEvent]:
-    """The 主题党日 and 三会一课 meetings the rules give the branch in one month."""
+    """The 主题党日 and 三会一课 meetings the rules give the branch in one month.
+
+    Each falls on a working day outside the branch's vacations, in its own month (a
+    quarterly meeting whose month has no such day moves within its quarter); a period
+    with no such day at all gets no meeting, as in a summer vacation's August."""
     tz = settings.tz
     estimated = calendar.is_estimated(year)
-    theme = settings.branch(branch).theme_day
+    config = settings.branch(branch)
+    theme, vacations = config.theme_day, config.vacations
     month_start, month_end = date(year, month, 1), _month_end(year, month)
-    out = [
-        RuleEvent(
-            EventKind.THEME_DAY.value,
-            datetime.combine(rule_day(theme, year, month, calendar), theme.at, tz),
-            theme.place,
-            f"{year}-{month:02d}",
-            month_start,
-            month_end,
-            estimated,
+    out: list[RuleEvent] = []
+    theme_day = rule_day(theme, year, month, calendar, vacations)
+    if theme_day is not None:
+        out.append(
+            RuleEvent(
+                EventKind.THEME_DAY.value,
+                datetime.combine(theme_day, theme.at, tz),
+                theme.place,
+                f"{year}-{month:02d}",
+                month_start,
+                month_end,
+                estimated,
+            )
         )
-    ]
     for meeting in CADENCE:
         if month not in meeting.months:
             continue
-        day = rule_day(meeting.rule, year, month, calendar)
+        day = rule_day(meeting.rule, year, month, calendar, vacations)
         if meeting.months == MONTHLY:
             period, start, end = f"{year}-{month:02d}", month_start, month_end
         else:
             q = (month - 1) // 3
             period = f"{year}-Q{q + 1}"
             start, end = date(year, 3 * q + 1, 1), _month_end(year, 3 * q + 3)
+            if day is None:
+                nominal = nominal_day(meeting.rule, year, month)
+                day = meeting_day(nominal, start, end, calendar, vacations)
+        if day is None:
+            continue
         starts = datetime.combine(day, meeting.rule.at, tz)
         out.append(
             RuleEvent(meeting.kind.value, starts, meeting.rule.place, period, start, end, estimated)
@@ -147,13 +213,35 @@ def event_fields(kind: str, branch: str, starts: datetime, place: str) -> dict[s
     }
 
 
+@cache
+def _official_calendar() -> HolidayCalendar:
+    """The calendar without the config's overrides, for callers that pass none."""
+    return HolidayCalendar()
+
+
+def preview_day(starts: date, calendar: HolidayCalendar) -> date:
+    """3 days before the event, or the last working day before that when it is a rest day."""
+    return calendar.workday_on_or_before(starts - timedelta(days=PREVIEW_DAYS_BEFORE))
+
+
 def event_reminders(
-    event_key: str, kind: str, branch: str, starts: datetime, place: str, estimated: bool = False
+    event_key: str,
+    kind: str,
+    branch: str,
+    starts: datetime,
+    place: str,
+    estimated: bool = False,
+    calendar: HolidayCalendar | None = None,
 ) -> list[Planned]:
-    """An event's preview (3 days before, 09:00), day-of (08:00), sign-in open, absentees."""
+    """An event's preview (3 days before, 09:00), day-of (08:00), sign-in open, absentees.
+
+    The preview moves off rest days (no push on 1 January or during 春节); the others
+    belong to the event's own day. Pass the app's `calendar` so the config's
+    [[calendar.overrides]] count; without one the official data and estimates are used."""
     fields = event_fields(kind, branch, starts, place)
     tz = starts.tzinfo
-    preview = datetime.combine(starts.date() - timedelta(days=PREVIEW_DAYS_BEFORE), MORNING_AT, tz)
+    cal = calendar if calendar is not None else _official_calendar()
+    preview = datetime.combine(preview_day(starts.date(), cal), MORNING_AT, tz)
     day_of = datetime.combine(starts.date(), DAY_OF_AT, tz)
     # (outbox kind = template, key suffix, due, label, audience)
     spec = [
@@ -230,15 +318,17 @@ def year_reminders(settings: Settings, calendar: HolidayCalendar, year: int) -> 
     )
     for md in cfg.graduation_dates:
         day = parse_month_day(md, year)
+        # The key keeps the configured date; a rest day moves only when it goes out.
         out.append(
             Planned(
                 "graduation",
                 f"graduation:{day.isoformat()}",
-                datetime.combine(day, MORNING_AT, tz),
+                datetime.combine(calendar.workday_on_or_before(day), MORNING_AT, tz),
                 "毕业升学季提醒",
                 ALL_GROUPS,
                 "graduation",
                 {"date": text.day(day), "year": year},
+                estimated,
             )
         )
     first = calendar.next_workday(date(year, cfg.education_month, 1))
@@ -289,12 +379,16 @@ def plan_year(
     settings: Settings, calendar: HolidayCalendar, year: int, branches: list[str]
 ) -> list[Planned]:
     """Every reminder of the year: county-wide ones and each branch's meetings, by time."""
-    # Next year's 元旦 reminder falls on this year's last working day.
+    # Next year's 元旦 reminder falls on this year's last working day, and so may the
+    # preview of a meeting early in January.
     out = year_reminders(settings, calendar, year) + year_reminders(settings, calendar, year + 1)
+    months = [(year, m) for m in range(1, 13)] + [(year + 1, 1)]
     for branch in branches:
-        for month in range(1, 13):
-            for ev in branch_events(settings, branch, year, month, calendar):
+        for y, month in months:
+            for ev in branch_events(settings, branch, y, month, calendar):
                 key = f"rule:{ev.kind}:{branch}:{ev.period}"
-                out += event_reminders(key, ev.kind, branch, ev.starts, ev.place, ev.estimated)
+                out += event_reminders(
+                    key, ev.kind, branch, ev.starts, ev.place, ev.estimated, calendar
+                )
     out = [p for p in out if p.due.year == year]
     return sorted(out, key=lambda p: (p.due, p.branch, p.label))
