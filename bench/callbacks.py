@@ -226,22 +226,20 @@ def _spread(rounds: list[float]) -> str:
     return " / ".join(f"{x:.0f}" for x in rounds)
 
 
-def report(r: dict[str, Any], pid: str, target: float) -> bool:
-    ok = r["ratio"] >= target and (pid != "P1" or r["p99_ms_at_200"] < 50)
+def report(r: dict[str, Any], pid: str) -> None:
+    """A figure, not a target: what a county needs is C1 and C2 (bench/county.py)."""
     print(
         f"{pid} {r['platform']:8s} bot {r['bot_rps']:7.0f} req/s  baseline {r['base_rps']:7.0f} "
-        f"req/s  ratio {r['ratio']:.2f} (target ≥ {target}; of the medians "
-        f"{r['ratio_of_medians']:.2f})  p99 at 200/s "
-        f"{r['p99_ms_at_200']:.1f} ms (p50 {r['p50_ms_at_200']:.1f})  "
-        f"rows {r['rows']}  statuses {r['statuses']}  {'PASS' if ok else 'FAIL'}\n"
+        f"req/s  ratio {r['ratio']:.2f} (of the medians {r['ratio_of_medians']:.2f})  "
+        f"p99 at 200/s {r['p99_ms_at_200']:.1f} ms (p50 {r['p50_ms_at_200']:.1f})  "
+        f"rows {r['rows']}  statuses {r['statuses']}\n"
         f"    rounds: bot {_spread(r['bot_rounds'])}  baseline {_spread(r['base_rounds'])}"
     )
-    return ok
 
 
 if __name__ == "__main__":
     which = sys.argv[1:] or ["dingtalk", "wecom"]
     if "dingtalk" in which:
-        report(bench("dingtalk"), "P1", 0.30)
+        report(bench("dingtalk"), "P1")
     if "wecom" in which:
-        report(bench("wecom"), "P2", 0.25)
+        report(bench("wecom"), "P2")

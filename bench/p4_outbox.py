@@ -26,7 +26,7 @@ from storage.migrate import upgrade
 
 GROUPS = 500
 CONCURRENCY = 50  # the outbox worker's own limit of sends in flight
-TARGET = 0.5
+TARGET = 0.3
 ROUNDS = 5  # a round is a fraction of a second; each side's median round counts
 
 
@@ -82,6 +82,9 @@ async def outbox_run(base: str, work: Path) -> float:
     await upgrade(app.db)
     async with app:
         await app.reminders.tick()  # writes the 元旦 reminder for 15:00 into the outbox
+        # Only the reminder's fan-out is counted: the tick also sent what was due by 14:00
+        # (the branches' meeting previews, moved off 1 January to this morning).
+        reset(base)
         clock.set(datetime(2026, 12, 31, 15, 0, tzinfo=SHANGHAI))
         # As `qingfeng serve` does once started. Without it a full collection walking this
         # process's start-up heap (and the rounds before) lands in some rounds: ~90 ms.

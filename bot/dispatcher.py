@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.batching import Batches
 from bot.context import Context, Services
 from bot.messages import IncomingMessage, Reply
 from bot.router import Router
@@ -43,10 +43,10 @@ class Dispatcher:
         self.router = router
         self.services = services
         self._running: set[asyncio.Task[Reply]] = set()  # references, so none is collected
-        # SQLite: messages wait here for the one task that handles them in batches.
-        self._queue: deque[tuple[IncomingMessage, asyncio.Future[Reply]]] = deque()
-        self._taken: list[tuple[IncomingMessage, asyncio.Future[Reply]]] = []  # the batch
-        self._drainer: asyncio.Task[None] | None = None
+        # SQLite: messages that arrive together share a transaction.
+        self.batches: Batches[IncomingMessage, Reply] = Batches(
+            self._together, MAX_BATCH, lambda _: Reply(BUSY_REPLY)
+        )
 
     async def handle(self, msg: IncomingMessage) -> Reply:
         """The reply to `msg`; the same message id always gets the same reply."""
@@ -56,47 +56,13 @@ class Dispatcher:
         """Start handling `msg`; the future gets its reply. Cancelling the future does not
         stop the message being handled: it only drops the reply."""
         if self.db.is_sqlite:
-            done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-            self._queue.append((msg, done))
-            if self._drainer is None:
-                self._drainer = asyncio.create_task(self._drain())
-                self._drainer.add_done_callback(self._drained)
-            return done
+            return self.batches.submit(msg)
         # PostgreSQL takes writers side by side; a batch there would only widen what a
         # replica's concurrent twin of a message can collide with.
         task = asyncio.create_task(self._one(msg))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return asyncio.shield(task)
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                # One loop turn first: callbacks that arrive together join the batch.
-                await asyncio.sleep(0)
-                self._taken = [
-                    self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))
-                ]
-                replies = await self._together([msg for msg, _ in self._taken])
-                for (_, done), reply in zip(self._taken, replies, strict=True):
-                    if not done.done():
-                        done.set_result(reply)
-                self._taken = []
-        finally:
-            # At once, not in a done callback a loop turn later: a message queued in between
-            # would find the drainer still set and wait for a task that has finished.
-            self._drainer = None
-
-    def _drained(self, task: asyncio.Task[None]) -> None:
-        """Cancelled (the loop is closing), perhaps before it ran: nobody is left waiting."""
-        if self._drainer is task:
-            self._drainer = None
-        if task.cancelled() or task.exception() is not None:
-            for _, done in [*self._taken, *self._queue]:
-                if not done.done():
-                    done.set_result(Reply(BUSY_REPLY))
-            self._taken = []
-            self._queue.clear()
 
     async def _together(self, batch: list[IncomingMessage]) -> list[Reply]:
         ids = {(msg.platform, msg.message_id) for msg in batch}

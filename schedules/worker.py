@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.batching import Batches
 from bot.clock import Clock
 from bot.config import Settings
 from bot.messages import Reply
@@ -33,6 +34,7 @@ Renderer = Callable[[SessionOpener, Outbox], Awaitable[Reply | None]]
 BATCH = 100
 LEASE = timedelta(minutes=10)  # default of reminders.claim_timeout_seconds
 CONCURRENCY = 50
+RECORD_BATCH = 100  # push results committed together
 MAX_ATTEMPTS = 8
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt
 BACKOFF_MAX = 3600.0
@@ -53,6 +55,18 @@ class RunReport:
     missed: int = 0
     lost_claims: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Result:
+    """How one push ended, to be recorded: `mark(session, row id, token, *args)`."""
+
+    mark: Callable[..., Awaitable[bool]]
+    row: Outbox
+    token: str
+    report: RunReport
+    target: _Target | None
+    args: tuple[object, ...]
 
 
 @dataclass(frozen=True)
@@ -107,8 +121,10 @@ class OutboxWorker:
         self.lease = timedelta(seconds=settings.reminders.claim_timeout_seconds)
         self._draining = False
         self._lock = asyncio.Lock()
-        # The records of sends that returned, each a task of its own (see _finish).
-        self._recording: set[asyncio.Task[None]] = set()
+        # The records of sends that returned, committed together (see _finish).
+        self._records: Batches[_Result, BaseException | None] = Batches(
+            self._record_batch, RECORD_BATCH, lambda _: asyncio.CancelledError()
+        )
         # Config groups by the (platform, chat id) App.sync_config stored them under.
         self._configured = {(g.platform, g.chat_id or f"name:{g.name}"): g for g in settings.groups}
         # Built once per group: reading the config's pydantic fields costs ~1,300
@@ -205,9 +221,13 @@ class OutboxWorker:
         through further cancellations too: a record is one short UPDATE, and one that fails
         logs its row (_record). A send returns and its record is created in one step, so
         no record starts after the sends were cancelled."""
-        while pending := [t for t in (*cancelled, *self._recording) if not t.done()]:
+        def pending() -> list[asyncio.Task[None]]:
+            tasks = [*cancelled, self._records.drainer]
+            return [t for t in tasks if t is not None and not t.done()]
+
+        while waiting := pending():
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+                await asyncio.shield(asyncio.gather(*waiting, return_exceptions=True))
 
     async def _release(self, token: str, started: set[int]) -> None:
         async with self.db.write() as s:
@@ -281,47 +301,59 @@ class OutboxWorker:
     ) -> None:
         """Record the outcome of one push, count it in the report and log its line.
 
-        The record is a task of its own, shielded and tracked: cancelling the push's task
-        does not cancel it, and a cancelled pass waits for it (_settle) before it ends.
-        There is no await between a send returning and this task being created.
+        Results that arrive together are recorded in one transaction (bot.batching). The
+        record is queued in the same step as the send returned, and cancelling the push's
+        task does not cancel it: a cancelled pass waits for it (_settle) before it ends.
         """
-        record = asyncio.create_task(self._record(mark, row, token, report, target, *args))
-        self._recording.add(record)
-        record.add_done_callback(self._recording.discard)
-        await asyncio.shield(record)
+        done = self._records.submit(_Result(mark, row, token, report, target, args))
+        failure = await asyncio.shield(done)
+        if failure is not None:
+            raise failure
 
-    async def _record(
-        self,
-        mark: Callable[..., Awaitable[bool]],
-        row: Outbox,
-        token: str,
-        report: RunReport,
-        target: _Target | None,
-        *args: object,
-    ) -> None:
-        assert row.id is not None
+    async def _record_batch(self, results: list[_Result]) -> list[BaseException | None]:
         try:
-            async with self.db.write() as s:  # one commit per push
-                ok = bool(await mark(s, row.id, token, *args))
-        except BaseException:
-            log.warning("outbox: the result of row %s could not be recorded", row.id)
-            raise
-        status, counted = _OUTCOMES[mark]
-        setattr(report, counted, getattr(report, counted) + 1)
+            async with self.db.write() as s:
+                oks = [await self._mark(s, r) for r in results]
+        except Exception:
+            # Each on its own, so one bad record does not lose the others'.
+            return [await self._record_alone(r) for r in results]
+        for r, ok in zip(results, oks, strict=True):
+            self._recorded(r, ok)
+        return [None] * len(results)
+
+    async def _record_alone(self, r: _Result) -> BaseException | None:
+        try:
+            async with self.db.write() as s:
+                ok = await self._mark(s, r)
+        except Exception as exc:
+            log.warning("outbox: the result of row %s could not be recorded", r.row.id)
+            return exc
+        self._recorded(r, ok)
+        return None
+
+    @staticmethod
+    async def _mark(s: AsyncSession, r: _Result) -> bool:
+        assert r.row.id is not None
+        return bool(await r.mark(s, r.row.id, r.token, *r.args))
+
+    @staticmethod
+    def _recorded(r: _Result, ok: bool) -> None:
+        status, counted = _OUTCOMES[r.mark]
+        setattr(r.report, counted, getattr(r.report, counted) + 1)
         # One line per push, with its ids (never the webhook: its key is a secret).
         log.info(
             "push",
             extra={
                 "status": status,
-                "platform": target.platform if target is not None else "-",
-                "outbox_id": row.id,
-                "key": row.key,
+                "platform": r.target.platform if r.target is not None else "-",
+                "outbox_id": r.row.id,
+                "key": r.row.key,
             },
         )
         if not ok:
             # The lease ran out and another worker took the row over.
-            report.lost_claims += 1
-            log.warning("outbox: claim on row %s was lost before it was recorded", row.id)
+            r.report.lost_claims += 1
+            log.warning("outbox: claim on row %s was lost before it was recorded", r.row.id)
 
     async def _target(
         self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]

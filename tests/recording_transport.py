@@ -29,9 +29,11 @@ class RecordingTransport:
     hang_after: int | None = None
     hung: asyncio.Event = field(default_factory=asyncio.Event)  # set when a send blocks
     _never: asyncio.Event = field(default_factory=asyncio.Event)
+    # Seconds a send takes (a real post takes a few ms): other workers run meanwhile.
+    delay: float = 0.0
 
     async def _send(self, item: Sent) -> None:
-        await asyncio.sleep(0)  # let other workers interleave
+        await asyncio.sleep(self.delay)  # let other workers interleave
         if self.hang_after is not None and len(self.sent) >= self.hang_after:
             self.hung.set()
             await self._never.wait()

@@ -173,7 +173,7 @@ async def test_messages_waiting_when_the_loop_closes_get_an_answer(app):
     if not app.db.is_sqlite:
         pytest.skip("only SQLite queues messages for a batch")
     pending = [app.dispatcher.submit(message(s, "签到", f"closing-{s}")) for s in ("li", "sun")]
-    drainer = app.dispatcher._drainer  # the test's own look at the queue's task
+    drainer = app.dispatcher.batches.drainer
     assert drainer is not None
     drainer.cancel()
     replies = await asyncio.wait_for(asyncio.gather(*pending), timeout=5)

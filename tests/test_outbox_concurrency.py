@@ -229,7 +229,8 @@ async def _two_workers(db_a: Database, db_b: Database, app: App, clock: FakeCloc
     """Two workers, each with its own engine, race for the same rows."""
     from schedules.worker import OutboxWorker
 
-    t_a, t_b = RecordingTransport(), RecordingTransport()
+    # Sends that take as long as a real post, so neither worker finishes a round alone.
+    t_a, t_b = RecordingTransport(delay=0.002), RecordingTransport(delay=0.002)
     render = app.reminders.planner.render
     w_a = OutboxWorker(db_a, clock, app.settings, {"wecom": t_a}, render, worker_id="a")
     w_b = OutboxWorker(db_b, clock, app.settings, {"wecom": t_b}, render, worker_id="b")
