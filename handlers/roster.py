@@ -16,8 +16,13 @@ from storage import members
 from storage.engine import Database
 from storage.models import Member, Role, Status
 
-COLUMNS = ["姓名", "支部", "身份", "角色", "手机", "企业微信账号", "钉钉账号"]
+COLUMNS = ["姓名", "支部", "身份", "角色", "手机", "企业微信账号", "钉钉账号", "党小组", "支委"]
 REQUIRED = ["姓名", "支部", "身份", "手机"]
+# Optional: a roster without them imports as before and leaves those fields as they were.
+GROUP_COLUMNS = ("党小组", "支委")
+COMMITTEE_YES, COMMITTEE_NO = ("是", "委员"), ("否", "")
+# A 职务 on the committee: 书记, 副书记, 组织委员, 宣传委员, 纪检委员, 青年委员 ...
+_POST = re.compile(r"\S{0,8}(书记|委员)")
 ACCOUNT_COLUMNS = {"企业微信账号": "wecom", "钉钉账号": "dingtalk"}
 _PHONE = re.compile(r"1\d{10}")
 
@@ -39,6 +44,8 @@ class RosterRow:
     role: Role
     phone: str
     accounts: dict[str, str]
+    party_group: str | None = None  # None: the file has no 党小组 column
+    committee: str | None = None  # None: no 支委 column; "" not on the committee
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,10 @@ def parse_rows(table: list[list[str]]) -> list[RosterRow]:
     header = [h.strip() for h in table[0]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise RosterError([f"第 1 行缺少列：{'、'.join(missing)}（须有 {'、'.join(COLUMNS)}）"])
+        optional = "、".join(c for c in COLUMNS if c not in REQUIRED)
+        raise RosterError(
+            [f"第 1 行缺少列：{'、'.join(missing)}（须有 {'、'.join(REQUIRED)}，可有 {optional}）"]
+        )
     idx = {name: header.index(name) for name in COLUMNS if name in header}
     problems: list[str] = []
     rows: list[RosterRow] = []
@@ -144,15 +154,39 @@ def parse_rows(table: list[list[str]]) -> list[RosterRow]:
             else:
                 seen_account[(platform, value)] = line
                 accounts[platform] = value
+        party_group = committee = None
+        if "党小组" in idx:
+            party_group = get("党小组")
+            if len(party_group) > 50:
+                errs.append("党小组名过长")
+        if "支委" in idx:
+            committee = _committee(get("支委"), status, errs)
         if errs:
             problems.append(f"第 {line} 行：{'；'.join(errs)}")
         else:
-            rows.append(RosterRow(line, name, branch, status, role, phone, accounts))
+            rows.append(
+                RosterRow(
+                    line, name, branch, status, role, phone, accounts, party_group, committee
+                )
+            )
     if problems:
         raise RosterError(problems)
     if not rows:
         raise RosterError(["文件中没有人员"])
     return rows
+
+
+def _committee(text: str, status: Status, errs: list[str]) -> str:
+    """支委 as stored: "" (not on the committee), "委员" for 是, or the 职务 as written."""
+    if text in COMMITTEE_NO:
+        return ""
+    post = "委员" if text in COMMITTEE_YES else text
+    if not _POST.fullmatch(post):
+        errs.append(f"支委“{text[:20]}”应为 是、否 或职务（如 组织委员）")
+    elif status is not Status.MEMBER:
+        # 预备党员 have no right to stand for election (党章第七条), 群众 none at all.
+        errs.append(f"{status.value}不能任支委")
+    return post
 
 
 async def import_roster(db: Database, path: Path, now: datetime) -> ImportResult:
@@ -171,6 +205,10 @@ async def import_roster(db: Database, path: Path, now: datetime) -> ImportResult
                 "role": r.role.value,
                 "active": True,
             }
+            if r.party_group is not None:
+                fields["party_group"] = r.party_group
+            if r.committee is not None:
+                fields["committee"] = r.committee
             if m is None:
                 m = Member(phone=r.phone, created_at=now, updated_at=now, **fields)
                 s.add(m)
@@ -206,6 +244,8 @@ async def export_roster(db: Database, path: Path) -> int:
                 m.phone,
                 accounts.get((m.id, "wecom"), ""),
                 accounts.get((m.id, "dingtalk"), ""),
+                m.party_group,
+                m.committee,
             ]
         )
     if path.suffix.lower() == ".csv":
@@ -223,7 +263,8 @@ async def export_roster(db: Database, path: Path) -> int:
             cell.font = Font(bold=True)
         for row in rows:
             ws.append(row)
-        for col, width in zip("ABCDEFG", (10, 24, 10, 8, 14, 16, 16), strict=True):
+        widths = (10, 24, 10, 8, 14, 16, 16, 12, 10)
+        for col, width in zip("ABCDEFGHI", widths, strict=True):
             ws.column_dimensions[col].width = width
         for row in ws.iter_rows(min_row=2, min_col=5, max_col=5):
             row[0].number_format = "@"  # phone numbers stay text
