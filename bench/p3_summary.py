@@ -34,7 +34,7 @@ from handlers.summary import Scope, load_summary
 from schedules.holidays import HolidayCalendar
 from storage import members
 from storage.engine import Database
-from storage.migrate import upgrade
+from storage.migrate import head_revision, upgrade
 
 BRANCHES = 100
 PER_BRANCH = 50
@@ -176,13 +176,20 @@ WITH ck AS (
          SUM(a.status = '请假') AS leave
   FROM members m
   JOIN events e ON e.branch_id = m.branch_id AND e.starts_at >= :start AND e.starts_at < :end
+       AND m.created_at <= e.starts_at AND e.cancelled_at IS NULL
+       AND (e.kind != '支委会' OR m.committee != '')
+       AND (e.kind != '党小组会' OR e.party_group = '' OR e.party_group = m.party_group)
   LEFT JOIN attendance a ON a.event_id = e.id AND a.member_id = m.id
   WHERE m.status IN ('党员', '预备党员') GROUP BY m.id
 ), st AS (
+  -- A task counts in the month of its due date; Party members unless for 全体; only
+  -- members on the roster by the end of the due date (Shanghai is UTC+8).
   SELECT m.id AS mid, COUNT(t.id) AS total, COUNT(c.id) AS confirmed, SUM(c.late) AS late
   FROM members m
   JOIN study_tasks t ON (t.branch_id IS NULL OR t.branch_id = m.branch_id)
-       AND t.created_at >= :start AND t.created_at < :end
+       AND t.due BETWEEN :first AND :last
+       AND (t.audience = '全体' OR m.status IN ('党员', '预备党员'))
+       AND m.created_at < datetime(t.due, '+1 day', '-8 hours')
   LEFT JOIN study_confirmations c ON c.task_id = t.id AND c.member_id = m.id
   GROUP BY m.id
 )
@@ -256,12 +263,26 @@ async def measure(path: Path, repeat: int) -> None:
     print(f"ratio: {o / b:.2f}x  (target <= 1.5x, bot < 1000 ms)")
 
 
+def schema_is_current(path: Path) -> bool:
+    con = sqlite3.connect(path)
+    try:
+        (version,) = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+    return bool(version == head_revision())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("bench/p3.db"))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    if args.db.exists() and not args.rebuild and not schema_is_current(args.db):
+        print(f"{args.db} was built on an older schema: rebuilding it")
+        args.rebuild = True
     if args.rebuild and args.db.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(f"{args.db}{suffix}").unlink(missing_ok=True)

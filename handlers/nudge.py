@@ -10,10 +10,10 @@ from bot.messages import Mention, Reply
 from bot.router import ArgError, Command
 from handlers import text
 from handlers.args import is_link, parse_date, parse_link, parse_task_number, plain_text
-from handlers.study import _title
+from handlers.study import _title, for_everyone
 from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
-from storage import members, study, summaries
-from storage.models import Role, StudyTask
+from storage import accounting, members, study
+from storage.models import Role, StudyAudience, StudyTask
 
 
 async def _task_and_scope(ctx: Context, number: int | None) -> tuple[StudyTask, Scope]:
@@ -22,7 +22,7 @@ async def _task_and_scope(ctx: Context, number: int | None) -> tuple[StudyTask, 
     s = ctx.session
     one = None if scope.county else scope.branches[0].id
     if number is None:
-        task = await summaries.newest_task(s, one)
+        task = await study.newest_task(s, one)
         if task is None:
             raise Refusal("还没有学习任务。")
     else:
@@ -47,10 +47,14 @@ async def not_studied(ctx: Context, number: int | None) -> Reply:
         return Reply(str(exc))
     assert task.id is not None
     ids = scope.branch_ids or [b.id for b in scope.branches if b.id is not None]
-    rows = await summaries.missing_study(ctx.session, task.id, ids)
-    done = await summaries.study_progress(ctx.session, task.id, ids)
+    roll = await accounting.study_roll(ctx.session, task, ids, ctx.services.clock.tz)
+    rows = roll.missing
     names = {b.id: b.name for b in scope.branches}
-    lines = [f"📚 {_title(task)}", f"{scope.label}：已学 {done} 人，未学 {len(rows)} 人"]
+    who = "全体人员" if for_everyone(task) else "党员"
+    lines = [
+        f"📚 {_title(task)}",
+        f"{scope.label}（{who}）：已学 {len(roll.done)} 人，未学 {len(rows)} 人",
+    ]
     if task.due:
         lines.append(f"截止 {text.day(task.due)}")
     parts = ["\n".join(lines)]
@@ -63,7 +67,7 @@ async def nudge(ctx: Context, number: int | None) -> Reply:
     if ctx.msg.chat_type != "group" or ctx.group is None or ctx.group.branch_id is None:
         return Reply("请在本支部的群里发送「催学」，我会在群里提醒未学的同志。")
     if ctx.role is Role.SECRETARY and ctx.group.branch_id != ctx.require_member().branch_id:
-        return Reply("你只能在本支部的群里催学。")
+        return Reply("您只能在本支部的群里催学。")
     try:
         task, _ = await _task_and_scope(ctx, number)
     except Refusal as exc:
@@ -71,9 +75,12 @@ async def nudge(ctx: Context, number: int | None) -> Reply:
     assert task.id is not None
     if task.branch_id is not None and task.branch_id != ctx.group.branch_id:
         return Reply(f"没有编号为 {task.id} 的学习任务。")
-    rows = await summaries.missing_study(ctx.session, task.id, [ctx.group.branch_id])
+    roll = await accounting.study_roll(
+        ctx.session, task, [ctx.group.branch_id], ctx.services.clock.tz
+    )
+    rows = roll.missing
     if not rows:
-        return Reply(f"👍 {_title(task)}\n本支部全部同志都已学习。")
+        return Reply(f"👍 {_title(task)}\n本支部应学的同志都已学习。")
     accounts = await members.accounts_for(ctx.session, [i for _, _, i in rows], ctx.msg.platform)
     mentions = tuple(Mention(accounts[i], n) for _, n, i in rows if i in accounts)
     unreachable = [n for _, n, i in rows if i not in accounts]
@@ -93,15 +100,19 @@ class NewTask:
     title: str
     link: str
     due: date | None
+    audience: str = StudyAudience.PARTY.value
 
 
 DUE_WORDS = ("截止", "截至")
+ALL_WORDS = ("全体", "全员")  # for every member on the roster, 群众 included
 
 
 def parse_new_task(rest: str) -> NewTask:
-    """标题 [链接] [截止 YYYY-MM-DD], the link and the 截止 date anywhere among the title words."""
+    """标题 [链接] [截止 YYYY-MM-DD] [全体]: the link, the 截止 date and 全体 anywhere among
+    the title words. Without 全体 the task is for 党员 and 预备党员."""
     words = rest.split()
     link, due, title_words = "", None, []
+    audience = StudyAudience.PARTY.value
     i = 0
     while i < len(words):
         w = words[i]
@@ -119,13 +130,15 @@ def parse_new_task(rest: str) -> NewTask:
                 due = parse_date(words[i])
             else:
                 due = parse_date(w[2:])
+        elif w in ALL_WORDS:
+            audience = StudyAudience.ALL.value
         else:
             title_words.append(w)
         i += 1
     title = plain_text(" ".join(title_words), "标题", 100)
     if not title:
         raise ArgError("请写学习任务的标题。")
-    return NewTask(title, link, due)
+    return NewTask(title, link, due, audience)
 
 
 async def publish(ctx: Context, args: NewTask) -> Reply:
@@ -137,12 +150,20 @@ async def publish(ctx: Context, args: NewTask) -> Reply:
     if ctx.role is Role.ADMIN:
         branch_id = ctx.group.branch_id if ctx.group is not None else None
     task = await study.create_task(
-        ctx.session, args.title, args.link, branch_id, args.due, member.id, created_at=ctx.now
+        ctx.session,
+        args.title,
+        args.link,
+        branch_id,
+        args.due,
+        member.id,
+        created_at=ctx.now,
+        audience=args.audience,
     )
     assert task.id is not None
     branch = await members.branch_by_id(ctx.session, branch_id) if branch_id else None
     where = branch.name if branch else "全县"
-    lines = [f"📚 新学习任务 {_title(task)}", f"范围：{where}"]
+    who = "全体人员" if for_everyone(task) else "党员、预备党员"
+    lines = [f"📚 新学习任务 {_title(task)}", f"范围：{where} · {who}"]
     if task.due:
         lines.append(f"截止 {text.day(task.due)}")
     if task.link:
@@ -180,8 +201,8 @@ COMMANDS = [
     Command(
         name="发布学习",
         role=Role.SECRETARY,
-        usage="发布学习 标题 [链接] [截止 YYYY-MM-DD]",
-        summary="发布学习任务并推送到支部群",
+        usage="发布学习 标题 [链接] [截止 YYYY-MM-DD] [全体]",
+        summary="发布学习任务并推送到支部群（默认面向党员，加“全体”面向全体人员）",
         run=publish,
         parse=parse_new_task,
     ),

@@ -1,34 +1,18 @@
-"""我的: the sender's own check-ins, attendance and study over a period."""
+"""我的: the sender's own check-ins, attendance and study over a period.
+
+The figures are the sender's row of 汇总 (handlers.accounting.member_figures), so the two
+always agree.
+"""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import Command
-from handlers.periods import Period, PeriodError, parse_period
-from storage.models import AttendanceStatus
-from storage.records import member_record
-
-
-def _due_slots(ctx: Context, period: Period) -> int:
-    """Check-in slots that have closed so far in the period (working days only)."""
-    branch = ctx.branch.name if ctx.branch else ""
-    local = ctx.local_now
-    # Nobody is missing check-ins from before they joined the roster.
-    joined = ctx.require_member().created_at.astimezone(local.tzinfo).date()
-    first = max(period.first, joined)
-    last = min(period.last, local.date())
-    if last < first:
-        return 0
-    slots = 0
-    for day in ctx.services.calendar.workdays(first, last):
-        for key in ("morning", "evening"):
-            end = ctx.settings.slot(branch, key).end  # type: ignore[arg-type]
-            if datetime.combine(day, end, local.tzinfo) <= local:
-                slots += 1
-    return slots
+from handlers.accounting import member_figures
+from handlers.periods import PeriodError, parse_period
+from storage import members
+from storage.members import EXPECTED_STATUSES
 
 
 async def my_record(ctx: Context, period_text: str) -> Reply:
@@ -38,25 +22,23 @@ async def my_record(ctx: Context, period_text: str) -> Reply:
         period = parse_period(period_text, ctx.today)
     except PeriodError as exc:
         return Reply(f"{exc}\n用法：我的 [期间]")
-    start, end = period.bounds(ctx.services.clock.tz)
-    rec = await member_record(
-        ctx.session, member.id, member.branch_id, period.first, period.last, start, end, ctx.now
+    branch = ctx.branch or await members.branch_by_id(ctx.session, member.branch_id)
+    assert branch is not None
+    [row] = await member_figures(
+        ctx.session, ctx.services, (branch,), period, ctx.now, member_ids=[member.id]
     )
+    c = row.counts
     lines = [f"📋 {member.name} · {period.label}", f"{period.first} ~ {period.last}"]
-    branch = ctx.branch.name if ctx.branch else ""
-    if ctx.settings.branch(branch).daily_checkin:
-        missing = max(0, _due_slots(ctx, period) - rec.checkins_on_time - rec.checkins_late)
+    if c.checkin_due is not None:
         lines.append(
-            f"日常签到：按时 {rec.checkins_on_time}，迟到 {rec.checkins_late}，缺 {missing}"
+            f"日常签到：按时 {c.checkin_on_time}，迟到 {c.checkin_late}，缺 {c.checkin_missing}"
         )
-    ev = rec.events
-    if member.status in ("党员", "预备党员"):
+    if member.status in EXPECTED_STATUSES or c.ev_expected:
         lines.append(
-            "组织生活：" + "，".join(f"{s.value} {ev.get(s.value, 0)}" for s in AttendanceStatus)
+            f"组织生活：出席 {c.ev_present}，迟到 {c.ev_late}，"
+            f"请假 {c.ev_leave}，缺席 {c.ev_absent}"
         )
-    lines.append(
-        f"学习：已学 {rec.study_confirmed}，逾期 {rec.study_late}，未学 {rec.study_missing}"
-    )
+    lines.append(f"学习：已学 {c.st_on_time}，逾期 {c.st_late}，未学 {c.st_missing}")
     return Reply("\n".join(lines))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,12 +13,13 @@ from bot.context import Context, Services
 from bot.export_tokens import ExportGrant, export_url
 from bot.messages import Reply
 from bot.router import ArgError, Command
-from handlers import text
+from handlers import accounting, text
 from handlers.args import parse_optional_date, plain_text
 from handlers.periods import Period, PeriodError, looks_like_period, parse_period
-from storage import members, summaries
-from storage.models import Branch, Role, Slot
-from storage.summaries import BranchSummary, CheckinDue, MemberSummary, Window
+from storage import accounting as ledger
+from storage import members
+from storage.accounting import BranchSummary, Counts, MemberSummary, Window
+from storage.models import Branch, Role
 
 # WeCom caps a text message at 2048 UTF-8 bytes; adapters split a reply at blank lines,
 # so every paragraph stays under this.
@@ -72,7 +73,7 @@ async def resolve_scope(ctx: Context, branch_name: str = "", *, group_first: boo
     assert own is not None
     if ctx.role is Role.SECRETARY:
         if branch_name and branch_name != own.name:
-            raise Refusal(f"你只能查看本支部（{own.name}）的数据。")
+            raise Refusal(f"您只能查看本支部（{own.name}）的数据。")
         return Scope((own,), county=False)
     if branch_name:
         named = await members.branch_by_name(s, branch_name)
@@ -86,73 +87,20 @@ async def resolve_scope(ctx: Context, branch_name: str = "", *, group_first: boo
     return Scope(tuple(await members.all_branches(s)), county=True)
 
 
-def checkin_dues(
-    services: Services, branches: Sequence[Branch], period: Period, now: datetime
-) -> list[CheckinDue]:
-    """Per branch with daily check-in: the slots that closed in the period (calendar maths)."""
-    tz = services.clock.tz
-    local_now = now.astimezone(tz)
-    today = local_now.date()
-    # The calendar is slow to ask, and most branches share their windows: work each out once.
-    workdays = services.calendar.workdays(period.first, min(period.last, today))
-    computed: dict[tuple[time, time], tuple[tuple[tuple[datetime, int], ...], frozenset[str]]]
-    computed = {}
-    dues = []
-    for branch in branches:
-        if branch.id is None or not services.settings.branch(branch.name).daily_checkin:
-            continue
-        ends = (
-            services.settings.slot(branch.name, "morning").end,
-            services.settings.slot(branch.name, "evening").end,
-        )
-        if ends not in computed:
-            computed[ends] = _due_steps(workdays, ends, local_now)
-        steps, closed_today = computed[ends]
-        dues.append(CheckinDue(branch.id, steps, today, closed_today))
-    return dues
-
-
-def _due_steps(
-    workdays: Sequence[date], ends: tuple[time, time], local_now: datetime
-) -> tuple[tuple[tuple[datetime, int], ...], frozenset[str]]:
-    """(day end, slots due from that day on) for one pair of slot end times."""
-    tz = local_now.tzinfo
-    today = local_now.date()
-    slots = ((Slot.MORNING.value, ends[0]), (Slot.EVENING.value, ends[1]))
-    per_day: list[tuple[datetime, int]] = []
-    closed_today: frozenset[str] = frozenset()
-    for day in workdays:
-        closed = frozenset(s for s, end in slots if datetime.combine(day, end, tz) <= local_now)
-        if day == today:
-            closed_today = closed
-        if closed:
-            day_end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
-            per_day.append((day_end, len(closed)))
-    steps, total = [], 0
-    for day_end, n in reversed(per_day):
-        total += n
-        steps.append((day_end, total))
-    steps.reverse()
-    return tuple(steps), closed_today
-
-
-def window(services: Services, period: Period, now: datetime) -> Window:
-    start, end = period.bounds(services.clock.tz)
-    return Window(period.first, period.last, start.astimezone(UTC), end.astimezone(UTC), now)
-
-
 async def load_summary(
     s: AsyncSession, services: Services, scope: Scope, period: Period, now: datetime
 ) -> SummaryData:
-    """Branch sums (ranked for the county) and, for one branch, its members' counts."""
-    w = window(services, period, now)
-    dues = checkin_dues(services, scope.branches, period, now)
-    branches = await summaries.branch_summaries(s, scope.branch_ids, w, dues)
+    """Branch sums (ranked for the county) and, for one branch, its members' rows: both
+    from the accounting rules (handlers.accounting), like 我的."""
+    w = accounting.window(services, period, now)
+    branches = await accounting.branch_figures(
+        s, services, scope.branches, period, now, county=scope.county
+    )
     member_rows: list[MemberSummary] = []
     if scope.county:
         branches.sort(key=lambda b: (-b.score, b.branch_id))
     else:
-        member_rows = await summaries.member_summaries(s, scope.branch_ids, w, dues)
+        member_rows = await accounting.member_figures(s, services, scope.branches, period, now)
     return SummaryData(period, w, scope, branches, member_rows)
 
 
@@ -160,11 +108,10 @@ def pct(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.0f}%"
 
 
-def rates_lines(c: summaries.Counts, daily_checkin: bool) -> list[str]:
+def rates_lines(c: Counts, daily_checkin: bool) -> list[str]:
     lines = [f"组织生活出勤 {pct(c.attendance_rate)}（{c.ev_present + c.ev_late}/{c.ev_expected}）"]
     if daily_checkin:
-        done = min(c.checkin_done, c.checkin_due or 0)
-        lines.append(f"日常签到 {pct(c.checkin_rate)}（{done}/{c.checkin_due or 0}）")
+        lines.append(f"日常签到 {pct(c.checkin_rate)}（{c.checkin_done}/{c.checkin_due or 0}）")
     lines.append(f"学习完成 {pct(c.study_rate)}（{c.st_confirmed}/{c.st_total}）")
     return lines
 
@@ -314,24 +261,26 @@ async def missing_checkins(ctx: Context, asked: date | None) -> Reply:
         scope = await resolve_scope(ctx, group_first=True)
     except Refusal as exc:
         return Reply(str(exc))
-    on = [b for b in scope.branches if ctx.settings.branch(b.name).daily_checkin]
+    on = [b for b in scope.branches if ctx.services.checkin_of(b.name).daily]
     if not on:
         return Reply(f"{scope.label}未开启每日上下班签到。")
     if day > ctx.today:
         return Reply(f"{text.day(day)} 还没到。")
     if not ctx.services.calendar.is_workday(day):
         return Reply(f"{text.day(day)} 是休息日，无需签到。")
-    ids = [b.id for b in on if b.id is not None]
     names = {b.id: b.name for b in on}
     parts = [f"🕒 {scope.label} · {text.day(day)} 未签到"]
     local = ctx.local_now
-    for slot, key in ((Slot.MORNING.value, "morning"), (Slot.EVENING.value, "evening")):
-        # A slot whose window has not closed yet is reported as "so far".
-        open_now = any(
-            datetime.combine(day, ctx.settings.slot(b.name, key).end, local.tzinfo) > local  # type: ignore[arg-type]
+    for i, (slot, _) in enumerate(accounting.SLOT_KEYS):
+        # When the slot closes in each branch: who joined later does not owe it.
+        closes = {
+            b.id: datetime.combine(day, accounting.slot_ends(ctx.services, b.name)[i], local.tzinfo)
             for b in on
-        )
-        rows = await summaries.missing_checkins(ctx.session, ids, day, slot)
+            if b.id is not None
+        }
+        # A slot whose window has not closed yet is reported as "so far".
+        open_now = any(c > local for c in closes.values())
+        rows = await ledger.missing_checkins(ctx.session, closes, day, slot)
         label = f"{slot}（截至 {text.hm(local)}）" if open_now else slot
         parts.extend(paragraphs(f"【{label}】{len(rows)} 人", name_lines(rows, names, len(on) > 1)))
     return Reply("\n\n".join(parts))
@@ -370,9 +319,8 @@ async def export_workbook(
             return None
         scope = Scope((branch,), county=False)
     data = await load_summary(s, services, scope, period, now)
-    dues = checkin_dues(services, scope.branches, period, now)
-    member_rows = data.members or await summaries.member_summaries(
-        s, scope.branch_ids, data.window, dues
+    member_rows = data.members or await accounting.member_figures(
+        s, services, scope.branches, period, now, county=scope.county
     )
     # openpyxl pulls in numpy and Pillow: load it when a workbook is asked for, not at start.
     from storage.export_xlsx import build_workbook
@@ -385,55 +333,25 @@ async def export_workbook(
         branches=data.branches,
         members=member_rows,
         branch_names={b.id: b.name for b in scope.branches if b.id is not None},
-        attendance=await summaries.attendance_rows(s, scope.branch_ids, data.window),
-        study=await summaries.study_rows(s, scope.branch_ids, data.window),
+        attendance=await ledger.attendance_rows(s, scope.branch_ids, data.window),
+        study=await ledger.study_rows(s, scope.branch_ids, data.window),
     )
 
 
-async def monthly_summary_text(
-    session: AsyncSession, branch_id: int, period: Period | date, services: Services
-) -> str:
-    """The monthly push to a secretary: their branch's summary and the absence warning.
-
-    `period` may be a Period or any date in the month to summarise.
-    """
-    if isinstance(period, date):
-        period = parse_period(f"{period.year}-{period.month:02d}", period)
-    now = services.clock.now()
-    branch = await members.branch_by_id(session, branch_id)
-    if branch is None:
-        return ""
-    scope = Scope((branch,), county=False)
-    data = await load_summary(session, services, scope, period, now)
-    body = summary_text(data).replace("📊", "📅 月度汇总", 1)
-    warn = await absence_warning(session, services, branch, period, now)
-    return body + ("\n\n" + warn if warn else "")
-
-
-async def absence_warning(
-    session: AsyncSession,
-    services: Services,
-    branch: Branch,
-    period: Period,
-    now: datetime,
-) -> str:
-    """Members absent from every event of the last three months (ending with `period`)."""
-    first = period.last.replace(day=1)
-    for _ in range(2):
-        first = (first - timedelta(days=1)).replace(day=1)
-    three = Period(first, period.last, "近三个月")
-    w = window(services, three, now)
-    rows = await summaries.member_summaries(session, [branch.id or 0], w, [])
-    absent = [
-        m.name for m in rows if m.counts.ev_expected and m.counts.ev_absent == m.counts.ev_expected
+async def long_absent(
+    s: AsyncSession, services: Services, branch: Branch, period: Period, now: datetime
+) -> list[str]:
+    """Names of the members expected at one or more meetings of `period` who came to none
+    and sent no leave, and who were on the roster for all of it (the 组织生活预警)."""
+    start, _ = period.bounds(services.clock.tz)
+    rows = await accounting.member_figures(s, services, (branch,), period, now)
+    return [
+        m.name
+        for m in rows
+        if m.counts.ev_expected
+        and m.counts.ev_absent == m.counts.ev_expected
+        and m.joined_at <= start
     ]
-    if not absent:
-        return ""
-    return (
-        f"⚠️ 组织生活提醒\n{three.first} ~ {three.last} 每次活动均缺席：\n"
-        + "、".join(absent)
-        + "\n（党章第九条：连续六个月不参加组织生活视为自行脱党）"
-    )
 
 
 COMMANDS = [

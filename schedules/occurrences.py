@@ -221,7 +221,7 @@ class Planner:
         group = await s.get(Group, group_id) if group_id is not None else None
         if task is None or task.due is None or group is None or group.branch_id is None:
             return None
-        missing = await reminders.unconfirmed(s, task_id, group.branch_id)
+        missing = await reminders.unconfirmed(s, task_id, group.branch_id, self.tz)
         if not missing:
             return None
         ids = [m.id for m in missing if m.id is not None]

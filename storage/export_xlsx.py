@@ -12,7 +12,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from storage.summaries import AttendanceRow, BranchSummary, MemberSummary, StudyRow
+from storage.accounting import AttendanceRow, BranchSummary, MemberSummary, StudyRow
 
 _HEAD_FONT = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="FDE9D9")
@@ -75,7 +75,7 @@ def build_workbook(
         ws.append([
             b.name, b.members, c.ev_expected, c.ev_present, c.ev_late, c.ev_leave, c.ev_absent,
             c.attendance_rate, c.checkin_due if b.daily_checkin else None,
-            min(c.checkin_done, c.checkin_due or 0) if b.daily_checkin else None,
+            c.checkin_done if b.daily_checkin else None,
             c.checkin_rate, c.st_total, c.st_confirmed, c.study_rate, first, last,
         ])  # fmt: skip
     _formats(ws, {8: _PCT, 11: _PCT, 14: _PCT, 15: _DATE, 16: _DATE})
@@ -100,13 +100,13 @@ def build_workbook(
     ws = _sheet(
         wb,
         "组织生活",
-        ["日期", "时间", "支部", "类型", "姓名", "情况", "请假原因"],
-        [12, 8, 26, 10, 10, 8, 24],
+        ["日期", "时间", "支部", "编号", "类型", "姓名", "情况", "请假原因"],
+        [12, 8, 26, 7, 10, 10, 8, 24],
     )
     for a in attendance:
         local = a.starts_at.astimezone(tz)
-        ws.append([local.date(), local.strftime("%H:%M"), a.branch, a.kind, a.name, a.status,
-                   a.reason])  # fmt: skip
+        ws.append([local.date(), local.strftime("%H:%M"), a.branch, a.number, a.kind, a.name,
+                   a.status, a.reason])  # fmt: skip
     _formats(ws, {1: _DATE})
 
     ws = _sheet(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.accounting import study_missing_members
 from storage.members import EXPECTED_STATUSES
 from storage.models import (
     Account,
@@ -19,7 +21,6 @@ from storage.models import (
     Event,
     Member,
     Role,
-    StudyConfirmation,
     StudyTask,
 )
 
@@ -138,19 +139,12 @@ async def event_absentees(s: AsyncSession, event: Event) -> Sequence[Member]:
     return (await s.exec(stmt)).all()
 
 
-async def unconfirmed(s: AsyncSession, task_id: int, branch_id: int) -> Sequence[Member]:
-    """Active members of the branch who have not confirmed the task."""
-    stmt = (
-        select(Member)
-        .outerjoin(
-            StudyConfirmation,
-            sa.and_(StudyConfirmation.member_id == Member.id, StudyConfirmation.task_id == task_id),
-        )
-        .where(Member.branch_id == branch_id, Member.active)
-        .where(col(StudyConfirmation.id).is_(None))
-        .order_by(col(Member.id))
-    )
-    return (await s.exec(stmt)).all()
+async def unconfirmed(
+    s: AsyncSession, task_id: int, branch_id: int, tz: ZoneInfo
+) -> Sequence[Member]:
+    """Members of the branch the task expects (storage.accounting: its audience, on the
+    roster by its due date) who have not confirmed it."""
+    return await study_missing_members(s, task_id, branch_id, tz)
 
 
 async def tasks_due_between(s: AsyncSession, first: date, last: date) -> Sequence[StudyTask]:

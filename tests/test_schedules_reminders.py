@@ -39,8 +39,9 @@ async def test_study_deadline_mentions_only_who_has_not_confirmed(
     deadline = [s for s in sent.sent if "学习提醒" in s.text]
     [bureau] = [s for s in deadline if s.to == "wr-bureau"]
     assert bureau.text.startswith("📚 学习提醒：明天截止\n《党章第一章》")
-    assert "孙预备、钱群众" in bureau.text and "还未确认（2 人）" in bureau.text
-    assert bureau.mentions == ("sun", "qian")
+    # Not 钱群众: a 群众, and the task is for Party members.
+    assert "还未确认（1 人）：\n孙预备\n" in bureau.text
+    assert bureau.mentions == ("sun",)
     [school] = [s for s in deadline if s.to == "wr-school"]
     # 新同志 has no WeCom account: named, but not @-mentioned.
     assert school.mentions == ("liu",) and "刘老师、新同志" in school.text

@@ -38,7 +38,7 @@ async def test_confirm_newest_open_task_without_number(app, chat):
     second = await add_task(app, "纪律处分条例")
     assert await chat.text("wang", "学习") == f"✅ 已确认学习 #{second}《纪律处分条例》"
     assert await chat.text("wang", "已学") == f"✅ 已确认学习 #{first}《二十大报告》"
-    assert await chat.text("wang", "学习") == "👍 你已完成全部学习任务。"
+    assert await chat.text("wang", "学习") == "👍 您已完成全部学习任务。"
     assert await confirmations(app) == [(second, False), (first, False)]
 
 
@@ -46,7 +46,7 @@ async def test_confirm_by_number_once(app, chat):
     task = await add_task(app, "《廉洁从教》")
     assert await chat.text("wang", f"学习 {task}") == f"✅ 已确认学习 #{task}《廉洁从教》"
     assert await chat.text("wang", f"已学习 #{task}") == (
-        f"你已于 12月1日(周二) 确认学习 #{task}《廉洁从教》。"
+        f"您已于 12月1日(周二) 确认学习 #{task}《廉洁从教》。"
     )
     assert len(await confirmations(app)) == 1
 

@@ -34,8 +34,8 @@ async def test_a_member_gets_a_one_line_refusal(app, chat, command):
 
 
 async def test_secretary_cannot_name_another_branch(chat):
-    assert await chat.text("li", f"汇总 本月 {SCHOOL}") == (f"你只能查看本支部（{BUREAU}）的数据。")
-    assert await chat.text("li", f"导出 上月 {SCHOOL}") == f"你只能查看本支部（{BUREAU}）的数据。"
+    assert await chat.text("li", f"汇总 本月 {SCHOOL}") == (f"您只能查看本支部（{BUREAU}）的数据。")
+    assert await chat.text("li", f"导出 上月 {SCHOOL}") == f"您只能查看本支部（{BUREAU}）的数据。"
 
 
 async def test_secretary_summary_in_another_group_still_shows_own_branch(chat):
@@ -143,8 +143,7 @@ async def test_nudge_mentions_each_missing_member_by_platform_account(app, chat,
         ("zhou", "周管理"),
         ("li", "李书记"),
         ("sun", "孙预备"),
-        ("qian", "钱群众"),
-    ]
+    ]  # not 钱群众: a 群众, and the task is for Party members
     assert reply.text.startswith("📢 学习提醒：#1《党章第三章》\n截止 12月10日(周四)")
     # On DingTalk the school's members are mentioned by their DingTalk ids; one has none.
     clock.set(at("2026-12-01 09:00"))
@@ -170,7 +169,7 @@ async def _bid(s, name: str) -> int:
 async def test_nudge_needs_the_branchs_own_group(chat):
     await chat.say("li", "发布学习 党章第三章")
     assert "请在本支部的群里" in await chat.text("li", "催学", direct=True)
-    assert await chat.text("li", "催学", chat="wr-school") == "你只能在本支部的群里催学。"
+    assert await chat.text("li", "催学", chat="wr-school") == "您只能在本支部的群里催学。"
     # The bureau's task is not the school's business, even for the admin in its group.
     assert await chat.text("zhou", "催学", chat="wr-school") == "还没有学习任务。"
     await chat.say("chen", "发布学习 一中任务", chat="wr-school")
@@ -227,4 +226,4 @@ async def test_secretary_in_another_branchs_group_still_acts_on_own_branch(app, 
     reply = await chat.text("li", "发布学习 机关任务", chat="wr-school")
     assert f"范围：{BUREAU}" in reply
     reply = await chat.text("li", "未学习", chat="wr-school")
-    assert reply.startswith("📚 #1《机关任务》\n县教育局机关党支部：已学 0 人，未学 5 人")
+    assert reply.startswith("📚 #1《机关任务》\n县教育局机关党支部（党员）：已学 0 人，未学 4 人")

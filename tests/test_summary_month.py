@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import date, datetime
+from datetime import datetime
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -12,19 +12,20 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli import cli
-from handlers.summary import monthly_summary_text
+from schedules.monthly import monthly_summary
 from tests.conftest import BUREAU, SCHOOL, branch_id
 from tests.summary_month import script_november
 
 # Hand counts for 县教育局机关党支部, November 2026 (see tests/summary_month.py):
 # check-ins due 5 x 42 = 210, done 42 + 21 + 10 + 0 + 42 = 115;
 # events: 4 expected x 2 = 8, 出席 2 (王), 迟到 1 (孙), 请假 1 (李), 缺席 4;
-# study: 5 members x 2 tasks = 10, confirmed 3 (王 x2, 孙 late).
+# study: both tasks are due in November and meant for Party members: 4 members (not 钱群众,
+# a 群众) x 2 = 8, confirmed 3 (王 x2, 孙 late).
 BUREAU_SUMMARY = """📊 县教育局机关党支部 · 上月
 2026-11-01 ~ 2026-11-30
 组织生活出勤 38%（3/8）
 日常签到 55%（115/210）
-学习完成 30%（3/10）
+学习完成 38%（3/8）
 
 【日常签到】
 周管理 按时0 迟到0 缺42
@@ -43,8 +44,7 @@ BUREAU_SUMMARY = """📊 县教育局机关党支部 · 上月
 周管理 已学0 逾期0 未学2
 李书记 已学0 逾期0 未学2
 王党员 已学2 逾期0 未学0
-孙预备 已学0 逾期1 未学1
-钱群众 已学0 逾期0 未学2"""
+孙预备 已学0 逾期1 未学1"""
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def test_admin_sees_every_branch_ranked(november, chat):
     assert reply == (
         "📊 全县 · 上月\n2026-11-01 ~ 2026-11-30\n共 2 个支部，按三项平均率排名\n\n"
         "【支部排名】\n"
-        "1. 县教育局机关党支部（5人）\n  出勤38% 签到55% 学习30%\n"
+        "1. 县教育局机关党支部（5人）\n  出勤38% 签到55% 学习38%\n"
         "2. 县第一中学党支部（3人）\n  出勤33% 学习33%"
     )
 
@@ -89,13 +89,13 @@ async def test_dingtalk_summary_carries_the_export_link_instead_of_an_image(nove
 
 async def test_not_studied_lists_who_is_missing(november, chat):
     assert await chat.text("li", "未学习 1") == (
-        "📚 #1《学习二十大报告》\n县教育局机关党支部：已学 2 人，未学 3 人\n"
-        "截止 11月20日(周五)\n\n未学：\n周管理、李书记、钱群众"
+        "📚 #1《学习二十大报告》\n县教育局机关党支部（党员）：已学 2 人，未学 2 人\n"
+        "截止 11月20日(周五)\n\n未学：\n周管理、李书记"
     )
     # The admin, in a direct chat, sees the county-wide task across branches.
     assert await chat.text("zhou", "未学习 1", direct=True) == (
-        "📚 #1《学习二十大报告》\n全县：已学 3 人，未学 5 人\n截止 11月20日(周五)\n\n"
-        "未学：\n县教育局机关党支部：周管理、李书记、钱群众\n县第一中学党支部：陈书记、新同志"
+        "📚 #1《学习二十大报告》\n全县（党员）：已学 3 人，未学 4 人\n截止 11月20日(周五)\n\n"
+        "未学：\n县教育局机关党支部：周管理、李书记\n县第一中学党支部：陈书记、新同志"
     )
 
 
@@ -127,7 +127,7 @@ async def test_export_link_serves_the_workbook_with_hand_counted_values(november
     assert row[:7] == [BUREAU, 5, 8, 2, 1, 1, 4]
     assert row[7] == pytest.approx(3 / 8)
     assert row[8:11] == [210, 115, pytest.approx(115 / 210)]
-    assert row[11:13] == [10, 3]
+    assert row[11:13] == [8, 3]
     assert row[14] == datetime(2026, 11, 1)  # a real date cell
     assert summary.max_row <= 4  # only the secretary's branch (plus the title line)
 
@@ -138,14 +138,16 @@ async def test_export_link_serves_the_workbook_with_hand_counted_values(november
     events = list(wb["组织生活"].iter_rows(min_row=2, values_only=True))
     assert len(events) == 8
     assert events[0][0] == datetime(2026, 11, 6) and events[0][1] == "15:00"
-    statuses = sorted((r[4], r[3], r[5]) for r in events)
+    assert events[0][3] == 1  # the meeting's number
+    statuses = sorted((r[5], r[4], r[6]) for r in events)
     assert ("李书记", "主题党日", "请假") in statuses
     assert ("孙预备", "主题党日", "迟到") in statuses
     assert ("周管理", "党课", "缺席") in statuses
     assert all(r[2] == BUREAU for r in events)
 
     study = list(wb["学习"].iter_rows(min_row=2, values_only=True))
-    assert len(study) == 10
+    assert len(study) == 8
+    assert "钱群众" not in {r[4] for r in study}
     sun_task1 = next(r for r in study if r[0] == 1 and r[4] == "孙预备")
     assert sun_task1[5] == "逾期" and sun_task1[2] == datetime(2026, 11, 20)
     assert sun_task1[6] == datetime(2026, 11, 22, 9, 0)
@@ -177,12 +179,18 @@ async def test_cli_summary_and_xlsx_match(november, tmp_path):
     assert result.exit_code == 1 and "看不懂期间" in result.output
 
 
-async def test_monthly_summary_text_for_the_scheduler(november):
+async def test_monthly_push_for_the_scheduler(november):
     bureau = await branch_id(november, BUREAU)
     async with november.db.read() as s:
-        text = await monthly_summary_text(s, bureau, date(2026, 11, 15), november.services)
-    assert text.startswith("📅 月度汇总 县教育局机关党支部 · 2026年11月")
-    assert "李书记 按时10 迟到0 缺32" in text
-    # 周管理 missed both November events and there were none before: warned.
-    assert "⚠️ 组织生活提醒" in text and "周管理" in text.split("⚠️")[1]
-    assert "王党员" not in text.split("⚠️")[1]
+        reply = await monthly_summary(
+            s,
+            november.services,
+            november.reminders.templates,
+            bureau,
+            "2026-12",
+            november.clock.now(),
+        )
+    assert reply is not None
+    # The secretary gets 汇总 上月 as is; no 组织生活预警: everyone has been on the roster
+    # since October 1, not yet the three months the warning speaks of.
+    assert reply.text == BUREAU_SUMMARY

@@ -52,6 +52,7 @@ async def test_member_who_joined_mid_period_owes_only_later_slots(app, chat, clo
             .values(created_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC))  # 11-27 10:00 local
         )  # type: ignore[call-overload]
     reply = await chat.text("li", "汇总 上月")
-    # November 27 and 30 remain: 2 working days, 4 slots (the joining day counts).
-    assert "孙预备 按时0 迟到0 缺4" in reply
+    # November 27 and 30 remain, less the morning of the 27th, which closed at 09:30,
+    # before 孙 joined: 3 slots.
+    assert "孙预备 按时0 迟到0 缺3" in reply
     assert "王党员 按时0 迟到0 缺42" in reply

@@ -1,0 +1,662 @@
+"""The one set of rules: what each member was expected to do in a period, and what they did.
+
+Every figure of 我的, 汇总, 未签到, 未学习, 催学, the study deadline push, the monthly push, the
+chart and the Excel export comes from here, counted by the database (GROUP BY). Only
+calendar arithmetic happens in Python (which check-in slots closed when, each study task's
+cut-off); it reaches SQL as small CASE expressions, never as rows.
+
+The rules:
+
+- Daily check-in (branches that have it on): a slot is due once its window has closed, on a
+  working day, and only if it closed after the member joined the roster
+  (Member.created_at): someone imported at 16:05 owes that evening's slot (it closes at
+  20:00) but not that morning's. A check-in made in a slot still open is shown (按时/迟到)
+  but is not yet in 已签/应签; a slot nobody checked in becomes 缺 when it closes.
+- Meetings: a meeting expects whom storage.events.expected_at_event() says (党员 and 预备党员
+  on the roster by its start; 支委会 the committee; 党小组会 of one group its members; a
+  cancelled meeting nobody). It counts once its sign-in has closed (start +
+  SIGNIN_CLOSES_AFTER), so nobody is 缺席 while a late sign-in is still possible. 缺席 =
+  expected with no attendance row.
+- Study: a task counts in the period that holds its date: its due date, or its publish date
+  when it has none. It expects, in its branch (every branch for a county-wide task), the
+  党员 and 预备党员, or everyone when published for 全体, who were on the roster by the end
+  of that date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+)
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.events import SIGNIN_CLOSES_AFTER, expected_at_event
+from storage.members import EXPECTED_STATUSES
+from storage.models import (
+    Attendance,
+    AttendanceStatus,
+    Branch,
+    CheckIn,
+    Event,
+    Member,
+    Slot,
+    StudyAudience,
+    StudyConfirmation,
+    StudyTask,
+    UTCDateTime,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period as the queries need it: local dates, [start, end) UTC instants, the zone."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    now: datetime
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True)
+class CheckinDue:
+    """The daily check-in slots of one branch that closed within the period, by `now`.
+
+    `closes` are the UTC instants at which they closed, ascending: a member owes every slot
+    that closed after they joined. `closed_today` are the slots of today that have closed.
+    """
+
+    branch_id: int
+    closes: tuple[datetime, ...]
+    today: date
+    closed_today: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Figures of one member, or the sums of a branch."""
+
+    checkin_on_time: int = 0  # every check-in of the period, open slots included
+    checkin_late: int = 0
+    checkin_due: int | None = None  # None: the branch has no daily check-in
+    checkin_done: int = 0  # check-ins in due slots (never more than checkin_due)
+    ev_expected: int = 0
+    ev_present: int = 0
+    ev_late: int = 0
+    ev_leave: int = 0
+    st_total: int = 0
+    st_confirmed: int = 0  # on time and late
+    st_late: int = 0
+
+    @property
+    def checkin_missing(self) -> int:
+        return (self.checkin_due or 0) - self.checkin_done
+
+    @property
+    def ev_absent(self) -> int:
+        return self.ev_expected - self.ev_present - self.ev_late - self.ev_leave
+
+    @property
+    def st_on_time(self) -> int:
+        return self.st_confirmed - self.st_late
+
+    @property
+    def st_missing(self) -> int:
+        return self.st_total - self.st_confirmed
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """(出席 + 迟到) / 应到."""
+        return _rate(self.ev_present + self.ev_late, self.ev_expected)
+
+    @property
+    def checkin_rate(self) -> float | None:
+        if self.checkin_due is None:
+            return None
+        return _rate(self.checkin_done, self.checkin_due)
+
+    @property
+    def study_rate(self) -> float | None:
+        return _rate(self.st_confirmed, self.st_total)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    member_id: int
+    name: str
+    branch_id: int
+    status: str
+    joined_at: datetime
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class BranchSummary:
+    branch_id: int
+    name: str
+    members: int
+    counts: Counts
+    daily_checkin: bool = False
+
+    @property
+    def score(self) -> float:
+        """The mean of the rates that apply, for ranking (0 when none apply)."""
+        c = self.counts
+        rates = [r for r in (c.attendance_rate, c.checkin_rate, c.study_rate) if r is not None]
+        return sum(rates) / len(rates) if rates else 0.0
+
+
+def _scope(
+    branch_ids: Sequence[int] | None, member_ids: Sequence[int] | None = None
+) -> ColumnElement[bool]:
+    cond = col(Member.active).is_(True)
+    if branch_ids is not None:
+        cond = and_(cond, col(Member.branch_id).in_(list(branch_ids)))
+    if member_ids is not None:
+        cond = and_(cond, col(Member.id).in_(list(member_ids)))
+    return cond
+
+
+def _sum_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+# ---- the rules as SQL conditions -------------------------------------------------------
+
+
+def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
+    """Slots due per member: how many of the branch's closing instants fall after joining."""
+    # Branches with the same windows share one step function: one CASE, not one per branch.
+    by_closes: dict[tuple[datetime, ...], list[int]] = {}
+    for due in dues:
+        by_closes.setdefault(due.closes, []).append(due.branch_id)
+    whens = []
+    for closes, branch_ids in by_closes.items():
+        n = len(closes)
+        # Strictly after joining: a slot that closed before (or as) they joined is not owed.
+        stepped = [(col(Member.created_at) < c, literal(n - i)) for i, c in enumerate(closes)]
+        per_member = case(*stepped, else_=literal(0)) if stepped else literal(0)
+        whens.append((col(Member.branch_id).in_(branch_ids), per_member))
+    # Typed NULL: PostgreSQL cannot SUM an untyped one.
+    no_checkin = cast(null(), Integer)
+    if not whens:
+        return no_checkin
+    return case(*whens, else_=no_checkin)
+
+
+def task_cutoff(due: date | None, created_at: datetime, tz: ZoneInfo) -> datetime:
+    """The end of the task's date (due date, else publish date), as a UTC instant: members
+    on the roster before it are expected to study the task."""
+    day = due if due is not None else created_at.astimezone(tz).date()
+    return datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+
+
+def study_expected(cutoff: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
+    """Join condition Member ↔ StudyTask: whom the task expects. `cutoff` is the task's
+    task_cutoff() (a value, or a CASE over task ids)."""
+    if isinstance(cutoff, datetime):
+        cutoff = literal(cutoff, UTCDateTime())
+    return and_(
+        or_(col(StudyTask.branch_id).is_(None), col(StudyTask.branch_id) == col(Member.branch_id)),
+        or_(
+            col(StudyTask.audience) == StudyAudience.ALL.value,
+            col(Member.status).in_(EXPECTED_STATUSES),
+        ),
+        col(Member.created_at) < cutoff,
+    )
+
+
+def meetings_counted(w: Window) -> ColumnElement[bool]:
+    """Meetings that count in the window: started in it, sign-in closed by `now`."""
+    return and_(
+        col(Event.starts_at) >= w.start,
+        col(Event.starts_at) < w.end,
+        col(Event.starts_at) <= w.now - SIGNIN_CLOSES_AFTER,
+    )
+
+
+@dataclass(frozen=True)
+class _Tasks:
+    """The study tasks that count in a window, with each one's cut-off."""
+
+    cutoffs: tuple[tuple[int, datetime], ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [t for t, _ in self.cutoffs]
+
+    def cutoff_expr(self) -> ColumnElement[datetime]:
+        by_cutoff: dict[datetime, list[int]] = {}
+        for task_id, cutoff in self.cutoffs:
+            by_cutoff.setdefault(cutoff, []).append(task_id)
+        if len(by_cutoff) == 1:
+            return literal(next(iter(by_cutoff)), UTCDateTime())
+        return case(
+            *(
+                (col(StudyTask.id).in_(ids), literal(c, UTCDateTime()))
+                for c, ids in by_cutoff.items()
+            )
+        )
+
+    def joins(self) -> ColumnElement[bool]:
+        return and_(col(StudyTask.id).in_(self.ids), study_expected(self.cutoff_expr()))
+
+
+async def _tasks_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Window) -> _Tasks:
+    """Tasks whose date (due, else publish) falls in the window, visible to the branches."""
+    stmt = select(StudyTask.id, StudyTask.due, StudyTask.created_at).where(
+        or_(
+            and_(col(StudyTask.due).is_not(None), col(StudyTask.due) >= w.first,
+                 col(StudyTask.due) <= w.last),
+            and_(col(StudyTask.due).is_(None), col(StudyTask.created_at) >= w.start,
+                 col(StudyTask.created_at) < w.end),
+        )
+    )  # fmt: skip
+    if branch_ids is not None:
+        stmt = stmt.where(
+            or_(col(StudyTask.branch_id).is_(None), col(StudyTask.branch_id).in_(branch_ids))
+        )
+    rows = (await s.exec(stmt.order_by(col(StudyTask.id)))).all()
+    return _Tasks(tuple((t, task_cutoff(d, c, w.tz)) for t, d, c in rows if t is not None))
+
+
+# ---- per member counts -----------------------------------------------------------------
+
+
+def _member_counts(
+    branch_ids: Sequence[int] | None,
+    member_ids: Sequence[int] | None,
+    w: Window,
+    dues: Sequence[CheckinDue],
+    tasks: _Tasks,
+) -> Select[Any]:
+    """One row per active member in scope with every count (a subquery)."""
+    scope = _scope(branch_ids, member_ids)
+    # Without daily check-in nothing depends on today: take the cheap path below.
+    today = dues[0].today if dues else date.max
+    # Once the period is over every check-in in it is in a closed slot; only a period
+    # reaching today needs today's split by whether its slots have closed.
+    splits_today = today <= w.last
+    counted = [
+        col(CheckIn.member_id).label("mid"),
+        _sum_if(col(CheckIn.on_time).is_(True)).label("on_time"),
+        func.count().label("n"),
+    ]
+    if splits_today:
+        counted += [
+            _sum_if(col(CheckIn.day) < today).label("past"),
+            _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.MORNING.value)).label("tm"),
+            _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.EVENING.value)).label("te"),
+        ]
+    ck = (
+        select(*counted)
+        .where(col(CheckIn.day) >= w.first, col(CheckIn.day) <= w.last)
+        .group_by(col(CheckIn.member_id))
+    )
+    if branch_ids is not None or member_ids is not None:
+        ck = ck.where(col(CheckIn.member_id).in_(select(Member.id).where(scope)))
+    ck_sq = ck.subquery("ck")
+
+    ev = (
+        select(
+            col(Member.id).label("mid"),
+            func.count(col(Event.id)).label("expected"),
+            _sum_if(Attendance.status == AttendanceStatus.PRESENT.value).label("present"),
+            _sum_if(Attendance.status == AttendanceStatus.LATE.value).label("late"),
+            _sum_if(Attendance.status == AttendanceStatus.LEAVE.value).label("leave"),
+        )
+        .select_from(Member)
+        .join(Event, and_(expected_at_event(), meetings_counted(w)))
+        .outerjoin(
+            Attendance, and_(Attendance.event_id == Event.id, Attendance.member_id == Member.id)
+        )
+        .where(scope)
+        .group_by(col(Member.id))
+        .subquery("ev")
+    )
+
+    z = func.coalesce
+    columns: list[Any] = []
+    st = None
+    if tasks.cutoffs:
+        st = (
+            select(
+                col(Member.id).label("mid"),
+                func.count(col(StudyTask.id)).label("total"),
+                func.count(col(StudyConfirmation.id)).label("confirmed"),
+                _sum_if(col(StudyConfirmation.late).is_(True)).label("late"),
+            )
+            .select_from(Member)
+            .join(StudyTask, tasks.joins())
+            .outerjoin(
+                StudyConfirmation,
+                and_(
+                    StudyConfirmation.task_id == StudyTask.id,
+                    StudyConfirmation.member_id == Member.id,
+                ),
+            )
+            .where(scope)
+            .group_by(col(Member.id))
+            .subquery("st")
+        )
+        columns = [
+            z(st.c.total, 0).label("st_total"),
+            z(st.c.confirmed, 0).label("st_confirmed"),
+            z(st.c.late, 0).label("st_late"),
+        ]
+    else:  # no task counts in the window: skip the join
+        columns = [literal(0).label(f) for f in ("st_total", "st_confirmed", "st_late")]
+
+    if splits_today:
+        morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
+        evening_closed = [d.branch_id for d in dues if Slot.EVENING.value in d.closed_today]
+        done = (
+            z(ck_sq.c.past, 0)
+            + case((col(Member.branch_id).in_(morning_closed), z(ck_sq.c.tm, 0)), else_=0)
+            + case((col(Member.branch_id).in_(evening_closed), z(ck_sq.c.te, 0)), else_=0)
+        )
+    else:
+        done = z(ck_sq.c.n, 0)
+    stmt = (
+        select(
+            col(Member.id).label("member_id"),
+            col(Member.name).label("name"),
+            col(Member.branch_id).label("branch_id"),
+            col(Member.status).label("status"),
+            col(Member.created_at).label("joined_at"),
+            z(ck_sq.c.on_time, 0).label("ck_on_time"),
+            (z(ck_sq.c.n, 0) - z(ck_sq.c.on_time, 0)).label("ck_late"),
+            _due_expr(dues).label("ck_due"),
+            done.label("ck_done"),
+            z(ev.c.expected, 0).label("ev_expected"),
+            z(ev.c.present, 0).label("ev_present"),
+            z(ev.c.late, 0).label("ev_late"),
+            z(ev.c.leave, 0).label("ev_leave"),
+            *columns,
+        )
+        .select_from(Member)
+        .outerjoin(ck_sq, ck_sq.c.mid == Member.id)
+        .outerjoin(ev, ev.c.mid == Member.id)
+    )
+    if st is not None:
+        stmt = stmt.outerjoin(st, st.c.mid == Member.id)
+    return stmt.where(scope)
+
+
+_FIELDS = (
+    "ck_on_time",
+    "ck_late",
+    "ck_due",
+    "ck_done",
+    "ev_expected",
+    "ev_present",
+    "ev_late",
+    "ev_leave",
+    "st_total",
+    "st_confirmed",
+    "st_late",
+)
+
+
+def _columns(sq: Any) -> list[ColumnElement[Any]]:
+    """The _FIELDS of a _member_counts subquery, 已签 capped at 应签 (a check-in in a slot
+    that is not due to this member, e.g. on a day the calendar later made a rest day, is
+    shown but never makes up for a missed one), and nothing when nothing is due."""
+    out = []
+    for f in _FIELDS:
+        if f == "ck_done":
+            due = sq.c.ck_due
+            out.append(
+                case((due.is_(None), 0), (sq.c.ck_done > due, due), else_=sq.c.ck_done).label(f)
+            )
+        else:
+            out.append(sq.c[f])
+    return out
+
+
+def _counts(row: Sequence[Any]) -> Counts:
+    """A Counts from the _FIELDS columns of a result row, in order."""
+    values = dict(zip(_FIELDS, row, strict=True))
+    due = values["ck_due"]
+    return Counts(
+        checkin_on_time=int(values["ck_on_time"]),
+        checkin_late=int(values["ck_late"]),
+        checkin_due=None if due is None else int(due),
+        checkin_done=int(values["ck_done"]),
+        ev_expected=int(values["ev_expected"]),
+        ev_present=int(values["ev_present"]),
+        ev_late=int(values["ev_late"]),
+        ev_leave=int(values["ev_leave"]),
+        st_total=int(values["st_total"]),
+        st_confirmed=int(values["st_confirmed"]),
+        st_late=int(values["st_late"]),
+    )
+
+
+async def member_summaries(
+    s: AsyncSession,
+    branch_ids: Sequence[int] | None,
+    w: Window,
+    dues: Sequence[CheckinDue],
+    member_ids: Sequence[int] | None = None,
+) -> list[MemberSummary]:
+    """Per member of the branches (None: every branch; `member_ids`: only those), ordered
+    by branch then member id."""
+    tasks = await _tasks_in(s, branch_ids, w)
+    sq = _member_counts(branch_ids, member_ids, w, dues, tasks).subquery("mc")
+    stmt = select(
+        sq.c.member_id, sq.c.name, sq.c.branch_id, sq.c.status, sq.c.joined_at, *_columns(sq)
+    ).order_by(sq.c.branch_id, sq.c.member_id)
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
+    return [MemberSummary(r[0], r[1], r[2], r[3], r[4], _counts(r[5:])) for r in rows]
+
+
+async def branch_summaries(
+    s: AsyncSession, branch_ids: Sequence[int] | None, w: Window, dues: Sequence[CheckinDue]
+) -> list[BranchSummary]:
+    """Per branch (None: every branch with members), the members' counts summed by SQL."""
+    tasks = await _tasks_in(s, branch_ids, w)
+    sq = _member_counts(branch_ids, None, w, dues, tasks).subquery("mc")
+    sums = []
+    for column in _columns(sq):
+        # A branch without daily check-in keeps NULL: SUM of NULLs is NULL.
+        summed = func.sum(column)
+        sums.append(summed if column.name == "ck_due" else func.coalesce(summed, 0))
+    stmt = (
+        select(sq.c.branch_id, Branch.name, func.count(), *sums)
+        .join(Branch, Branch.id == sq.c.branch_id)
+        .group_by(sq.c.branch_id, Branch.name)
+        .order_by(sq.c.branch_id)
+    )
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
+    due_branches = {d.branch_id for d in dues}
+    return [
+        BranchSummary(r[0], r[1], int(r[2]), _counts(r[3:]), daily_checkin=r[0] in due_branches)
+        for r in rows
+    ]
+
+
+# ---- lists -----------------------------------------------------------------------------
+
+
+async def missing_checkins(
+    s: AsyncSession, closes: Mapping[int, datetime], day: date, slot: str
+) -> list[tuple[int, str, int]]:
+    """(branch id, name, member id) of active members who owe `slot` on `day` and have no
+    check-in in it. `closes`: branch id -> when the slot closes (closed, or closing) there;
+    a member who joined after that owes nothing."""
+    if not closes:
+        return []
+    owes = or_(
+        *(and_(col(Member.branch_id) == b, col(Member.created_at) < c) for b, c in closes.items())
+    )
+    done = exists().where(CheckIn.member_id == Member.id, CheckIn.day == day, CheckIn.slot == slot)
+    stmt = (
+        select(Member.branch_id, Member.name, Member.id)
+        .where(_scope(list(closes)), owes, ~done)
+        .order_by(col(Member.branch_id), col(Member.id))
+    )
+    return [(b, n, i) for b, n, i in (await s.exec(stmt)).all() if i is not None]
+
+
+@dataclass(frozen=True)
+class StudyRoll:
+    """Who a task expects in some branches, split by whether they confirmed it."""
+
+    done: list[tuple[int, str, int]]  # (branch id, name, member id)
+    missing: list[tuple[int, str, int]]
+
+
+async def study_roll(
+    s: AsyncSession, task: StudyTask, branch_ids: Sequence[int], tz: ZoneInfo
+) -> StudyRoll:
+    """The members of the branches `task` expects, confirmed or not."""
+    assert task.id is not None
+    cutoff = task_cutoff(task.due, task.created_at, tz)
+    stmt = (
+        select(Member.branch_id, Member.name, Member.id, StudyConfirmation.id)
+        .select_from(Member)
+        .join(StudyTask, and_(StudyTask.id == task.id, study_expected(cutoff)))
+        .outerjoin(
+            StudyConfirmation,
+            and_(StudyConfirmation.task_id == task.id, StudyConfirmation.member_id == Member.id),
+        )
+        .where(_scope(branch_ids))
+        .order_by(col(Member.branch_id), col(Member.id))
+    )
+    roll = StudyRoll([], [])
+    for b, n, i, confirmed in (await s.exec(stmt)).all():
+        assert i is not None
+        (roll.done if confirmed is not None else roll.missing).append((b, n, i))
+    return roll
+
+
+async def study_missing_members(
+    s: AsyncSession, task_id: int, branch_id: int, tz: ZoneInfo
+) -> list[Member]:
+    """Members of the branch the task expects who have not confirmed it (for pushes)."""
+    task = await s.get(StudyTask, task_id)
+    if task is None:
+        return []
+    cutoff = task_cutoff(task.due, task.created_at, tz)
+    stmt = (
+        select(Member)
+        .join(StudyTask, and_(StudyTask.id == task_id, study_expected(cutoff)))
+        .outerjoin(
+            StudyConfirmation,
+            and_(StudyConfirmation.task_id == task_id, StudyConfirmation.member_id == Member.id),
+        )
+        .where(_scope([branch_id]), col(StudyConfirmation.id).is_(None))
+        .order_by(col(Member.id))
+    )
+    return list((await s.exec(stmt)).all())
+
+
+async def roster_since(s: AsyncSession, branch_id: int) -> datetime | None:
+    """When the branch's roster was first imported (its earliest member); None: empty."""
+    stmt = select(func.min(Member.created_at)).where(Member.branch_id == branch_id)
+    return (await s.exec(stmt)).one()
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    """One expected member at one counted meeting (for the export)."""
+
+    branch: str
+    number: int | None
+    starts_at: datetime
+    kind: str
+    name: str
+    status: str
+    reason: str
+
+
+async def attendance_rows(
+    s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
+) -> list[AttendanceRow]:
+    """Each expected member of each counted meeting in the window, 缺席 where no row exists."""
+    status = func.coalesce(Attendance.status, AttendanceStatus.ABSENT.value)
+    stmt = (
+        select(
+            Branch.name, Event.number, Event.starts_at, Event.kind, Member.name, status,
+            Attendance.reason,
+        )
+        .select_from(Event)
+        .join(Branch, Branch.id == Event.branch_id)
+        .join(Member, expected_at_event())
+        .outerjoin(
+            Attendance, and_(Attendance.event_id == Event.id, Attendance.member_id == Member.id)
+        )
+        .where(_scope(branch_ids), meetings_counted(w))
+        .order_by(col(Event.starts_at), col(Event.id), col(Member.id))
+    )  # fmt: skip
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
+    return [AttendanceRow(b, no, at, k, n, st, r or "") for b, no, at, k, n, st, r in rows]
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One member and one study task that counts in the window (for the export)."""
+
+    task_id: int
+    title: str
+    due: date | None
+    branch: str
+    name: str
+    confirmed_at: datetime | None
+    late: bool
+
+
+async def study_rows(
+    s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
+) -> list[StudyRow]:
+    tasks = await _tasks_in(s, branch_ids, w)
+    if not tasks.cutoffs:
+        return []
+    stmt = (
+        select(
+            StudyTask.id,
+            StudyTask.title,
+            StudyTask.due,
+            Branch.name,
+            Member.name,
+            StudyConfirmation.at,
+            StudyConfirmation.late,
+        )
+        .select_from(StudyTask)
+        .join(Member, tasks.joins())
+        .join(Branch, Branch.id == Member.branch_id)
+        .outerjoin(
+            StudyConfirmation,
+            and_(
+                StudyConfirmation.task_id == StudyTask.id,
+                StudyConfirmation.member_id == Member.id,
+            ),
+        )
+        .where(_scope(branch_ids))
+        .order_by(col(StudyTask.id), col(Member.branch_id), col(Member.id))
+    )
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
+    return [StudyRow(t, ti, d, b, n, at, bool(late)) for t, ti, d, b, n, at, late in rows]
