@@ -122,7 +122,7 @@ def main() -> dict[str, float]:
     bot_rate = GROUPS / statistics.median(bot_times)
     base_rate = GROUPS / statistics.median(base_times)
     ratio = paired_ratio([GROUPS / t for t in bot_times], [GROUPS / t for t in base_times])
-    exact = all(d == {"total": GROUPS, "keys": GROUPS} for d in deliveries)
+    exact = all(d["total"] == d["keys"] == GROUPS for d in deliveries)
     ok = ratio >= TARGET and exact
     print(
         f"P4 outbox  bot {bot_rate:6.0f} pushes/s  baseline {base_rate:6.0f} posts/s  "

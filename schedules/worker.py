@@ -311,9 +311,22 @@ class OutboxWorker:
             raise failure
 
     async def _record_batch(self, results: list[_Result]) -> list[BaseException | None]:
+        # Pushes that went out (most of them) in one statement per pass; the rest each.
+        sent = [r for r in results if r.mark is outbox.mark_sent]
+        by_token: dict[tuple[str, object], list[int]] = {}
+        for r in sent:
+            assert r.row.id is not None
+            by_token.setdefault((r.token, r.args[0]), []).append(r.row.id)
         try:
             async with self.db.write() as s:
-                oks = [await self._mark(s, r) for r in results]
+                still_ours: set[int] = set()
+                for (token, now), ids in by_token.items():
+                    assert isinstance(now, datetime)
+                    still_ours |= await outbox.mark_sent_many(s, ids, token, now)
+                oks = [
+                    r.row.id in still_ours if r.mark is outbox.mark_sent else await self._mark(s, r)
+                    for r in results
+                ]
         except Exception:
             # Each on its own, so one bad record does not lose the others'.
             return [await self._record_alone(r) for r in results]

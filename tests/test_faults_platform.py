@@ -9,7 +9,7 @@ and the reminder still goes out exactly once per group when the platform is back
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,18 +33,25 @@ CLIENT_TIMEOUT = 0.2  # seconds; an unanswered request gives up after this
 HOLIDAY = "元旦廉洁提醒"
 
 
-async def recover(app: App, clock: FakeClock, done: object) -> list[RunReport]:
-    """Worker passes as the scheduler would run them, minutes apart, until `done()`."""
+async def recover(
+    app: App, clock: FakeClock, done: object, outage: Callable[[], None]
+) -> tuple[list[RunReport], Counter[str]]:
+    """Worker passes as the scheduler would run them, minutes apart, until `done()`; also
+    the holiday rows' states after the first pass at 15:00. The platform goes down
+    (`outage()`) at 15:00, after the 14:00 pass has sent the branches' meeting previews
+    (moved off 1 January to this morning)."""
     clock.set(at("2026-12-31 14:00"))
     await app.reminders.tick()  # the reminder is written ahead
+    outage()
     clock.set(at("2026-12-31 15:00"))
     reports = [await app.reminders.tick()]
+    first = await holiday_states(app)
     for _ in range(12):
         if done():  # type: ignore[operator]
             break
         clock.advance(timedelta(minutes=11))  # past back-off and DingTalk's 10-minute block
         reports.append(await app.reminders.worker.run_due())
-    return reports
+    return reports, first
 
 
 async def holiday_states(app: App) -> Counter[str]:
@@ -63,7 +70,6 @@ async def test_wecom_outage_then_every_group_gets_the_reminder_once(
         clock.advance(timedelta(seconds=seconds))
 
     transport.sleep = sleep  # type: ignore[attr-defined]
-    fake.fail("webhook", *[kind] * OUTAGE)
 
     def per_robot() -> Counter[str]:
         return Counter(
@@ -74,9 +80,14 @@ async def test_wecom_outage_then_every_group_gets_the_reminder_once(
             }
         )
 
-    reports = await recover(bot.app, clock, lambda: len(per_robot()) == WECOM_GROUPS)
+    _, first = await recover(
+        bot.app,
+        clock,
+        lambda: len(per_robot()) == WECOM_GROUPS,
+        lambda: fake.fail("webhook", *[kind] * OUTAGE),
+    )
 
-    assert reports[0].sent == 0 and reports[0].retried == WECOM_GROUPS  # down: all deferred
+    assert first == {OutboxState.PENDING: WECOM_GROUPS}  # down: all deferred
     assert not fake.failures["webhook"]  # the whole outage was met
     assert per_robot() == Counter({f"key-{i}": 1 for i in range(WECOM_GROUPS)})
     assert await holiday_states(bot.app) == {OutboxState.SENT: WECOM_GROUPS}
@@ -124,14 +135,19 @@ async def test_dingtalk_outage_then_every_group_gets_the_reminder_once(
     kind: str, dingtalk_app: tuple[App, FakeDingTalk], clock: FakeClock
 ) -> None:
     app, fake = dingtalk_app
-    fake.fail("webhook", *[kind] * OUTAGE)
 
     def per_robot() -> Counter[str]:
         return Counter(d.target for d in fake.delivered if HOLIDAY in d.text)
 
-    reports = await recover(app, clock, lambda: len(per_robot()) == DINGTALK_GROUPS)
+    reports, first = await recover(
+        app,
+        clock,
+        lambda: len(per_robot()) == DINGTALK_GROUPS,
+        lambda: fake.fail("webhook", *[kind] * OUTAGE),
+    )
 
     assert reports[0].sent == 0 and reports[0].retried == DINGTALK_GROUPS
+    assert first == {OutboxState.PENDING: DINGTALK_GROUPS}  # down: all deferred
     assert fake.requests["webhook"] >= OUTAGE  # the whole outage was met
     assert per_robot() == Counter({f"robot-{i}": 1 for i in range(DINGTALK_GROUPS)})
     assert await holiday_states(app) == {OutboxState.SENT: DINGTALK_GROUPS}
