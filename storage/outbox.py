@@ -67,6 +67,36 @@ async def mark_missed(s: AsyncSession, before: datetime, now: datetime) -> int:
 _PENDING, _SENDING = OutboxState.PENDING.value, OutboxState.SENDING.value
 
 
+async def withdraw(s: AsyncSession, prefix: str, why: str, retire_as: str = "") -> int:
+    """Withdraw the pushes whose keys start with `prefix` (a meeting cancelled or moved):
+    rows still waiting are marked skipped with `why`. Returns how many.
+
+    With `retire_as`, every row of the prefix (sent ones too) is renamed from `prefix` to
+    `retire_as`, so the planner writes the occurrences afresh under the old keys (a moved
+    meeting's preview, day-of and sign-in pushes for its new time). `retire_as` must not
+    itself start with `prefix`, and must be new (e.g. carry the moment of the move).
+    """
+    mine = col(Outbox.key).startswith(prefix, autoescape=True)
+    stmt = (
+        sa.update(Outbox)
+        .where(mine, col(Outbox.state) == _PENDING)
+        .values(state=OutboxState.SKIPPED.value, last_error=why[:500], next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    if retire_as:
+        assert not retire_as.startswith(prefix)
+        # A row being sent right now keeps its id and claim: the worker records it by id.
+        rename = (
+            sa.update(Outbox)
+            .where(mine)
+            .values(key=sa.func.replace(Outbox.key, prefix, retire_as))
+            .execution_options(synchronize_session=False)
+        )
+        await s.exec(rename)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(
         sa.and_(
@@ -158,6 +188,29 @@ async def mark_sent(s: AsyncSession, row_id: int, token: str, now: datetime) -> 
         attempts=Outbox.attempts + 1,
         last_error="",
     )
+
+
+async def mark_sent_many(
+    s: AsyncSession, row_ids: Sequence[int], token: str, now: datetime
+) -> set[int]:
+    """mark_sent for many rows in one statement (a fan-out's results); the ids whose claim
+    was still ours."""
+    if not row_ids:
+        return set()
+    stmt = (
+        sa.update(Outbox)
+        .where(col(Outbox.id).in_(row_ids), col(Outbox.claimed_by) == token)
+        .where(col(Outbox.state) == OutboxState.SENDING.value)
+        .values(
+            claimed_until=None,
+            state=OutboxState.SENT.value,
+            sent_at=now,
+            attempts=Outbox.attempts + 1,
+            last_error="",
+        )
+        .returning(col(Outbox.id))
+    )
+    return set((await s.exec(stmt)).scalars().all())  # type: ignore[call-overload]
 
 
 async def mark_skipped(s: AsyncSession, row_id: int, token: str, why: str) -> bool:
