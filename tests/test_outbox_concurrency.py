@@ -359,3 +359,27 @@ async def test_stopping_mid_fan_out_finishes_sends_in_flight_and_hands_back_the_
     app.reminders.worker.resume()
     assert (await app.reminders.worker.run_due()).sent == total - report.sent
     assert set(first.counts().values()) == {1} and sum(first.counts().values()) == total
+
+
+async def test_a_fan_outs_results_are_committed_together(app: App, clock: FakeClock) -> None:
+    """The results of sends that finish together share a commit: 40 pushes, not 40 commits
+    (plus the claim and the missed-rows sweep), each still recorded as sent once."""
+    from sqlalchemy import event
+
+    await add_groups(app, 40)
+    total = await fan_out(app)
+    sent = RecordingTransport()
+    app.transports["wecom"] = sent
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(app.db.engine.sync_engine, "commit", committed)
+    try:
+        report = await app.reminders.worker.run_due()
+    finally:
+        event.remove(app.db.engine.sync_engine, "commit", committed)
+    assert report.sent == total and sorted(sent.counts().values()) == [1] * total
+    assert await states(app.db) == {OutboxState.SENT: total}
+    assert len(commits) <= 6
