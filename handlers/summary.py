@@ -181,7 +181,7 @@ def summary_text(data: SummaryData) -> str:
         ]
         parts.extend(paragraphs("【学习】", lines))
     else:
-        parts.append("【学习】\n期间内没有布置学习任务。")
+        parts.append("【学习】\n期间内没有应完成的学习任务。")
     return "\n\n".join(parts)
 
 
