@@ -110,6 +110,33 @@ async def expected_members(s: AsyncSession, branch_id: int) -> Sequence[Member]:
     return (await s.exec(stmt)).all()
 
 
+async def named_in_branch(s: AsyncSession, branch_id: int, name: str) -> Sequence[Member]:
+    """Active members of the branch with that name (two people may share one)."""
+    stmt = select(Member).where(Member.branch_id == branch_id, Member.name == name, Member.active)
+    return (await s.exec(stmt.order_by(col(Member.id)))).all()
+
+
+async def party_groups(s: AsyncSession) -> dict[int, list[str]]:
+    """branch id -> its 党小组 (of 党员 and 预备党员 on the roster), by name."""
+    stmt = (
+        select(Member.branch_id, Member.party_group)
+        .where(Member.party_group != "", Member.active)
+        .where(col(Member.status).in_(EXPECTED_STATUSES))
+        .distinct()
+    )
+    out: dict[int, list[str]] = {}
+    # Sorted here, not by the database: PostgreSQL's collation orders Chinese its own way.
+    for branch_id, group in sorted((await s.exec(stmt)).all()):
+        out.setdefault(branch_id, []).append(group)
+    return out
+
+
+async def branches_with_committee(s: AsyncSession) -> set[int]:
+    """Branches whose roster names a 支委 (a 支委会 expects only the committee)."""
+    stmt = select(Member.branch_id).where(Member.committee != "", Member.active).distinct()
+    return set((await s.exec(stmt)).all())
+
+
 async def member_by_phone(s: AsyncSession, phone: str) -> Member | None:
     return (await s.exec(select(Member).where(Member.phone == phone))).first()
 

@@ -78,9 +78,9 @@ async def test_second_sign_in_is_refused(app, chat, clock):
 async def test_leave_for_next_event_then_signing_in_cancels_it(app, chat, clock):
     await add_event(app, SCHOOL, "主题党日", "2026-12-04 15:00")
     reply = await chat.text("liu", "请假 外出培训")
-    assert reply == "✅ 已登记请假：主题党日 12月4日(周五) 15:00\n原因：外出培训"
+    assert reply == "✅ 已登记请假：主题党日 12月4日(周五) 15:00（#1）\n原因：外出培训"
     reply = await chat.text("liu", "请假 生病")
-    assert reply == "✅ 已更新请假：主题党日 12月4日(周五) 15:00\n原因：生病"
+    assert reply == "✅ 已更新请假：主题党日 12月4日(周五) 15:00（#1）\n原因：生病"
     liu = await member_id(app, "刘老师")
     assert await attendance(app) == [(liu, "请假", "生病")]
     clock.set(at("2026-12-04 14:55"))
@@ -91,8 +91,12 @@ async def test_leave_for_next_event_then_signing_in_cancels_it(app, chat, clock)
 
 
 async def test_leave_without_reason_or_event(app, chat):
-    assert await chat.text("liu", "请假") == "请写明请假原因。\n用法：请假 原因"
-    assert await chat.text("liu", "请假 有事") == "近期没有需要请假的活动。"
+    assert await chat.text("liu", "请假") == "请写明请假原因。\n用法：请假 [编号] 原因"
+    assert await chat.text("liu", "请假 3") == "请写明请假原因。\n用法：请假 [编号] 原因"
+    assert await chat.text("liu", "请假 有事") == "近期没有需要你参加的活动。"
+    assert await chat.text("liu", "请假 7 有事") == (
+        "本支部没有编号为 7 的活动，发送「日程」查看编号。"
+    )
     assert await chat.text("qian", "请假 有事") == (
         "组织生活只统计党员和预备党员的出勤，你无需请假。"
     )
@@ -103,19 +107,23 @@ async def test_schedule_lists_upcoming_events_of_own_branch(app, chat):
     await add_event(app, SCHOOL, "主题党日", "2026-12-04 15:00", "党员活动室")
     await add_event(app, SCHOOL, "党课", "2026-11-20 15:00")  # past: not listed
     await add_event(app, "县教育局机关党支部", "支委会", "2026-12-02 15:00")  # other branch
+    cancelled = await add_event(app, SCHOOL, "支委会", "2026-12-08 16:00")
+    async with app.db.write() as s:
+        event = await s.get(Event, cancelled)
+        await events.cancel_event(s, event, at("2026-12-01 08:00"), "")
     reply = await chat.text("liu", "日程")
     assert reply == (
         "📅 县第一中学党支部 近期安排\n"
-        "· 12月4日(周五) 15:00 主题党日\n"
+        "· #1 12月4日(周五) 15:00 主题党日\n"
         "  地点：党员活动室\n"
-        "活动前 30 分钟至开始后 60 分钟可发「签到」。"
+        "活动前 30 分钟至开始后 60 分钟可发「签到」；请假请发「请假 编号 原因」。"
     )
 
 
 async def test_secretary_arranges_an_event(app, chat):
     reply = await chat.text("chen", "安排 党课 2026-12-10 16:00 学校报告厅", chat="wr-school")
     assert reply == (
-        "✅ 已安排：党课\n支部：县第一中学党支部\n时间：12月10日(周四) 16:00\n"
+        "✅ 已安排：党课 #1\n支部：县第一中学党支部\n时间：12月10日(周四) 16:00\n"
         "地点：学校报告厅\n签到：15:30–17:00"
     )
     async with app.db.read() as s:
