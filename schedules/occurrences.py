@@ -25,7 +25,7 @@ from schedules.templates import Templates
 from schedules.worker import SessionOpener
 from storage import groups, members, outbox, reminders
 from storage.engine import Database
-from storage.models import Branch, Event, Group, Member, Outbox, StudyTask
+from storage.models import Branch, Event, EventKind, Group, Member, Outbox, StudyTask
 
 # How far ahead rows are written; rule events are created for this month and the next.
 LOOKAHEAD = timedelta(days=7)
@@ -34,6 +34,11 @@ LOOKAHEAD = timedelta(days=7)
 def _month_start(d: date, plus: int = 0) -> date:
     m = d.month - 1 + plus
     return date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def _kind(event: Event) -> str:
+    """A 党小组会 of one group is named with it: 党小组会（第一党小组）预告."""
+    return f"{event.kind}（{event.party_group}）" if event.party_group else event.kind
 
 
 class Planner:
@@ -67,11 +72,16 @@ class Planner:
             for event, branch in await reminders.events_between(
                 s,
                 low - rules.SIGNIN_CLOSES_AFTER,
-                high + timedelta(days=rules.PREVIEW_DAYS_BEFORE + 1),
+                high + rules.PREVIEW_REACH,  # a preview moved off rest days comes earlier
             ):
                 starts = as_utc(event.starts_at).astimezone(self.tz)
                 for p in rules.event_reminders(
-                    f"event:{event.id}", event.kind, branch.name, starts, event.place
+                    f"event:{event.id}",
+                    _kind(event),
+                    branch.name,
+                    starts,
+                    event.place,
+                    calendar=self.calendar,
                 ):
                     if low <= p.due <= high:
                         ref = {"event_id": event.id} if p.kind == "absentees" else None
@@ -90,6 +100,10 @@ class Planner:
     async def _rule_events(self, s: AsyncSession, branches: list[Branch], now: datetime) -> None:
         today = now.astimezone(self.tz).date()
         wanted: list[reminders.RuleEvent] = []
+        # A branch with 党小组 holds one 党小组会 per group (each expects its own members);
+        # one whose roster names no 支委 has no 支委会 (it would expect nobody).
+        party_groups = await members.party_groups(s)
+        committees = await members.branches_with_committee(s)
         for month in (_month_start(today), _month_start(today, 1)):
             for branch in branches:
                 assert branch.id is not None
@@ -98,14 +112,21 @@ class Planner:
                 ):
                     if ev.starts <= now:  # never invent a meeting in the past
                         continue
+                    if ev.kind == EventKind.COMMITTEE.value and branch.id not in committees:
+                        continue
                     period = (
                         datetime.combine(ev.period_start, datetime.min.time(), self.tz),
                         datetime.combine(ev.period_end, datetime.min.time(), self.tz),
                     )
                     key = f"rule:{ev.kind}:{branch.id}:{ev.period}"
-                    wanted.append(
-                        reminders.RuleEvent(branch.id, ev.kind, ev.starts, ev.place, key, period)
-                    )
+                    by_group = ev.kind == EventKind.GROUP.value
+                    for g in (party_groups.get(branch.id) if by_group else None) or [""]:
+                        wanted.append(
+                            reminders.RuleEvent(
+                                branch.id, ev.kind, ev.starts, ev.place,
+                                f"{key}:{g}" if g else key, period, g,
+                            )
+                        )
         await reminders.ensure_rule_events(s, wanted, now)
 
     async def _fan_out(
@@ -198,19 +219,25 @@ class Planner:
         event = await s.get(Event, event_id)
         if event is None:
             return None
+        if event.cancelled_at is not None:
+            return None
         branch = await members.branch_by_id(s, event.branch_id)
         absent = await reminders.event_absentees(s, event)
-        expected = await members.expected_members(s, event.branch_id)
         if not absent:
             return None
+        expected = await reminders.event_expected(s, event)
+        leaves = await reminders.event_leaves(s, event)
+        on_leave = "、".join(f"{m.name}（{why}）" if why else m.name for m, why in leaves)
         starts = as_utc(event.starts_at).astimezone(self.tz)
-        fields = rules.event_fields(event.kind, branch.name if branch else "", starts, event.place)
+        name = branch.name if branch else ""
+        fields = rules.event_fields(_kind(event), name, starts, event.place)
         body = self.templates.render(
             "absentees",
             **fields,
             expected=len(expected),
             count=len(absent),
             names="、".join(m.name for m in absent),
+            leave=f"请假 {len(leaves)} 人：{on_leave}" if leaves else "无人请假。",
         )
         return Reply(body)
 

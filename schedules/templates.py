@@ -15,7 +15,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "event_preview": _EVENT,
     "event_today": _EVENT,
     "signin_open": _EVENT,
-    "absentees": _EVENT | {"expected", "count", "names"},
+    "absentees": _EVENT | {"expected", "count", "names", "leave"},
     "holiday_new_year": _HOLIDAY,
     "holiday_spring": _HOLIDAY,
     "holiday_qingming": _HOLIDAY,

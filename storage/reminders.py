@@ -11,12 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.accounting import study_missing_members
-from storage.members import EXPECTED_STATUSES
+from storage.events import expected_at_event
 from storage.models import (
     Account,
     Attendance,
+    AttendanceStatus,
     Branch,
     Event,
     Member,
@@ -35,15 +37,18 @@ class RuleEvent:
     place: str
     rule_key: str
     period: tuple[datetime, datetime]  # the branch's own meeting of this kind in it counts
+    party_group: str = ""  # a 党小组会 of one 党小组; "" the whole branch
 
 
 _IN_CHUNK = 500  # keys per IN (...): well inside every SQLite build's variable limit
 
 
 async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: datetime) -> int:
-    """Create each rule event once (by rule_key), unless its branch already scheduled that
-    kind itself in the same period. Returns how many it asked to insert (another
-    replica's planner may have won some of them).
+    """Create each rule event once (by rule_key), unless its branch already has a meeting of
+    that kind in the same period: its own, a rule meeting moved there, or one cancelled (a
+    cancelled meeting stands for its period, so the rule does not bring it back). For a
+    党小组会 of one 党小组, a meeting of that group or of the whole branch counts. Returns
+    how many it asked to insert (another replica's planner may have won some of them).
 
     The planner asks for every branch's meetings on every pass (250 branches: 750 events),
     so this reads what exists in two queries and writes only what is missing."""
@@ -57,18 +62,20 @@ async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: 
     todo = [w for w in wanted if w.rule_key not in have]
     if not todo:
         return 0
-    own_stmt = select(Event.branch_id, Event.kind, Event.starts_at).where(
-        col(Event.rule_key).is_(None),
+    own_stmt = select(Event.branch_id, Event.kind, Event.party_group, Event.starts_at).where(
         col(Event.starts_at) >= min(w.period[0] for w in todo),
         col(Event.starts_at) < max(w.period[1] for w in todo),
     )
-    own: dict[tuple[int, str], list[datetime]] = {}
-    for branch_id, kind, starts in (await s.exec(own_stmt)).all():
-        own.setdefault((branch_id, kind), []).append(starts)  # aware (UTCDateTime)
+    own: dict[tuple[int, str], list[tuple[str, datetime]]] = {}
+    for branch_id, kind, group, starts in (await s.exec(own_stmt)).all():
+        own.setdefault((branch_id, kind), []).append((group, starts))  # aware (UTCDateTime)
 
     def scheduled_by_branch(w: RuleEvent) -> bool:
         lo, hi = w.period
-        return any(lo <= t < hi for t in own.get((w.branch_id, w.kind), ()))
+        return any(
+            lo <= t < hi and (not w.party_group or g in ("", w.party_group))
+            for g, t in own.get((w.branch_id, w.kind), ())
+        )
 
     todo = sorted((w for w in todo if not scheduled_by_branch(w)), key=lambda w: w.starts_at)
     if not todo:
@@ -90,6 +97,7 @@ async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: 
                 "kind": w.kind,
                 "starts_at": w.starts_at,
                 "place": w.place,
+                "party_group": w.party_group,
                 "rule_key": w.rule_key,
                 "created_at": now,
             }
@@ -106,10 +114,12 @@ async def ensure_rule_events(s: AsyncSession, wanted: Sequence[RuleEvent], now: 
 async def events_between(
     s: AsyncSession, start: datetime, end: datetime
 ) -> Sequence[tuple[Event, Branch]]:
+    """Meetings starting in [start, end), cancelled ones left out (they push nothing)."""
     stmt = (
         select(Event, Branch)
         .join(Branch, col(Branch.id) == Event.branch_id)
         .where(col(Event.starts_at) >= start, col(Event.starts_at) < end)
+        .where(col(Event.cancelled_at).is_(None))
         .order_by(col(Event.starts_at), col(Event.id))
     )
     return (await s.exec(stmt)).all()
@@ -123,20 +133,48 @@ async def secretaries(s: AsyncSession, branch_id: int | None = None) -> Sequence
     return (await s.exec(stmt.order_by(col(Member.branch_id), col(Member.id)))).all()
 
 
-async def event_absentees(s: AsyncSession, event: Event) -> Sequence[Member]:
-    """Expected members of the event's branch with no attendance row (缺席)."""
-    stmt = (
+def _expected_at(event_id: int | None) -> SelectOfScalar[Member]:
+    """Active members the meeting expects (storage.events.expected_at_event)."""
+    return (
         select(Member)
+        .join(Event, expected_at_event())
+        .where(col(Event.id) == event_id, col(Member.active))
+    )
+
+
+async def event_expected(s: AsyncSession, event: Event) -> Sequence[Member]:
+    """Who the meeting expects (应到), in roster order."""
+    return (await s.exec(_expected_at(event.id).order_by(col(Member.id)))).all()
+
+
+async def event_absentees(s: AsyncSession, event: Event) -> Sequence[Member]:
+    """Expected members with no attendance row (缺席): neither signed in nor on leave."""
+    stmt = (
+        _expected_at(event.id)
         .outerjoin(
             Attendance,
             sa.and_(Attendance.member_id == Member.id, Attendance.event_id == event.id),
         )
-        .where(Member.branch_id == event.branch_id, Member.active)
-        .where(col(Member.status).in_(EXPECTED_STATUSES))
         .where(col(Attendance.id).is_(None))
         .order_by(col(Member.id))
     )
     return (await s.exec(stmt)).all()
+
+
+async def event_leaves(s: AsyncSession, event: Event) -> Sequence[tuple[Member, str]]:
+    """Expected members on leave (请假), with their reasons."""
+    stmt = (
+        select(Member, Attendance.reason)
+        .join(Event, expected_at_event())
+        .join(
+            Attendance,
+            sa.and_(Attendance.member_id == Member.id, Attendance.event_id == Event.id),
+        )
+        .where(col(Event.id) == event.id, col(Member.active))
+        .where(Attendance.status == AttendanceStatus.LEAVE.value)
+        .order_by(col(Member.id))
+    )
+    return [(m, reason) for m, reason in (await s.exec(stmt)).all()]
 
 
 async def unconfirmed(
@@ -155,19 +193,27 @@ async def tasks_due_between(s: AsyncSession, first: date, last: date) -> Sequenc
 async def long_absent(
     s: AsyncSession, branch_id: int, start: datetime, end: datetime
 ) -> Sequence[Member]:
-    """Expected members, on the roster since `start`, with no attendance (not even 请假) at
-    any of the branch's events in [start, end); empty when the branch held none."""
-    events = select(Event.id).where(
-        Event.branch_id == branch_id, col(Event.starts_at) >= start, col(Event.starts_at) < end
+    """Members on the roster since `start`, expected (expected_at_event) at one or more of
+    the branch's meetings in [start, end), with no attendance (not even 请假) at any of
+    them; empty when the branch held none. Cancelled meetings do not count."""
+    in_range = (
+        col(Event.branch_id) == branch_id,
+        col(Event.starts_at) >= start,
+        col(Event.starts_at) < end,
+        col(Event.cancelled_at).is_(None),
     )
+    events = select(Event.id).where(*in_range)
     if (await s.exec(events.limit(1))).first() is None:
         return []
     attended = select(Attendance.member_id).where(col(Attendance.event_id).in_(events))
+    # Correlated on Member: a member not expected at any of them (not on the committee,
+    # in another 党小组) is not missing anything.
+    expected_once = select(Event.id).where(*in_range, expected_at_event()).exists()
     stmt = (
         select(Member)
         .where(Member.branch_id == branch_id, Member.active)
-        .where(col(Member.status).in_(EXPECTED_STATUSES))
         .where(col(Member.created_at) <= start)
+        .where(expected_once)
         .where(col(Member.id).not_in(attended))
         .order_by(col(Member.id))
     )
