@@ -99,17 +99,6 @@ async def set_account(s: AsyncSession, platform: str, external_id: str, member_i
     await s.flush()
 
 
-async def expected_members(s: AsyncSession, branch_id: int) -> Sequence[Member]:
-    """党员 and 预备党员 of the branch: those expected at its events."""
-    stmt = (
-        select(Member)
-        .where(Member.branch_id == branch_id, Member.active)
-        .where(Member.status.in_(EXPECTED_STATUSES))  # type: ignore[attr-defined]
-        .order_by(Member.id)
-    )
-    return (await s.exec(stmt)).all()
-
-
 async def named_in_branch(s: AsyncSession, branch_id: int, name: str) -> Sequence[Member]:
     """Active members of the branch with that name (two people may share one)."""
     stmt = select(Member).where(Member.branch_id == branch_id, Member.name == name, Member.active)
