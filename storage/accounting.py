@@ -25,6 +25,7 @@ The rules:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -186,8 +187,12 @@ def _sum_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
 # ---- the rules as SQL conditions -------------------------------------------------------
 
 
-def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
-    """Slots due per member: how many of the branch's closing instants fall after joining."""
+def _due_expr(dues: Sequence[CheckinDue], joins: Sequence[datetime]) -> ColumnElement[int | None]:
+    """Slots due per member: how many of the branch's closing instants fall after joining.
+
+    A step function of Member.created_at, with a step only where some member joined
+    (`joins`: the join instants within the closes' span): a year has 500 closes, and
+    building 500 comparisons costs more than the query."""
     # Branches with the same windows share one step function: one CASE, not one per branch.
     by_closes: dict[tuple[datetime, ...], list[int]] = {}
     for due in dues:
@@ -195,15 +200,35 @@ def _due_expr(dues: Sequence[CheckinDue]) -> ColumnElement[int | None]:
     whens = []
     for closes, branch_ids in by_closes.items():
         n = len(closes)
-        # Strictly after joining: a slot that closed before (or as) they joined is not owed.
-        stepped = [(col(Member.created_at) < c, literal(n - i)) for i, c in enumerate(closes)]
-        per_member = case(*stepped, else_=literal(0)) if stepped else literal(0)
+        if not n:
+            whens.append((col(Member.branch_id).in_(branch_ids), literal(0)))
+            continue
+        # Joined at J: owes the closes strictly after J, n - k where k = #closes <= J.
+        ks = sorted({bisect_right(closes, j) for j in joins if closes[0] <= j < closes[-1]})
+        stepped = [(col(Member.created_at) < closes[0], literal(n))]
+        stepped += [(col(Member.created_at) < closes[k], literal(n - k)) for k in ks]
+        per_member = case(*stepped, else_=literal(0))
         whens.append((col(Member.branch_id).in_(branch_ids), per_member))
     # Typed NULL: PostgreSQL cannot SUM an untyped one.
     no_checkin = cast(null(), Integer)
     if not whens:
         return no_checkin
     return case(*whens, else_=no_checkin)
+
+
+async def _joins_within(
+    s: AsyncSession, scope: ColumnElement[bool], dues: Sequence[CheckinDue]
+) -> list[datetime]:
+    """When members in scope joined, if within the span of the slots' closes (few)."""
+    closes = [c for d in dues for c in d.closes]
+    if not closes:
+        return []
+    stmt = (
+        select(Member.created_at)
+        .where(scope, col(Member.created_at) >= min(closes), col(Member.created_at) < max(closes))
+        .distinct()
+    )
+    return list((await s.exec(stmt)).all())
 
 
 def task_cutoff(due: date | None, created_at: datetime, tz: ZoneInfo) -> datetime:
@@ -291,6 +316,7 @@ def _member_counts(
     w: Window,
     dues: Sequence[CheckinDue],
     tasks: _Tasks,
+    joins: Sequence[datetime],
 ) -> Select[Any]:
     """One row per active member in scope with every count (a subquery)."""
     scope = _scope(branch_ids, member_ids)
@@ -388,7 +414,7 @@ def _member_counts(
             col(Member.created_at).label("joined_at"),
             z(ck_sq.c.on_time, 0).label("ck_on_time"),
             (z(ck_sq.c.n, 0) - z(ck_sq.c.on_time, 0)).label("ck_late"),
-            _due_expr(dues).label("ck_due"),
+            _due_expr(dues, joins).label("ck_due"),
             done.label("ck_done"),
             z(ev.c.expected, 0).label("ev_expected"),
             z(ev.c.present, 0).label("ev_present"),
@@ -465,7 +491,8 @@ async def member_summaries(
     """Per member of the branches (None: every branch; `member_ids`: only those), ordered
     by branch then member id."""
     tasks = await _tasks_in(s, branch_ids, w)
-    sq = _member_counts(branch_ids, member_ids, w, dues, tasks).subquery("mc")
+    joins = await _joins_within(s, _scope(branch_ids, member_ids), dues)
+    sq = _member_counts(branch_ids, member_ids, w, dues, tasks, joins).subquery("mc")
     stmt = select(
         sq.c.member_id, sq.c.name, sq.c.branch_id, sq.c.status, sq.c.joined_at, *_columns(sq)
     ).order_by(sq.c.branch_id, sq.c.member_id)
@@ -478,7 +505,8 @@ async def branch_summaries(
 ) -> list[BranchSummary]:
     """Per branch (None: every branch with members), the members' counts summed by SQL."""
     tasks = await _tasks_in(s, branch_ids, w)
-    sq = _member_counts(branch_ids, None, w, dues, tasks).subquery("mc")
+    joins = await _joins_within(s, _scope(branch_ids), dues)
+    sq = _member_counts(branch_ids, None, w, dues, tasks, joins).subquery("mc")
     sums = []
     for column in _columns(sq):
         # A branch without daily check-in keeps NULL: SUM of NULLs is NULL.

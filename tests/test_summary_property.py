@@ -139,7 +139,8 @@ slot_closes = st.builds(
 @st.composite
 def months(draw: st.DrawFn) -> Month:
     """A month whose moments cluster where the rules change their answer: around slot
-    closes, meeting starts, task cut-offs, as well as anywhere."""
+    closes, meeting starts, task cut-offs and the last day before `now`, as well as
+    anywhere."""
     mts = tuple(draw(st.lists(meetings, max_size=5)))
     tks = tuple(draw(st.lists(tasks, max_size=4)))
     anchors = [m.starts for m in mts] + [
@@ -150,19 +151,25 @@ def months(draw: st.DrawFn) -> Month:
         nov_instant(),
         st.builds(lambda a, k: a + timedelta(minutes=k), near, st.integers(-90, 150)),
     )
+    options = [st.just(local(date(2026, 12, 1), time(10, 0))), moment]
+    if mts:  # during a meeting or its sign-in hour
+        starts = st.sampled_from([m.starts for m in mts])
+        options.append(st.builds(lambda a, k: a + timedelta(minutes=k), starts, st.integers(0, 90)))
+    now = draw(st.one_of(*options))
+    just_before = st.builds(lambda k: now - timedelta(minutes=k), st.integers(0, 24 * 60))
     people = st.builds(
         Person,
         status=st.sampled_from(("党员", "预备党员", "群众")),
         committee=st.sampled_from(("", "委员")),
         group=st.sampled_from(GROUPS),
-        joined=st.one_of(st.just(LONG_AGO), moment),
+        joined=st.one_of(st.just(LONG_AGO), moment, just_before),
     )
     return Month(
         people=draw(st.tuples(*[people] * len(NAMES))),
         checkin_seed=draw(st.integers(0, 2**32)),
         meetings=mts,
         tasks=tks,
-        now=draw(st.one_of(st.just(local(date(2026, 12, 1), time(10, 0))), moment)),
+        now=now,
     )
 
 
