@@ -136,8 +136,14 @@ async def meetings_week(app: App) -> dict[str, int]:
 
 async def test_each_meeting_expects_whom_it_is_for(app: App, chat: Chat, clock: FakeClock) -> None:
     await meetings_week(app)
+    clock.set(at("2026-12-02 10:30"))  # the 支委会's sign-in is still open: nothing counts
+    reply = await chat.say("li", "汇总 本月")
+    assert "【组织生活】\n期间内没有已结束的活动。" in reply.text
+    assert reply.image_png is None  # no attendance rate to draw
     clock.set(at("2026-12-08 15:30"))  # the 党课 is on: its sign-in is open until 16:00
-    summary = await chat.text("li", "汇总 本月")
+    reply = await chat.say("li", "汇总 本月")
+    assert reply.image_png is not None and reply.image_png.startswith(b"\x89PNG")
+    summary = reply.text
     # 支委会: 李 (缺席), 王 (出席); 党小组会 of 一组: 周 (缺席), 孙 (请假). 4 expected, 1 came.
     assert "组织生活出勤 25%（1/4）" in summary
     assert (
