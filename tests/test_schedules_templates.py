@@ -29,7 +29,17 @@ def test_shipped_templates_cover_the_seed_topics() -> None:
     ):
         assert topic in everything, topic
     spring = t.render("holiday_spring", holiday="春节", rest_from="2月15日(周日)", year=2026)
-    assert spring.startswith("🧧 春节廉洁提醒\n2月15日(周日)起放假。")
+    assert spring.startswith("【春节廉洁提醒】\n2月15日(周日)起放假。")
+
+
+def test_integrity_reminders_carry_no_festive_emoji() -> None:
+    """A discipline reminder is not a greeting card: no 🧧, 🥮 or the like on any of them."""
+    t = load_templates("")
+    integrity = [n for n in t.texts if n.startswith("holiday_")] + ["teachers_day", "graduation"]
+    for name in integrity:
+        text = t.texts[name]
+        assert not any(ord(ch) > 0x2FFF and not 0x3000 <= ord(ch) <= 0xFFFF for ch in text), name
+        assert text.split("\n", 1)[0].endswith("廉洁提醒】"), name
 
 
 def test_an_admins_copy_replaces_the_shipped_text(tmp_path: Path) -> None:
