@@ -16,7 +16,7 @@ from bot.clock import FakeClock
 from bot.config import Settings, load_settings
 from bot.messages import IncomingMessage
 from bot.platforms.console import BOT_NAME, ConsolePlatform, indent, render
-from handlers.roster import import_roster
+from handlers.roster import RosterError, import_roster
 from schedules.holidays import HolidayCalendar
 from schedules.occurrences import LOOKAHEAD
 from storage import members, outbox, study
@@ -27,6 +27,8 @@ BUREAU = "县教育局机关党支部"
 SCHOOLS = ["县第一中学党支部", "县实验小学党支部", "城关镇中心学校党支部"]
 # Left unbound in the demo, to show 绑定.
 UNBOUND = {"吴海燕", "林雪"}
+# An export link in a reply: the demo has no web server, so it saves the file itself.
+EXPORT_LINK = re.compile(r"/exports/([A-Za-z0-9._-]+)")
 
 DEMO_HELP = """演示命令：
   /as 姓名          以某人身份发言（例：/as 王晓梅）
@@ -34,8 +36,11 @@ DEMO_HELP = """演示命令：
   /私聊 /群聊        切换私聊或本支部群
   /who              当前身份、时间和会话
   /people           示例人员名单
+  /roster 文件       按演示时钟的此刻导入花名册（.csv 或 .xlsx，列同 roster import），
+                    新增的人即刻入册并可 /as 发言（例：/roster 新成员.csv）
   /quit             退出
-其余输入都当作发给机器人的消息（如：签到、学习、我的、帮助）。"""
+其余输入都当作发给机器人的消息（如：签到、学习、我的、帮助）。
+「导出」的链接在演示里打不开，对应的 Excel 文件直接存到当前目录。"""
 
 
 def demo_settings(db_path: Path, config: str | None = None) -> Settings:
@@ -125,7 +130,20 @@ class Demo:
         )
         reply = await self.app.dispatcher.handle(msg)
         self.out(f"{BOT_NAME}:\n{indent(render(reply))}")
+        if found := EXPORT_LINK.search(reply.text):
+            await self._download(found[1])
         return True
+
+    async def _download(self, token: str) -> None:
+        """Save the workbook behind an export link, as a browser opening it would."""
+        got = await self.app.exports.workbook(token)
+        if isinstance(got, str):
+            self.out(f"（{got}）")
+            return
+        name, body = got
+        path = Path.cwd() / name  # where a browser's download would land: here
+        await asyncio.to_thread(path.write_bytes, body)
+        self.out(f"（演示没有网页服务，链接里的 Excel 已保存到 {path}）")
 
     async def _meta(self, word: str, rest: str) -> bool | None:
         """Demo commands; None when `word` is not one (then the line goes to the bot)."""
@@ -158,6 +176,8 @@ class Demo:
             where = "私聊" if self.direct else f"{await self._speaker_branch()}群"
             self.out(f"（{self.speaker} · {where} · {local:%Y-%m-%d %H:%M} {local.tzname()}）")
             return True
+        if word == "roster":
+            return await self._import_roster(rest)
         if word == "people":
             async with self.app.db.read() as s:
                 rows = await members.all_members(s)
@@ -171,6 +191,49 @@ class Demo:
             self.out("\n".join(lines))
             return True
         return None
+
+    async def _import_roster(self, rest: str) -> bool:
+        """The CLI's `roster import` at the demo clock's time, so whoever it adds joins now
+        (what they owe counts from this moment); the new people get console accounts."""
+        if not rest:
+            self.out("（用法：/roster 文件，例：/roster 新成员.csv）")
+            return True
+        path = Path(rest)
+        if not await asyncio.to_thread(path.is_file):
+            self.out(f"（找不到文件 {path}）")
+            return True
+        async with self.app.db.read() as s:
+            before = {m.id for m, _ in await members.all_members(s)}
+        try:
+            result = await import_roster(self.app.db, path, self.clock.now())
+        except RosterError as exc:
+            problems = "\n".join(f"  {p}" for p in exc.problems)
+            self.out(f"（花名册有 {len(exc.problems)} 处错误，未导入任何人员）\n{problems}")
+            return True
+        added, clashes = [], []
+        async with self.app.db.write() as s:
+            for member, _ in await members.all_members(s):
+                if member.id is None or member.id in before:
+                    continue
+                # In the demo a person's console account is their name: one already taken
+                # cannot be given to a second person of that name.
+                taken, _ = await members.member_and_branch_by_account(s, "console", member.name)
+                if taken is not None:
+                    clashes.append(member.name)
+                    continue
+                await members.bind_account(s, "console", member.name, member.id)
+                added.append(member.name)
+        local = self.clock.now().astimezone(self.clock.tz)
+        lines = [
+            f"（{local:%Y-%m-%d %H:%M} 导入花名册：新增 {result.added} 人，"
+            f"更新 {result.updated} 人，未变 {result.unchanged} 人）"
+        ]
+        if added:
+            lines.append(f"（新入册：{'、'.join(added)}，可用 /as 姓名 发言）")
+        if clashes:
+            lines.append(f"（与已有的人重名，演示里无法以其身份发言：{'、'.join(clashes)}）")
+        self.out("\n".join(lines))
+        return True
 
     async def _move_clock(self, rest: str) -> bool:
         m = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})[ T](\d{1,2}:\d{2})", rest)

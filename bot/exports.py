@@ -28,23 +28,30 @@ class ExportRoute:
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/exports/{token}", self.serve)
 
-    async def serve(self, request: web.Request) -> web.Response:
-        token = request.match_info["token"]
+    async def workbook(self, token: str) -> tuple[str, bytes] | str:
+        """The file name and .xlsx bytes behind a link's token, or why it is refused (the
+        web route and the demo, which has no web server, both take the file from here)."""
         now = self.services.clock.now()
         async with self.db.read() as s:
             key = await export_key(s, self.services.settings, create=False)
         if key is None:  # no link was ever issued from this database
-            return web.Response(status=403, text=REFUSED)
+            return REFUSED
         try:
             grant = read_token(key, token, now)
         except BadToken as exc:
             log.info("export link refused: %s", exc)
-            return web.Response(status=403, text=REFUSED)
+            return REFUSED
         async with self.db.read() as s:
             body = await export_workbook(s, self.services, grant.branch_id, grant.period, now)
         if body is None:
-            return web.Response(status=403, text="链接对应的支部已不存在。")
-        name = f"清风汇总_{grant.period.first:%Y%m%d}-{grant.period.last:%Y%m%d}.xlsx"
+            return "链接对应的支部已不存在。"
+        return f"清风汇总_{grant.period.first:%Y%m%d}-{grant.period.last:%Y%m%d}.xlsx", body
+
+    async def serve(self, request: web.Request) -> web.Response:
+        found = await self.workbook(request.match_info["token"])
+        if isinstance(found, str):
+            return web.Response(status=403, text=found)
+        name, body = found
         headers = {
             "Content-Disposition": (
                 f"attachment; filename=\"qingfeng.xlsx\"; filename*=UTF-8''{quote(name)}"
