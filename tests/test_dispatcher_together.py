@@ -164,7 +164,9 @@ async def test_a_twin_in_the_same_batch_is_answered_once_with_the_others(app):
         app.dispatcher.handle(twice),
     )
     assert [r.text for r in replies] == [SIGNED_IN] * 3
-    assert [r.repeated for r in replies] == [False, False, True]
+    # One of the twins is handled, the other answered with its reply (on PostgreSQL they
+    # run side by side, so either may be first).
+    assert not replies[0].repeated and sorted(r.repeated for r in replies[1:]) == [False, True]
     assert await count(app, CheckIn) == 2
     assert await count(app, InboundMessage) == 2
 

@@ -43,7 +43,8 @@ async def test_unbound_help_explains_binding(chat):
 
 async def test_member_help_lists_member_commands_only(chat):
     reply = await chat.text("wang", "help")
-    for word in ("签到", "签退", "学习 [编号]", "学习任务", "请假 [编号] 原因", "日程", "我的 [期间]"):
+    words = ("签到", "签退", "学习 [编号]", "学习任务", "请假 [编号] 原因", "日程", "我的 [期间]")
+    for word in words:
         assert word in reply
     assert "安排 类型" not in reply and "绑定本群" not in reply
 
