@@ -45,6 +45,7 @@ from sqlalchemy import (
     null,
     or_,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -615,10 +616,11 @@ class AttendanceRow:
     branch: str
     number: int | None
     starts_at: datetime
-    kind: str
+    kind: str  # with its group: 党小组会（第一党小组）
     name: str
     status: str
     reason: str
+    entered_by: str = ""  # the secretary who entered it afterwards (补签, 补假)
 
 
 async def attendance_rows(
@@ -626,10 +628,11 @@ async def attendance_rows(
 ) -> list[AttendanceRow]:
     """Each expected member of each counted meeting in the window, 缺席 where no row exists."""
     status = func.coalesce(Attendance.status, AttendanceStatus.ABSENT.value)
+    secretary = aliased(Member)
     stmt = (
         select(
-            Branch.name, Event.number, Event.starts_at, Event.kind, Member.name, status,
-            Attendance.reason,
+            Branch.name, Event.number, Event.starts_at, Event.kind, Event.party_group,
+            Member.name, status, Attendance.reason, secretary.name,
         )
         .select_from(Event)
         .join(Branch, Branch.id == Event.branch_id)
@@ -637,11 +640,15 @@ async def attendance_rows(
         .outerjoin(
             Attendance, and_(Attendance.event_id == Event.id, Attendance.member_id == Member.id)
         )
+        .outerjoin(secretary, secretary.id == Attendance.entered_by)
         .where(_scope(branch_ids), meetings_counted(w))
         .order_by(col(Event.starts_at), col(Event.id), col(Member.id))
     )  # fmt: skip
     rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
-    return [AttendanceRow(b, no, at, k, n, st, r or "") for b, no, at, k, n, st, r in rows]
+    return [
+        AttendanceRow(b, no, at, f"{k}（{g}）" if g else k, n, st, r or "", by or "")
+        for b, no, at, k, g, n, st, r, by in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -100,13 +100,13 @@ def build_workbook(
     ws = _sheet(
         wb,
         "组织生活",
-        ["日期", "时间", "支部", "编号", "类型", "姓名", "情况", "请假原因"],
-        [12, 8, 26, 7, 10, 10, 8, 24],
+        ["日期", "时间", "支部", "编号", "类型", "姓名", "情况", "请假原因", "补录人"],
+        [12, 8, 26, 7, 18, 10, 8, 24, 10],
     )
     for a in attendance:
         local = a.starts_at.astimezone(tz)
         ws.append([local.date(), local.strftime("%H:%M"), a.branch, a.number, a.kind, a.name,
-                   a.status, a.reason])  # fmt: skip
+                   a.status, a.reason, a.entered_by or None])  # fmt: skip
     _formats(ws, {1: _DATE})
 
     ws = _sheet(

@@ -597,24 +597,26 @@ def test_the_export(month: Month) -> None:
     ]
 
     d4, d16, d22 = (datetime(2026, 12, d) for d in (4, 16, 22))
+    g1, g2 = "党小组会（第一党小组）", "党小组会（第二党小组）"
     rows = [list(r) for r in wb["组织生活"].iter_rows(min_row=2, values_only=True)]
     assert rows == [
-        [d4, "16:40", BRANCH, 1, "主题党日", "周建国", "迟到", None],
-        [d4, "16:40", BRANCH, 1, "主题党日", "李卫东", "出席", None],
-        [d4, "16:40", BRANCH, 1, "主题党日", "王晓梅", "出席", None],
-        [d4, "16:40", BRANCH, 1, "主题党日", "赵志强", "缺席", None],
-        [d4, "16:40", BRANCH, 1, "主题党日", "孙丽华", "请假", "到市委党校参加预备党员培训"],
-        [d4, "16:40", BRANCH, 1, "主题党日", "吴海燕", "请假", "在省里参加骨干教师培训"],
-        [d16, "16:00", BRANCH, 4, "党小组会", "赵志强", "出席", None],
-        [d16, "16:00", BRANCH, 4, "党小组会", "孙丽华", "出席", None],
-        [d16, "16:00", BRANCH, 4, "党小组会", "吴海燕", "请假", "参加县里的教研活动"],
-        [d16, "16:30", BRANCH, 3, "党小组会", "周建国", "缺席", None],
-        [d16, "16:30", BRANCH, 3, "党小组会", "李卫东", "出席", None],
-        [d16, "16:30", BRANCH, 3, "党小组会", "王晓梅", "出席", None],
-        [d16, "16:30", BRANCH, 3, "党小组会", "刘洋", "迟到", None],
-        [d22, "16:00", BRANCH, 10, "支委会", "李卫东", "出席", None],
-        [d22, "16:00", BRANCH, 10, "支委会", "王晓梅", "迟到", None],
-        [d22, "16:00", BRANCH, 10, "支委会", "赵志强", "出席", None],
+        [d4, "16:40", BRANCH, 1, "主题党日", "周建国", "迟到", None, None],
+        [d4, "16:40", BRANCH, 1, "主题党日", "李卫东", "出席", None, None],
+        [d4, "16:40", BRANCH, 1, "主题党日", "王晓梅", "出席", None, None],
+        [d4, "16:40", BRANCH, 1, "主题党日", "赵志强", "缺席", None, None],
+        [d4, "16:40", BRANCH, 1, "主题党日", "孙丽华", "请假", "到市委党校参加预备党员培训", None],
+        # Entered afterwards by the secretary: the 补录人 column names him.
+        [d4, "16:40", BRANCH, 1, "主题党日", "吴海燕", "请假", "在省里参加骨干教师培训", "李卫东"],
+        [d16, "16:00", BRANCH, 4, g2, "赵志强", "出席", None, None],
+        [d16, "16:00", BRANCH, 4, g2, "孙丽华", "出席", None, None],
+        [d16, "16:00", BRANCH, 4, g2, "吴海燕", "请假", "参加县里的教研活动", None],
+        [d16, "16:30", BRANCH, 3, g1, "周建国", "缺席", None, None],
+        [d16, "16:30", BRANCH, 3, g1, "李卫东", "出席", None, None],
+        [d16, "16:30", BRANCH, 3, g1, "王晓梅", "出席", None, None],
+        [d16, "16:30", BRANCH, 3, g1, "刘洋", "迟到", None, None],
+        [d22, "16:00", BRANCH, 10, "支委会", "李卫东", "出席", None, None],
+        [d22, "16:00", BRANCH, 10, "支委会", "王晓梅", "迟到", None, None],
+        [d22, "16:00", BRANCH, 10, "支委会", "赵志强", "出席", None, "李卫东"],
     ]
 
     # 学习: #1 and #3 only (see STUDY), confirmation times as the demo clock read.
