@@ -15,7 +15,7 @@ from storage.models import Role
 _SPACES = re.compile(r"[\u2005\u3000\u00a0\u200b\s]+")
 _MENTION = re.compile(r"[@＠][^\s@＠]+")
 
-BIND_HINT = "你还没有绑定身份。请发送：绑定 姓名 手机后四位（例如：绑定 张三 1234）"
+BIND_HINT = "您还没有绑定身份。请发送：绑定 姓名 手机后四位（例如：绑定 张三 1234）"
 UNKNOWN_HINT = "没听懂“{word}”。发送「帮助」查看可用命令。"
 EMPTY_HINT = "我在。发送「帮助」查看可用命令。"
 

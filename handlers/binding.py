@@ -33,14 +33,14 @@ async def bind(ctx: Context, args: tuple[str, str]) -> Reply:
     platform = PLATFORM_NAMES.get(ctx.msg.platform, ctx.msg.platform)
     if ctx.member is not None:
         branch = ctx.branch.name if ctx.branch else ""
-        return Reply(f"你已绑定为 {ctx.member.name}（{branch}），如需更换请联系管理员。")
+        return Reply(f"您已绑定为 {ctx.member.name}（{branch}），如需更换请联系管理员。")
     s = ctx.session
     since = ctx.now - timedelta(days=1)
     misses = await inbound.count_replies_since(
         s, ctx.msg.platform, ctx.msg.sender_id, since, NO_MATCH
     )
     if misses >= MAX_MISSES_PER_DAY:
-        return Reply("今天核对失败次数过多，请明天再试，或请支部书记帮你绑定。")
+        return Reply("今天核对失败次数过多，请明天再试，或请支部书记帮您绑定。")
     found = [m for m in await members.members_named(s, name) if m.phone.endswith(last4)]
     if not found:
         return Reply(f"{NO_MATCH}，请核对后再试，或联系支部书记。")
@@ -78,7 +78,7 @@ async def bind_group(ctx: Context, branch_name: str) -> Reply:
     if branch is None:
         return Reply(f"没有名为「{branch_name}」的支部，请核对名称（须与花名册一致）。")
     if ctx.role is Role.SECRETARY and ctx.branch is not None and branch.id != ctx.branch.id:
-        return Reply(f"你只能把群绑定到本支部（{ctx.branch.name}）。")
+        return Reply(f"您只能把群绑定到本支部（{ctx.branch.name}）。")
     title = ctx.msg.chat_title or (ctx.group.name if ctx.group else "") or ctx.msg.chat_id
     await groups.upsert_group(s, ctx.msg.platform, ctx.msg.chat_id, title, branch.id)
     return Reply(f"✅ 本群已绑定到「{branch.name}」，今后本支部的提醒会发到这里。")
@@ -89,7 +89,7 @@ COMMANDS = [
         name="绑定",
         role=None,
         usage="绑定 姓名 手机后四位",
-        summary="把本账号绑定到花名册中的你",
+        summary="把本账号绑定到花名册中的您",
         run=bind,
         parse=parse_bind,
     ),

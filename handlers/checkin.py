@@ -55,8 +55,8 @@ async def sign_in(ctx: Context, number: int | None) -> Reply:
 
 def _not_expected(status: str, event: Event) -> str:
     if status not in EXPECTED_STATUSES:
-        return f"{label(event)}是党员的组织生活，你无需签到。"
-    return f"你不在{label(event)}的应到人员之列，无需签到。"
+        return f"{label(event)}是党员的组织生活，您无需签到。"
+    return f"您不在{label(event)}的应到人员之列，无需签到。"
 
 
 async def sign_out(ctx: Context, _: str) -> Reply:
@@ -72,7 +72,7 @@ async def _event_sign_in(ctx: Context, event: Event) -> Reply:
     prior = await events.attendance_of(ctx.session, event.id, member.id)
     if prior is not None and prior.status != AttendanceStatus.LEAVE:
         at = as_utc(prior.at).astimezone(tz)
-        return Reply(f"你已签到过了：{title}，{text.hm(at)}，{prior.status}。")
+        return Reply(f"您已签到过了：{title}，{text.hm(at)}，{prior.status}。")
     late_by = ctx.now - starts
     status = AttendanceStatus.LATE if late_by > LATE_AFTER else AttendanceStatus.PRESENT
     await events.set_attendance(ctx.session, event.id, member.id, status.value, ctx.now)
@@ -114,7 +114,7 @@ async def _daily(ctx: Context, word: str, live: Event | None = None) -> Reply:
         prior = await checkins.checked_in_at(ctx.session, member.id, day, slot.value)
         assert prior is not None
         at = prior.astimezone(ctx.services.clock.tz)
-        return Reply(f"你今天已经{slot.value}签到过了（{text.hm(at)}）。")
+        return Reply(f"您今天已经{slot.value}签到过了（{text.hm(at)}）。")
     if on_time:
         return Reply(f"✅ {slot.value}签到成功 {text.hm(local)}，按时。")
     assert cfg.on_time_by is not None

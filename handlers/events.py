@@ -69,7 +69,7 @@ def meeting_period(kind: str, day: date, tz: ZoneInfo) -> tuple[datetime, dateti
 # ---- which branch a secretary's command is about ------------------------------------------
 
 
-def managed_branch(ctx: Context, refusal: str = "你只能管理本支部的活动。") -> int | Reply:
+def managed_branch(ctx: Context, refusal: str = "您只能管理本支部的活动。") -> int | Reply:
     """In a group bound to a branch, that branch; elsewhere the sender's own. A secretary
     acts on their own branch only; an admin on any (in its group)."""
     member = ctx.require_member()
@@ -142,7 +142,7 @@ async def leave(ctx: Context, args: LeaveArgs) -> Reply:
     assert member.id is not None
     tz = ctx.services.clock.tz
     if member.status not in EXPECTED_STATUSES:
-        return Reply("组织生活只统计党员和预备党员的出勤，你无需请假。")
+        return Reply("组织生活只统计党员和预备党员的出勤，您无需请假。")
     if args.number is not None:
         event = await events.event_by_number(ctx.session, member.branch_id, args.number)
         if event is None:
@@ -153,11 +153,11 @@ async def leave(ctx: Context, args: LeaveArgs) -> Reply:
             return Reply(f"{title(event, tz)} 已结束；如需补假，请联系支部书记。")
         assert event.id is not None
         if not await events.is_expected(ctx.session, event.id, member.id):
-            return Reply(f"你不在{label(event)}的应到人员之列，无需请假。")
+            return Reply(f"您不在{label(event)}的应到人员之列，无需请假。")
     else:
         coming = await events.upcoming_expected(ctx.session, member.id, ctx.now)
         if not coming:
-            return Reply("近期没有需要你参加的活动。")
+            return Reply("近期没有需要您参加的活动。")
         day = local_start(coming[0], tz).date()
         same_day = [e for e in coming if local_start(e, tz).date() == day]
         if len(same_day) > 1:
@@ -170,7 +170,7 @@ async def leave(ctx: Context, args: LeaveArgs) -> Reply:
     what = f"{label(event)} {text.when(local_start(event, tz))}"
     prior = await events.attendance_of(ctx.session, event.id, member.id)
     if prior is not None and prior.status != AttendanceStatus.LEAVE:
-        return Reply(f"你已签到（{prior.status}），无需请假：{what}")
+        return Reply(f"您已签到（{prior.status}），无需请假：{what}")
     await events.set_attendance(
         ctx.session, event.id, member.id, AttendanceStatus.LEAVE.value, ctx.now, args.reason
     )
@@ -252,7 +252,7 @@ async def arrange(ctx: Context, args: NewEvent) -> Reply:
     starts = datetime.combine(args.day, args.at, tz)
     if (refused := check_new_time(ctx, starts)) is not None:
         return refused
-    branch_id = managed_branch(ctx, "你只能为本支部安排活动。")
+    branch_id = managed_branch(ctx, "您只能为本支部安排活动。")
     if isinstance(branch_id, Reply):
         return branch_id
     if (refused := await group_refusal(ctx, branch_id, args)) is not None:

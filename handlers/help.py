@@ -16,7 +16,7 @@ def make_help(commands: Callable[[], list[Command]]) -> Command:
         role = ctx.role
         if role is None:
             return Reply(
-                "你好，我是清风党建助手。\n"
+                "您好，我是清风党建助手。\n"
                 "请先绑定身份：\n"
                 "绑定 姓名 手机后四位\n"
                 "（例如：绑定 张三 1234）"

@@ -141,7 +141,7 @@ async def _tell_leave_takers(ctx: Context, event: Event) -> tuple[list[str], lis
     branch = await members.branch_by_id(ctx.session, event.branch_id)
     body = f"📅 {branch.name if branch else ''}：{title(event, tz)} 已取消"
     body += f"，原因：{event.cancel_reason}。" if event.cancel_reason else "。"
-    body += "\n你为它请的假无需再办。"
+    body += "\n您为它请的假无需再办。"
     payload = Reply(body).to_json()
     now = ctx.now.astimezone(UTC)
     rows, told, untold = [], [], []

@@ -35,7 +35,7 @@ async def test_bind_malformed_shows_usage(chat):
 
 async def test_bound_sender_cannot_bind_again(chat):
     reply = await chat.text("wang", "绑定 新同志 0019")
-    assert reply == "你已绑定为 王党员（县教育局机关党支部），如需更换请联系管理员。"
+    assert reply == "您已绑定为 王党员（县教育局机关党支部），如需更换请联系管理员。"
 
 
 async def test_member_with_an_account_cannot_be_taken_by_another(app, chat):
@@ -61,7 +61,7 @@ async def test_secretary_binds_a_group_to_own_branch(app, chat):
 
 async def test_secretary_cannot_bind_a_group_to_another_branch(app, chat):
     reply = await chat.text("chen", "绑定本群 县教育局机关党支部", chat="wr-new")
-    assert reply == "你只能把群绑定到本支部（县第一中学党支部）。"
+    assert reply == "您只能把群绑定到本支部（县第一中学党支部）。"
     async with app.db.read() as s:
         assert (await s.exec(select(Group).where(Group.chat_id == "wr-new"))).first() is None
 
@@ -83,7 +83,7 @@ async def test_guessing_the_digits_is_stopped_after_five_misses(app, chat, clock
         assert (await chat.text("u-guess", f"绑定 新同志 {digits}")).startswith("没有找到")
     # The sixth try is refused even with the right digits, and binds nothing.
     assert await chat.text("u-guess", "绑定 新同志 0019") == (
-        "今天核对失败次数过多，请明天再试，或请支部书记帮你绑定。"
+        "今天核对失败次数过多，请明天再试，或请支部书记帮您绑定。"
     )
     assert "u-guess" not in await accounts(app, "wecom")
     # Another sender is not affected, and the next day the limit is lifted.

@@ -28,7 +28,7 @@ async def test_sign_in_after_deadline_is_late(app, chat, clock):
 async def test_second_sign_in_same_slot_is_refused_and_writes_nothing(app, chat, clock):
     await chat.say("wang", "签到")
     clock.set(at("2026-12-01 09:00"))
-    assert await chat.text("wang", "签到") == "你今天已经上班签到过了（08:10）。"
+    assert await chat.text("wang", "签到") == "您今天已经上班签到过了（08:10）。"
     assert len(await checkins(app)) == 1
 
 

@@ -331,7 +331,7 @@ def test_meetings_moved_cancelled_and_signed_into_by_number(month: Month) -> Non
 
     assert "记为出席" in t.reply("李卫东", "签到", on="2026-12-04 16:35")
     not_for_masses = t.reply("钱进", "签到", on="2026-12-04 16:45")
-    assert not_for_masses == "主题党日是党员的组织生活，你无需签到。"
+    assert not_for_masses == "主题党日是党员的组织生活，您无需签到。"
     assert "迟到 20 分钟，记为迟到。" in t.reply("周建国", "签到", on="2026-12-04 17:00")
     [absentees] = t.pushes("李卫东", "2026-12-04 17:40")
     assert absentees == (
@@ -382,7 +382,7 @@ def test_meetings_moved_cancelled_and_signed_into_by_number(month: Month) -> Non
 
 def test_daily_check_in_replies(month: Month) -> None:
     t, _ = month
-    assert t.reply("吴海燕", "签到", on="2026-12-01").startswith("你还没有绑定身份。")
+    assert t.reply("吴海燕", "签到", on="2026-12-01").startswith("您还没有绑定身份。")
     assert t.reply("吴海燕", "绑定 吴海燕 0007").startswith("✅ 绑定成功：吴海燕\n")
     assert t.reply("吴海燕", "签到", on="2026-12-07") == "✅ 上班签到成功 08:10，按时。"
     assert t.reply("王晓梅", "签到", on="2026-12-07") == (

@@ -71,7 +71,7 @@ async def test_second_sign_in_is_refused(app, chat, clock):
     await chat.text("liu", "签到")
     clock.set(at("2026-12-04 15:30"))
     reply = await chat.text("liu", "签到")
-    assert reply == "你已签到过了：党课（12月4日(周五) 15:00），14:50，出席。"
+    assert reply == "您已签到过了：党课（12月4日(周五) 15:00），14:50，出席。"
     assert [s for _, s, _ in await attendance(app)] == ["出席"]
 
 
@@ -87,18 +87,18 @@ async def test_leave_for_next_event_then_signing_in_cancels_it(app, chat, clock)
     reply = await chat.text("liu", "签到")
     assert reply == "✅ 签到成功：主题党日（12月4日(周五) 15:00）\n记为出席（已取消请假）。"
     assert await attendance(app) == [(liu, "出席", "")]
-    assert (await chat.text("liu", "请假 有事")).startswith("你已签到（出席），无需请假")
+    assert (await chat.text("liu", "请假 有事")).startswith("您已签到（出席），无需请假")
 
 
 async def test_leave_without_reason_or_event(app, chat):
     assert await chat.text("liu", "请假") == "请写明请假原因。\n用法：请假 [编号] 原因"
     assert await chat.text("liu", "请假 3") == "请写明请假原因。\n用法：请假 [编号] 原因"
-    assert await chat.text("liu", "请假 有事") == "近期没有需要你参加的活动。"
+    assert await chat.text("liu", "请假 有事") == "近期没有需要您参加的活动。"
     assert await chat.text("liu", "请假 7 有事") == (
         "本支部没有编号为 7 的活动，发送「日程」查看编号。"
     )
     assert await chat.text("qian", "请假 有事") == (
-        "组织生活只统计党员和预备党员的出勤，你无需请假。"
+        "组织生活只统计党员和预备党员的出勤，您无需请假。"
     )
     assert await attendance(app) == []
 
@@ -145,7 +145,7 @@ async def test_arrange_refusals_write_nothing(app, chat):
     assert (await chat.text("chen", "安排 党课 2026-12-10 25:00")).startswith("时间格式应为")
     # A secretary in another branch's group cannot arrange for that branch.
     reply = await chat.text("chen", "安排 党课 2026-12-10 16:00", chat="wr-bureau")
-    assert reply == "你只能为本支部安排活动。"
+    assert reply == "您只能为本支部安排活动。"
     async with app.db.read() as s:
         assert (await s.exec(select(Event))).all() == []
 

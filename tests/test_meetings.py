@@ -176,7 +176,7 @@ async def test_reschedule_refusals_change_nothing(app: App, chat: Chat, clock: F
         ("li", "改期 1 2026-12-04 15:00", "主题党日 #1（12月4日(周五) 15:00） 本来就在这个时间。"),
         ("li", "改期 1 2027-01-04 15:00", "1月4日(周一) 15:00 已有一场主题党日（#5）。"),
         ("wang", "改期 1 2026-12-11 15:00", "「改期」仅限支部书记和管理员使用。"),
-        ("chen", "改期 1 2026-12-11 15:00", "你只能管理本支部的活动。"),
+        ("chen", "改期 1 2026-12-11 15:00", "您只能管理本支部的活动。"),
     ]
     for sender, message, expected in cases:
         assert await chat.text(sender, message) == expected, message
@@ -246,7 +246,7 @@ async def test_cancel_tells_those_on_leave_and_withdraws_every_push(
     await app.reminders.tick()
     told = (
         "📅 县教育局机关党支部：主题党日 #1（12月4日(周五) 15:00） 已取消，原因：县里统一组织。\n"
-        "你为它请的假无需再办。"
+        "您为它请的假无需再办。"
     )
     assert sent.to("wang") == [told] and sent.to("sun") == [told]
     assert "#1 " not in await chat.text("wang", "日程")
@@ -281,7 +281,7 @@ async def test_cancel_names_those_it_cannot_reach_and_admins_act_in_the_branch_g
     clock.set(at("2026-12-04 15:30"))  # nobody came to the school's 主题党日
     reply = await chat.text("chen", "补假 新同志 1 出差", chat="wr-school")
     assert reply == "✅ 已补假：新同志 · 主题党日 #1（12月4日(周五) 15:00）\n原因：出差"
-    assert await chat.text("chen", "取消 1", chat="wr-bureau") == "你只能管理本支部的活动。"
+    assert await chat.text("chen", "取消 1", chat="wr-bureau") == "您只能管理本支部的活动。"
     reply = await chat.text("zhou", "取消 1 临时停电", chat="wr-school")
     assert reply == (
         "✅ 已取消：主题党日 #1（12月4日(周五) 15:00）\n原因：临时停电\n"
@@ -367,9 +367,9 @@ async def test_leave_names_the_meeting_or_asks_which_when_two_fall_on_one_day(
         "✅ 已登记请假：党小组会（第二党小组） 12月16日(周三) 16:00（#2）\n原因：家中有事"
     )
     assert await chat.text("sun", "请假 3 有事") == (
-        "你不在党小组会（第一党小组）的应到人员之列，无需请假。"
+        "您不在党小组会（第一党小组）的应到人员之列，无需请假。"
     )
-    assert await chat.text("sun", "请假 4 有事") == "你不在支委会的应到人员之列，无需请假。"
+    assert await chat.text("sun", "请假 4 有事") == "您不在支委会的应到人员之列，无需请假。"
     clock.set(at("2026-12-16 15:30"))
     assert await chat.text("sun", "请假 1 有事") == (
         "党课 #1（12月16日(周三) 14:00） 已结束；如需补假，请联系支部书记。"
@@ -408,16 +408,16 @@ async def test_sign_in_goes_to_the_meeting_the_member_is_expected_at(
         "⚠️ 已签到：支委会（12月16日(周三) 15:00）\n迟到 50 分钟，记为迟到。"
     )
     assert await chat.text("wang", "签到 3") == (
-        "你不在党小组会（第一党小组）的应到人员之列，无需签到。"
+        "您不在党小组会（第一党小组）的应到人员之列，无需签到。"
     )
     assert await chat.text("wang", "签到 9") == (
         "编号 9 的活动现在不在签到时间，发送「日程」查看编号和时间。"
     )
     assert await chat.text("wang", "签到 甲") == "编号应是数字：甲\n用法：签到 [编号]"
     # 群众 are never expected: told so, not "no meeting", with or without daily check-in.
-    assert await chat.text("qian", "签到") == "支委会是党员的组织生活，你无需签到。"
+    assert await chat.text("qian", "签到") == "支委会是党员的组织生活，您无需签到。"
     assert await chat.text("hu", "签到", chat="wr-school") == (
-        "主题党日是党员的组织生活，你无需签到。"
+        "主题党日是党员的组织生活，您无需签到。"
     )
     assert await attendance(app) == [
         ("孙预备", 2, "出席", "", None),

@@ -17,7 +17,7 @@ def test_normalize_strips_mentions_odd_spaces_and_slash():
 
 async def test_aliases_reach_the_same_command(chat):
     assert (await chat.text("wang", "/打卡")).startswith("✅ 上班签到成功")
-    assert (await chat.text("wang", "上班签到")) == "你今天已经上班签到过了（08:10）。"
+    assert (await chat.text("wang", "上班签到")) == "您今天已经上班签到过了（08:10）。"
 
 
 async def test_unknown_word_gets_a_hint_toward_help(chat):
@@ -30,7 +30,7 @@ async def test_bare_mention_gets_a_hint(chat):
 
 async def test_unbound_sender_is_told_how_to_bind_and_nothing_is_written(app, chat):
     reply = await chat.text("stranger", "签到")
-    assert reply == "你还没有绑定身份。请发送：绑定 姓名 手机后四位（例如：绑定 张三 1234）"
+    assert reply == "您还没有绑定身份。请发送：绑定 姓名 手机后四位（例如：绑定 张三 1234）"
     async with app.db.read() as s:
         assert (await s.exec(select(CheckIn))).all() == []
 

@@ -72,7 +72,7 @@ async def test_entering_the_chat_gets_a_welcome_and_other_events_nothing(bot):
     reply = await bot.aibot_reply(enter)
     assert reply == {
         "msgtype": "text",
-        "text": {"content": "你好，我是清风。发送「帮助」查看可用命令。"},
+        "text": {"content": "您好，我是清风。发送「帮助」查看可用命令。"},
     }
     other = {"msgtype": "event", "event": {"eventtype": "feedback_event"}}
     resp = await bot.post_aibot(other)
@@ -97,7 +97,7 @@ async def test_slow_work_answers_at_once_and_finishes_through_response_url(bot, 
     assert reply["stream"] == {
         "id": "msg-slow",
         "finish": True,
-        "content": "处理中…结果稍后发给你。",
+        "content": "处理中…结果稍后发给您。",
     }
     gate.set()
     await bot.wecom.drain()
@@ -113,7 +113,7 @@ async def test_a_slow_callback_retried_gets_one_late_reply(bot, fake):
     payload = aibot_text("msg-twice", "wang", "签到", chatid="wr-0", url=url)
     # WeCom retries a callback it did not hear back from in time.
     answers = [await bot.aibot_reply(payload) for _ in range(2)]
-    assert [a["stream"]["content"] for a in answers] == ["处理中…结果稍后发给你。"] * 2
+    assert [a["stream"]["content"] for a in answers] == ["处理中…结果稍后发给您。"] * 2
     gate.set()
     await bot.wecom.drain()
     signed_in = {"msgtype": "markdown", "markdown": {"content": "✅ 上班签到成功 08:10，按时。"}}

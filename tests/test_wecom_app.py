@@ -68,7 +68,7 @@ async def test_slow_reply_says_working_and_arrives_by_message_send(bot, fake):
     gate = hold_replies(bot)
     resp = await bot.post_app(app_text(7004, "wang", "签到"))
     assert bot.wecom_app.open_xml_reply(await resp.text()).findtext("Content") == (
-        "处理中…结果稍后发给你。"
+        "处理中…结果稍后发给您。"
     )
     gate.set()
     await bot.wecom.drain()

@@ -13,7 +13,7 @@ from bot.platforms.wecom.crypto import CallbackRejected
 log = logging.getLogger(__name__)
 
 NOT_TEXT = "目前只能处理文字消息。发送「帮助」查看可用命令。"
-WELCOME = "你好，我是清风。发送「帮助」查看可用命令。"
+WELCOME = "您好，我是清风。发送「帮助」查看可用命令。"
 
 
 def query(request: web.Request, *names: str) -> list[str]:

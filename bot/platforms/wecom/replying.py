@@ -17,7 +17,7 @@ from bot.messages import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
 
-WORKING = "处理中…结果稍后发给你。"
+WORKING = "处理中…结果稍后发给您。"
 
 Submit = Callable[[IncomingMessage], "asyncio.Future[Reply]"]
 Deliver = Callable[[Reply], Awaitable[None]]
