@@ -22,6 +22,7 @@ from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # imported when serving: the other commands start without it
     from bot.app import App
+    from schedules.rules import BranchShape
 
 T = TypeVar("T")
 
@@ -243,12 +244,12 @@ def calendar_cmd(
     from schedules.rules import plan_year
 
     settings = _settings(config)
-    names = _branch_names(settings)
+    names, shapes = _branches(settings)
     if branch is not None:
         names = [n for n in names if n == branch] or [branch]
     cal = HolidayCalendar(settings.calendar.overrides)
     try:
-        planned = plan_year(settings, cal, year, names)
+        planned = plan_year(settings, cal, year, names, shapes)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if branch is not None:
@@ -261,29 +262,36 @@ def calendar_cmd(
         typer.echo(line)
 
 
-def _branch_names(settings: Settings) -> list[str]:
-    """Branches from the config, plus those in the database when it is there and current."""
+def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
+    """Branches from the config, plus those in the database when it is there and current,
+    with each one's 党小组 and committee from the roster (which meetings it holds)."""
+    from schedules.occurrences import branch_shapes
     from storage import members
     from storage.engine import Database
     from storage.migrate import is_up_to_date
 
     names = [b.name for b in settings.branches] + [g.branch for g in settings.groups if g.branch]
 
-    async def from_db() -> list[str]:
+    async def from_db() -> tuple[list[str], dict[str, BranchShape]]:
         db = Database(settings.database.url)
         try:
             if not await is_up_to_date(db):
-                return []
+                return [], {}
             async with db.read() as s:
-                return [b.name for b in await members.all_branches(s)]
+                branches = await members.all_branches(s)
+                by_id = await branch_shapes(s)
+            shapes = {b.name: by_id[b.id] for b in branches if b.id in by_id}
+            return [b.name for b in branches], shapes
         finally:
             await db.dispose()
 
+    shapes: dict[str, BranchShape] = {}
     try:
-        names += _run(from_db())
+        found, shapes = _run(from_db())
+        names += found
     except Exception:  # no database yet: the config's branches are enough for a calendar
         pass
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(names)), shapes
 
 
 @cli.command("outbox")

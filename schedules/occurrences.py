@@ -25,7 +25,7 @@ from schedules.templates import Templates
 from schedules.worker import SessionOpener
 from storage import groups, members, outbox, reminders
 from storage.engine import Database
-from storage.models import Branch, Event, EventKind, Group, Member, Outbox, StudyTask
+from storage.models import Branch, Event, Group, Member, Outbox, StudyTask
 
 # How far ahead rows are written; rule events are created for this month and the next.
 LOOKAHEAD = timedelta(days=7)
@@ -37,8 +37,17 @@ def _month_start(d: date, plus: int = 0) -> date:
 
 
 def _kind(event: Event) -> str:
-    """A 党小组会 of one group is named with it: 党小组会（第一党小组）预告."""
-    return f"{event.kind}（{event.party_group}）" if event.party_group else event.kind
+    return rules.meeting_label(event.kind, event.party_group)
+
+
+async def branch_shapes(s: AsyncSession) -> dict[int, rules.BranchShape]:
+    """Each branch's 党小组 and committee, as its roster gives them."""
+    groups = await members.party_groups(s)
+    committees = await members.branches_with_committee(s)
+    return {
+        b: rules.BranchShape(tuple(groups.get(b, ())), b in committees)
+        for b in {*groups, *committees}
+    }
 
 
 class Planner:
@@ -102,31 +111,27 @@ class Planner:
         wanted: list[reminders.RuleEvent] = []
         # A branch with 党小组 holds one 党小组会 per group (each expects its own members);
         # one whose roster names no 支委 has no 支委会 (it would expect nobody).
-        party_groups = await members.party_groups(s)
-        committees = await members.branches_with_committee(s)
+        shapes = await branch_shapes(s)
         for month in (_month_start(today), _month_start(today, 1)):
             for branch in branches:
                 assert branch.id is not None
-                for ev in rules.branch_events(
-                    self.settings, branch.name, month.year, month.month, self.calendar
+                shape = shapes.get(branch.id, rules.BranchShape())
+                for ev, g in rules.held_meetings(
+                    self.settings, branch.name, shape, month.year, month.month, self.calendar
                 ):
                     if ev.starts <= now:  # never invent a meeting in the past
-                        continue
-                    if ev.kind == EventKind.COMMITTEE.value and branch.id not in committees:
                         continue
                     period = (
                         datetime.combine(ev.period_start, datetime.min.time(), self.tz),
                         datetime.combine(ev.period_end, datetime.min.time(), self.tz),
                     )
                     key = f"rule:{ev.kind}:{branch.id}:{ev.period}"
-                    by_group = ev.kind == EventKind.GROUP.value
-                    for g in (party_groups.get(branch.id) if by_group else None) or [""]:
-                        wanted.append(
-                            reminders.RuleEvent(
-                                branch.id, ev.kind, ev.starts, ev.place,
-                                f"{key}:{g}" if g else key, period, g,
-                            )
+                    wanted.append(
+                        reminders.RuleEvent(
+                            branch.id, ev.kind, ev.starts, ev.place,
+                            f"{key}:{g}" if g else key, period, g,
                         )
+                    )  # fmt: skip
         await reminders.ensure_rule_events(s, wanted, now)
 
     async def _fan_out(

@@ -375,20 +375,60 @@ def check_settings(settings: Settings) -> None:
             raise ValueError(f"reminders.graduation_dates 里的日期应为 MM-DD：{md}") from None
 
 
+@dataclass(frozen=True)
+class BranchShape:
+    """What of a branch's roster decides which meetings it holds."""
+
+    party_groups: tuple[str, ...] = ()  # 党小组: one 党小组会 each; none: one for the branch
+    committee: bool = False  # a 支委会 expects only the 支委: none named, no 支委会
+
+
+def meeting_label(kind: str, party_group: str) -> str:
+    """A 党小组会 of one group is named with it: 党小组会（第一党小组）."""
+    return f"{kind}（{party_group}）" if party_group else kind
+
+
+def held_meetings(
+    settings: Settings,
+    branch: str,
+    shape: BranchShape,
+    year: int,
+    month: int,
+    calendar: HolidayCalendar,
+) -> list[tuple[RuleEvent, str]]:
+    """The rule meetings the branch holds in the month, each with its 党小组 ("" for all):
+    the same for the planner and `qingfeng calendar`."""
+    out: list[tuple[RuleEvent, str]] = []
+    for ev in branch_events(settings, branch, year, month, calendar):
+        if ev.kind == EventKind.COMMITTEE.value and not shape.committee:
+            continue
+        groups = shape.party_groups if ev.kind == EventKind.GROUP.value else ()
+        out += [(ev, g) for g in groups or ("",)]
+    return out
+
+
 def plan_year(
-    settings: Settings, calendar: HolidayCalendar, year: int, branches: list[str]
+    settings: Settings,
+    calendar: HolidayCalendar,
+    year: int,
+    branches: list[str],
+    shapes: dict[str, BranchShape] | None = None,
 ) -> list[Planned]:
-    """Every reminder of the year: county-wide ones and each branch's meetings, by time."""
+    """Every reminder of the year: county-wide ones and each branch's meetings, by time.
+    `shapes`: each branch's 党小组 and committee as the roster gives them (a branch not in
+    it has neither, as before its roster is imported)."""
     # Next year's 元旦 reminder falls on this year's last working day, and so may the
     # preview of a meeting early in January.
     out = year_reminders(settings, calendar, year) + year_reminders(settings, calendar, year + 1)
     months = [(year, m) for m in range(1, 13)] + [(year + 1, 1)]
     for branch in branches:
+        shape = (shapes or {}).get(branch, BranchShape())
         for y, month in months:
-            for ev in branch_events(settings, branch, y, month, calendar):
-                key = f"rule:{ev.kind}:{branch}:{ev.period}"
+            for ev, group in held_meetings(settings, branch, shape, y, month, calendar):
+                key = f"rule:{ev.kind}:{branch}:{ev.period}" + (f":{group}" if group else "")
+                label = meeting_label(ev.kind, group)
                 out += event_reminders(
-                    key, ev.kind, branch, ev.starts, ev.place, ev.estimated, calendar
+                    key, label, branch, ev.starts, ev.place, ev.estimated, calendar
                 )
     out = [p for p in out if p.due.year == year]
     return sorted(out, key=lambda p: (p.due, p.branch, p.label))

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.clock import FakeClock
 from handlers.roster import import_roster
-from storage import events, outbox, reminders
+from storage import events, members, outbox, reminders
 from storage.models import Attendance, Event, Member
 from tests.conftest import BUREAU, SCHOOL, Chat, at, branch_id, member_id
 from tests.recording_transport import RecordingTransport
@@ -519,3 +519,25 @@ async def test_no_meeting_is_created_twice_in_its_period_after_a_move(
     kinds = [(m[1], m[3][:2]) for m in await meetings(app, BUREAU) if m[1] == "支委会"]
     assert kinds == [("支委会", "01"), ("支委会", "01")]
     assert len(await meetings(app, BUREAU)) == 9
+
+
+async def test_calendar_lists_the_meetings_the_planner_makes(app: App, clock: FakeClock) -> None:
+    """`qingfeng calendar` and the planner agree: a 党小组会 per 党小组, 支委会 only where
+    the roster names a committee (the test roster: 机关 has both, 一中 neither)."""
+    from schedules.occurrences import branch_shapes
+    from schedules.rules import plan_year
+
+    async with app.db.read() as s:
+        by_id = await branch_shapes(s)
+        names = {b.id: b.name for b in await members.all_branches(s)}
+    shapes = {names[b]: shape for b, shape in by_id.items()}
+    planned = plan_year(app.settings, app.calendar, 2027, [BUREAU, SCHOOL], shapes)
+    march = {(p.branch, p.label) for p in planned if p.due.month == 3 and "预告" in p.label}
+    assert {label for branch, label in march if branch == BUREAU} == {
+        "主题党日预告",
+        "支委会预告",
+        "党小组会（第一党小组）预告",
+        "党小组会（第二党小组）预告",
+    }
+    school = {label for branch, label in march if branch == SCHOOL}
+    assert school == {"主题党日预告", "党小组会预告"}

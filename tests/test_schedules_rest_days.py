@@ -287,7 +287,7 @@ def test_cli_calendar_lists_nothing_on_a_rest_day(tmp_path: Path, year: int) -> 
     assert result.exit_code == 0, result.output
     cal = HolidayCalendar()
     dated = [line for line in result.output.splitlines() if line[:4] == str(year)]
-    assert len(dated) > 150
+    assert len(dated) > 100  # no roster here: no 支委会 (see rules.BranchShape)
     assert [line for line in dated if not cal.is_workday(date.fromisoformat(line[:10]))] == []
     if year == 2027:
         out = result.output
