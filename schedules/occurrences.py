@@ -91,6 +91,7 @@ class Planner:
                     starts,
                     event.place,
                     calendar=self.calendar,
+                    number=event.number,
                 ):
                     if low <= p.due <= high:
                         ref = {"event_id": event.id} if p.kind == "absentees" else None
@@ -235,7 +236,7 @@ class Planner:
         on_leave = "、".join(f"{m.name}（{why}）" if why else m.name for m, why in leaves)
         starts = as_utc(event.starts_at).astimezone(self.tz)
         name = branch.name if branch else ""
-        fields = rules.event_fields(_kind(event), name, starts, event.place)
+        fields = rules.event_fields(_kind(event), name, starts, event.place, event.number)
         body = self.templates.render(
             "absentees",
             **fields,

@@ -201,9 +201,13 @@ def branch_events(
     return out
 
 
-def event_fields(kind: str, branch: str, starts: datetime, place: str) -> dict[str, object]:
+def event_fields(
+    kind: str, branch: str, starts: datetime, place: str, number: int | None = None
+) -> dict[str, object]:
+    """`number`: the meeting's 编号, for 「请假 编号 原因」 (the calendar has none yet)."""
     return {
         "kind": kind,
+        "number": number if number is not None else "编号",
         "branch": branch,
         "date": text.day(starts.date()),
         "time": text.hm(starts),
@@ -232,13 +236,14 @@ def event_reminders(
     place: str,
     estimated: bool = False,
     calendar: HolidayCalendar | None = None,
+    number: int | None = None,
 ) -> list[Planned]:
     """An event's preview (3 days before, 09:00), day-of (08:00), sign-in open, absentees.
 
     The preview moves off rest days (no push on 1 January or during 春节); the others
     belong to the event's own day. Pass the app's `calendar` so the config's
     [[calendar.overrides]] count; without one the official data and estimates are used."""
-    fields = event_fields(kind, branch, starts, place)
+    fields = event_fields(kind, branch, starts, place, number)
     tz = starts.tzinfo
     cal = calendar if calendar is not None else _official_calendar()
     preview = datetime.combine(preview_day(starts.date(), cal), MORNING_AT, tz)

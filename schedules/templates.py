@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-_EVENT = frozenset({"kind", "branch", "date", "time", "place", "opens", "closes"})
+_EVENT = frozenset({"kind", "number", "branch", "date", "time", "place", "opens", "closes"})
 _HOLIDAY = frozenset({"holiday", "rest_from", "year"})
 
 # Every template the bot uses, with the fields it may contain.

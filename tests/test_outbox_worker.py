@@ -68,6 +68,9 @@ async def test_theme_day_rule_creates_the_event_and_its_reminders(
     previews = [s for s in sent.sent if s.text.startswith("📅 主题党日预告")]
     assert sorted(s.to for s in previews) == ["wr-bureau", "wr-school"]
     assert "12月4日(周五) 15:00" in previews[0].text
+    # Each branch numbers its meetings; the preview says how to ask leave for this one.
+    assert all(p.text.startswith("📅 主题党日预告（#1）") for p in previews)
+    assert all("有事请提前发「请假 1 原因」。" in p.text for p in previews)
     clock.set(at("2026-12-04 08:00"))
     await app.reminders.tick()
     clock.set(at("2026-12-04 14:30"))
