@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,22 @@ COMMITTEE_YES, COMMITTEE_NO = ("是", "委员"), ("否", "")
 _POST = re.compile(r"\S{0,8}(书记|委员)")
 ACCOUNT_COLUMNS = {"企业微信账号": "wecom", "钉钉账号": "dingtalk"}
 _PHONE = re.compile(r"1\d{10}")
+# Wordings seen in real rosters (组织部 forms, HR exports) for the values we store.
+STATUS_ALIASES = {
+    "中共党员": Status.MEMBER,
+    "正式党员": Status.MEMBER,
+    "中共正式党员": Status.MEMBER,
+    "中共预备党员": Status.PROBATIONARY,
+}
+ROLE_ALIASES = {
+    "支部书记": Role.SECRETARY,
+    "党支部书记": Role.SECRETARY,
+    "普通成员": Role.MEMBER,
+    "党员": Role.MEMBER,
+    "系统管理员": Role.ADMIN,
+}
+# How far down a title and notes above the header may reach.
+_HEADER_SEARCH_ROWS = 10
 
 
 class RosterError(Exception):
@@ -71,10 +88,16 @@ def read_table(path: Path) -> list[list[str]]:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
             raise RosterError([f"无法打开 Excel 文件：{type(exc).__name__}"]) from None
-        ws = wb.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        sheets = [
+            [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            for ws in wb.worksheets
+        ]
         wb.close()
-        return rows
+        # An instructions sheet may come first: take the first sheet that has the header.
+        for rows in sheets:
+            if _header_index(rows) is not None:
+                return rows
+        return sheets[0] if sheets else []
     if suffix == ".csv":
         raw = path.read_bytes()
         for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves GB18030
@@ -89,23 +112,60 @@ def read_table(path: Path) -> list[list[str]]:
     raise RosterError([f"只支持 .xlsx 和 .csv 文件：{path.name}"])
 
 
+def _header_index(table: list[list[str]]) -> int | None:
+    """The row holding the column names: a title row or notes may stand above it."""
+    for i, cells in enumerate(table[:_HEADER_SEARCH_ROWS]):
+        names = {c.strip() for c in cells}
+        if "姓名" in names and "手机" in names:
+            return i
+    return None
+
+
+def normalize_phone(text: str) -> str:
+    """Digits of a mainland mobile number: full-width digits, +86/86-, spaces, dashes dropped."""
+    plain = unicodedata.normalize("NFKC", text)  # full-width ０-９ and ＋ become ASCII
+    plain = re.sub(r"[\s\-()（）.]", "", plain)
+    for prefix in ("+86", "0086", "86"):
+        if plain.startswith(prefix) and len(plain) == len(prefix) + 11:
+            return plain[len(prefix) :]
+    return plain
+
+
+def _phone_problem(raw: str, digits: str) -> str:
+    """Say what was read, so a stray character or a missing digit is easy to spot."""
+    if not raw:
+        return "手机为空，应为 11 位手机号"
+    found = re.sub(r"\D", "", digits)
+    if not found:
+        return f"手机“{raw}”应为 11 位手机号（其中没有数字）"
+    if len(found) == 11 and found == digits:
+        return f"手机“{raw}”应为 11 位手机号（须以 1 开头）"
+    return f"手机“{raw}”应为 11 位手机号（读到 {len(found)} 位数字：{found}）"
+
+
 def parse_rows(table: list[list[str]]) -> list[RosterRow]:
     """Validate every row; raise RosterError listing all the bad ones."""
-    if not table:
+    if not any(any(cells) for cells in table):
         raise RosterError(["文件是空的"])
-    header = [h.strip() for h in table[0]]
+    start = _header_index(table)
+    if start is None:
+        start = next(i for i, cells in enumerate(table) if any(cells))
+    header = [h.strip() for h in table[start]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         optional = "、".join(c for c in COLUMNS if c not in REQUIRED)
         raise RosterError(
-            [f"第 1 行缺少列：{'、'.join(missing)}（须有 {'、'.join(REQUIRED)}，可有 {optional}）"]
+            [
+                f"第 {start + 1} 行缺少列：{'、'.join(missing)}"
+                f"（须有 {'、'.join(REQUIRED)}，可有 {optional}）"
+            ]
         )
     idx = {name: header.index(name) for name in COLUMNS if name in header}
     problems: list[str] = []
     rows: list[RosterRow] = []
     seen_phone: dict[str, int] = {}
     seen_account: dict[tuple[str, str], int] = {}
-    for line, cells in enumerate(table[1:], start=2):
+    for line, cells in enumerate(table[start + 1 :], start=start + 2):
         if not any(cells):
             continue
 
@@ -125,19 +185,19 @@ def parse_rows(table: list[list[str]]) -> list[RosterRow]:
             errs.append("支部名过长")
         status_text = get("身份")
         try:
-            status = Status(status_text)
+            status = STATUS_ALIASES.get(status_text) or Status(status_text)
         except ValueError:
             errs.append(f"身份“{status_text}”应为 党员、预备党员 或 群众")
             status = Status.MASSES
         role_text = get("角色") or Role.MEMBER.value
         try:
-            role = Role(role_text)
+            role = ROLE_ALIASES.get(role_text) or Role(role_text)
         except ValueError:
             errs.append(f"角色“{role_text}”应为 成员、书记 或 管理员")
             role = Role.MEMBER
-        phone = re.sub(r"[\s-]", "", get("手机"))
+        phone = normalize_phone(get("手机"))
         if not _PHONE.fullmatch(phone):
-            errs.append(f"手机“{get('手机')}”应为 11 位手机号")
+            errs.append(_phone_problem(get("手机"), phone))
         elif phone in seen_phone:
             errs.append(f"手机与第 {seen_phone[phone]} 行重复")
         else:

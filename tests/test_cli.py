@@ -57,7 +57,8 @@ def test_bad_roster_exits_nonzero_listing_rows(tmp_path):
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "花名册有 1 处错误，未导入任何人员：",
-        "第 2 行：身份“团员”应为 党员、预备党员 或 群众；手机“123”应为 11 位手机号",
+        "第 2 行：身份“团员”应为 党员、预备党员 或 群众；"
+        "手机“123”应为 11 位手机号（读到 3 位数字：123）",
     ]
 
 
