@@ -59,6 +59,30 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def _require_db(settings: Settings) -> None:
+    """Stop with one line when the database is missing, empty or behind the code.
+
+    Asked before a command touches the tables: otherwise the operator sees SQLAlchemy's
+    traceback, and SQLite would create a stray empty file behind a mistyped path."""
+    from storage.checks import schema_state, sqlite_file_missing
+
+    url = settings.database.url
+    try:
+        state = _run(schema_state(url))
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise _fail(f"连不上数据库：{problem}（请检查配置里的 [database] url）") from None
+    if state == "missing":
+        raise _fail(
+            f"找不到数据库文件 {sqlite_file_missing(url)}，"
+            "请先运行 qingfeng db upgrade（或检查配置里的 [database] url）"
+        )
+    if state == "empty":
+        raise _fail("数据库还没有初始化，请先运行 qingfeng db upgrade")
+    if state == "old":
+        raise _fail("数据库结构不是最新，请先运行 qingfeng db upgrade")
+
+
 @cli.command()
 def init(
     path: Annotated[Path, typer.Argument(help="写到哪个文件")] = Path("qingfeng.toml"),
@@ -110,6 +134,7 @@ def roster_import(
     settings = _settings(config)
     if not file.exists():
         raise _fail(f"找不到文件 {file}")
+    _require_db(settings)
 
     async def go() -> Any:
         db = Database(settings.database.url)
@@ -137,6 +162,7 @@ def roster_export(
     from storage.engine import Database
 
     settings = _settings(config)
+    _require_db(settings)
 
     async def go() -> int:
         db = Database(settings.database.url)
@@ -267,6 +293,7 @@ def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
     with each one's 党小组 and committee from the roster (which meetings it holds)."""
     from schedules.occurrences import branch_shapes
     from storage import members
+    from storage.checks import sqlite_file_missing
     from storage.engine import Database
     from storage.migrate import is_up_to_date
 
@@ -286,6 +313,8 @@ def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
             await db.dispose()
 
     shapes: dict[str, BranchShape] = {}
+    if sqlite_file_missing(settings.database.url) is not None:
+        return list(dict.fromkeys(names)), shapes  # connecting would create an empty file
     try:
         found, shapes = _run(from_db())
         names += found
@@ -306,6 +335,7 @@ def outbox_cmd(
     from storage.engine import Database
 
     settings = _settings(config)
+    _require_db(settings)
 
     async def go() -> list[str]:
         db = Database(settings.database.url)
@@ -348,6 +378,7 @@ def summary(
             when = datetime.strptime(at, "%Y-%m-%d %H:%M")
         except ValueError:
             raise _fail("--at 的格式应为 'YYYY-MM-DD HH:MM'") from None
+    _require_db(settings)
     try:
         text, body = _run(run_summary(settings, period, branch, xlsx is not None, when))
     except ValueError as exc:
@@ -366,6 +397,9 @@ def backup(
     from storage.backup import BackupError, backup_database
 
     settings = _settings(config)
+    if not file.parent.is_dir():
+        raise _fail(f"目录 {file.parent} 不存在，请先创建它（mkdir -p {file.parent}）")
+    _require_db(settings)
     try:
         size = backup_database(settings.database.url, file)
     except BackupError as exc:
@@ -375,7 +409,16 @@ def backup(
 
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    cli()
+    try:
+        cli()
+    except Exception as exc:  # the last net: an operator gets one line, not a traceback
+        if os.environ.get("QINGFENG_DEBUG"):
+            raise
+        typer.echo(
+            f"出错了：{type(exc).__name__}: {exc}（设置环境变量 QINGFENG_DEBUG=1 可看详细信息）",
+            err=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -414,6 +414,7 @@ def load_settings(
             raise ConfigError(f"配置文件 {file} 格式错误: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"配置文件 {file} 不是 UTF-8 编码") from exc
+        _anchor_sqlite_path(data, file.parent)
     data.update(overrides)
     try:
         data = _merged(data, _from_environment(env))
@@ -423,6 +424,25 @@ def load_settings(
         # One line per error, each complete on its own (journalctl shows lines apart).
         lines = (f"配置错误{where}：{line}" for line in _describe(exc).splitlines())
         raise ConfigError("\n".join(lines)) from None
+
+
+_SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+def _anchor_sqlite_path(data: dict[str, Any], folder: Path) -> None:
+    """A relative SQLite path written in the file is taken from the file's folder.
+
+    Read against the current directory it would depend on where the operator happens to
+    run `qingfeng` from, and a stray empty database would be created there."""
+    section = data.get("database")
+    url = section.get("url") if isinstance(section, dict) else None
+    if not isinstance(url, str) or not url.startswith(_SQLITE_PREFIX):
+        return
+    path, _, query = url[len(_SQLITE_PREFIX) :].partition("?")
+    if not path or path == ":memory:" or Path(path).is_absolute():
+        return
+    anchored = (folder / path).resolve()
+    section["url"] = _SQLITE_PREFIX + str(anchored) + (f"?{query}" if query else "")
 
 
 def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
