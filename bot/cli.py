@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -36,6 +36,10 @@ db_cli = typer.Typer(help="数据库结构。", no_args_is_help=True)
 roster_cli = typer.Typer(help="花名册导入导出。", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(roster_cli, name="roster")
+member_cli = typer.Typer(help="人员：查看、离开、调动、解绑。", no_args_is_help=True)
+branch_cli = typer.Typer(help="支部：查看、改名、合并、删除。", no_args_is_help=True)
+cli.add_typer(member_cli, name="member")
+cli.add_typer(branch_cli, name="branch")
 
 ConfigOpt = Annotated[
     str | None,
@@ -405,6 +409,154 @@ def backup(
     except BackupError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"已备份到 {file}（{size / 1024:.0f} KB）")
+
+
+def _operate(config: str | None, change: Callable[[Any], Awaitable[T]], *, write: bool) -> T:
+    """Run one storage change in one transaction; operator mistakes become one line."""
+    from storage.branches import OperatorError
+    from storage.engine import Database
+
+    settings = _settings(config)
+
+    async def go() -> T:
+        db = Database(settings.database.url)
+        try:
+            async with db.write() if write else db.read() as s:
+                return await change(s)
+        finally:
+            await db.dispose()
+
+    try:
+        return _run(go())
+    except OperatorError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # a missing or old database: one line, not a traceback
+        raise _fail(
+            f"数据库操作失败：{type(exc).__name__}（数据库是否存在？先运行 qingfeng db upgrade？）"
+        ) from None
+
+
+@member_cli.command("list")
+def member_list(
+    unbound: Annotated[
+        bool, typer.Option("--unbound", help="只列出未绑定企业微信/钉钉的人")
+    ] = False,
+    branch: Annotated[str | None, typer.Option("--branch", help="只看这个支部")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """列出在册人员（已离开的不列出）。"""
+    from storage import branches as ops
+
+    async def change(s: Any) -> list[ops.MemberRow]:
+        branch_id = (await ops.branch_named(s, branch)).id if branch else None
+        return await ops.member_rows(s, branch_id, unbound=unbound)
+
+    rows = _operate(config, change, write=False)
+    for r in rows:
+        bound = "、".join(ops.PLATFORM_NAMES[p] for p in r.platforms) or "未绑定"
+        m = r.member
+        typer.echo(f"{m.name}\t{m.phone}\t{r.branch}\t{m.status}\t{m.role}\t{bound}")
+    what = "未绑定的人员" if unbound else "人员"
+    typer.echo(f"共 {len(rows)} 名{what}。")
+
+
+@member_cli.command("leave")
+def member_leave(
+    phone: Annotated[str, typer.Argument(help="手机号")], config: ConfigOpt = None
+) -> None:
+    """人员离开：保留历史记录，不再统计和提醒，解除其账号绑定。"""
+    from storage import branches as ops
+
+    m = _operate(config, lambda s: ops.leave(s, phone), write=True)
+    typer.echo(f"{m.name}（{m.phone}）已设为离开：历史记录保留，不再统计，账号绑定已解除。")
+
+
+@member_cli.command("move")
+def member_move(
+    phone: Annotated[str, typer.Argument(help="手机号")],
+    branch: Annotated[str, typer.Argument(help="调入的支部")],
+    config: ConfigOpt = None,
+) -> None:
+    """把人员调到另一个支部。"""
+    from storage import branches as ops
+
+    m, old = _operate(config, lambda s: ops.move(s, phone, branch), write=True)
+    typer.echo(f"{m.name} 已从 {old} 调到 {branch}。")
+
+
+@member_cli.command("unbind")
+def member_unbind(
+    phone: Annotated[str, typer.Argument(help="手机号")],
+    platform: Annotated[str, typer.Option("--platform", help="wecom 或 dingtalk")],
+    config: ConfigOpt = None,
+) -> None:
+    """解除人员在企业微信或钉钉上的账号绑定（可重新绑定）。"""
+    from storage import branches as ops
+
+    m = _operate(config, lambda s: ops.unbind(s, phone, platform), write=True)
+    typer.echo(f"已解除 {m.name} 的{ops.PLATFORM_NAMES[platform]}账号绑定。")
+
+
+@branch_cli.command("list")
+def branch_list(config: ConfigOpt = None) -> None:
+    """列出支部及人数、未绑定人数、群数。"""
+    from storage import branches as ops
+
+    rows = _operate(config, ops.branch_counts, write=False)
+    for r in rows:
+        typer.echo(f"{r.branch.name}\t{r.members} 人（未绑定 {r.unbound}）\t{r.groups} 个群")
+    typer.echo(f"共 {len(rows)} 个支部。")
+
+
+@branch_cli.command("rename")
+def branch_rename(
+    old: Annotated[str, typer.Argument(help="原名称")],
+    new: Annotated[str, typer.Argument(help="新名称")],
+    config: ConfigOpt = None,
+) -> None:
+    """支部改名（人员、群、会议都跟着走）。"""
+    from storage import branches as ops
+
+    settings = _settings(config)
+    _operate(config, lambda s: ops.rename(s, old, new), write=True)
+    typer.echo(f"支部已改名：{old} → {new}")
+    # The config is synced in at start-up: an old name left there would come back.
+    if any(b.name == old for b in settings.branches) or any(
+        g.branch == old for g in settings.groups
+    ):
+        typer.echo(f"请同时把配置文件里的“{old}”改为“{new}”，否则下次启动会重新建出旧支部。")
+
+
+@branch_cli.command("merge")
+def branch_merge(
+    source: Annotated[str, typer.Argument(help="被合并的支部（合并后删除）")],
+    target: Annotated[str, typer.Argument(help="并入的支部")],
+    config: ConfigOpt = None,
+) -> None:
+    """把一个支部的人员、群、会议、学习任务并入另一个支部，并删除前者。"""
+    from storage import branches as ops
+
+    settings = _settings(config)
+    r = _operate(config, lambda s: ops.merge(s, source, target), write=True)
+    typer.echo(
+        f"已把 {source} 并入 {target}：人员 {r.members}、群 {r.groups}、"
+        f"会议 {r.events}、学习任务 {r.tasks}；{source} 已删除。"
+    )
+    if any(b.name == source for b in settings.branches) or any(
+        g.branch == source for g in settings.groups
+    ):
+        typer.echo(f"请同时把配置文件里的“{source}”改为“{target}”，否则下次启动会重新建出它。")
+
+
+@branch_cli.command("remove")
+def branch_remove(
+    name: Annotated[str, typer.Argument(help="支部名称")], config: ConfigOpt = None
+) -> None:
+    """删除一个空支部（没有人员、群、会议时才可以）。"""
+    from storage import branches as ops
+
+    _operate(config, lambda s: ops.remove(s, name), write=True)
+    typer.echo(f"支部“{name}”已删除。")
 
 
 def main() -> None:

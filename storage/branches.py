@@ -1,0 +1,241 @@
+"""The operator's changes to people and branches (qingfeng member …, qingfeng branch …).
+
+Each function either makes the whole change or raises OperatorError with one Chinese line
+for the operator, naming close matches when a name or phone is not known.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import members
+from storage.models import Account, Branch, Event, Group, Member, StudyTask
+
+# The platforms a person binds to be reached; "console" and the like do not count.
+REAL_PLATFORMS = ("wecom", "dingtalk")
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+
+
+class OperatorError(ValueError):
+    """An operator mistake; the message is one Chinese line, shown as is."""
+
+
+def close_matches(word: str, choices: Iterable[str]) -> str:
+    """'（您是不是要写：甲、乙？）', or '' when nothing is close."""
+    found = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return f"（您是不是要写：{'、'.join(found)}？）" if found else ""
+
+
+async def branch_named(s: AsyncSession, name: str) -> Branch:
+    branch = await members.branch_by_name(s, name)
+    if branch is None:
+        names = [b.name for b in await members.all_branches(s)]
+        raise OperatorError(f"没有叫“{name}”的支部。{close_matches(name, names)}")
+    return branch
+
+
+async def member_with_phone(s: AsyncSession, phone: str) -> Member:
+    phone = phone.strip().replace(" ", "").replace("-", "")
+    member = await members.member_by_phone(s, phone)
+    if member is None:
+        phones = (await s.exec(select(Member.phone))).all()
+        raise OperatorError(f"没有手机号为 {phone} 的人员。{close_matches(phone, phones)}")
+    return member
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member: Member
+    branch: str
+    platforms: tuple[str, ...]  # the real platforms bound, e.g. ("wecom",)
+
+
+async def member_rows(
+    s: AsyncSession, branch_id: int | None = None, *, unbound: bool = False
+) -> list[MemberRow]:
+    """Active members (of one branch, or all), each with the platforms they have bound."""
+    stmt = (
+        select(Member, Branch)
+        .join(Branch, col(Branch.id) == Member.branch_id)
+        .where(Member.active)
+        .order_by(col(Branch.id), col(Member.id))
+    )
+    if branch_id is not None:
+        stmt = stmt.where(Member.branch_id == branch_id)
+    pairs = (await s.exec(stmt)).all()
+    ids = [m.id for m, _ in pairs if m.id is not None]
+    bound: dict[int, set[str]] = {}
+    if ids:
+        acc = select(Account.member_id, Account.platform).where(
+            col(Account.member_id).in_(ids), col(Account.platform).in_(REAL_PLATFORMS)
+        )
+        for mid, platform in (await s.exec(acc)).all():
+            bound.setdefault(mid, set()).add(platform)
+    rows = []
+    for m, b in pairs:
+        have = tuple(p for p in REAL_PLATFORMS if p in bound.get(m.id or 0, set()))
+        if unbound and have:
+            continue
+        rows.append(MemberRow(m, b.name, have))
+    return rows
+
+
+async def _unbind_all(s: AsyncSession, member_id: int, platforms: Sequence[str]) -> int:
+    stmt = delete(Account).where(
+        col(Account.member_id) == member_id, col(Account.platform).in_(platforms)
+    )
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def leave(s: AsyncSession, phone: str) -> Member:
+    """Inactive: kept in history, no longer expected; every account unbound so the
+    platform identity can be bound by someone else."""
+    member = await member_with_phone(s, phone)
+    if not member.active:
+        raise OperatorError(f"{member.name}（{member.phone}）已经是离开状态。")
+    assert member.id is not None
+    await _unbind_all(s, member.id, [a.platform for a in await _accounts(s, member.id)])
+    member.active = False
+    member.updated_at = datetime.now(UTC)
+    s.add(member)
+    await s.flush()
+    return member
+
+
+async def _accounts(s: AsyncSession, member_id: int) -> Sequence[Account]:
+    return (await s.exec(select(Account).where(Account.member_id == member_id))).all()
+
+
+async def move(s: AsyncSession, phone: str, branch_name: str) -> tuple[Member, str]:
+    """Into another branch; returns the member and the old branch's name."""
+    member = await member_with_phone(s, phone)
+    target = await branch_named(s, branch_name)
+    old = await members.branch_by_id(s, member.branch_id)
+    assert old is not None and target.id is not None
+    if old.id == target.id:
+        raise OperatorError(f"{member.name} 已经在 {target.name}。")
+    member.branch_id = target.id
+    member.updated_at = datetime.now(UTC)
+    s.add(member)
+    await s.flush()
+    return member, old.name
+
+
+async def unbind(s: AsyncSession, phone: str, platform: str) -> Member:
+    if platform not in REAL_PLATFORMS:
+        raise OperatorError(f"平台应为 wecom（企业微信）或 dingtalk（钉钉），不是“{platform}”。")
+    member = await member_with_phone(s, phone)
+    assert member.id is not None
+    if not await _unbind_all(s, member.id, [platform]):
+        raise OperatorError(f"{member.name} 没有绑定{PLATFORM_NAMES[platform]}账号。")
+    await s.flush()
+    return member
+
+
+@dataclass(frozen=True)
+class BranchCount:
+    branch: Branch
+    members: int  # active
+    unbound: int  # active, no WeCom or DingTalk account
+    groups: int
+
+
+async def branch_counts(s: AsyncSession) -> list[BranchCount]:
+    rows = await member_rows(s)
+    groups = dict(
+        (
+            await s.exec(
+                select(Group.branch_id, func.count())
+                .where(col(Group.branch_id).is_not(None))
+                .group_by(col(Group.branch_id))
+            )
+        ).all()
+    )
+    out = []
+    for b in await members.all_branches(s):
+        mine = [r for r in rows if r.member.branch_id == b.id]
+        out.append(
+            BranchCount(b, len(mine), sum(1 for r in mine if not r.platforms), groups.get(b.id, 0))
+        )
+    return out
+
+
+async def rename(s: AsyncSession, old: str, new: str) -> Branch:
+    branch = await branch_named(s, old)
+    new = new.strip()
+    if not new:
+        raise OperatorError("新名称不能为空。")
+    if len(new) > 100:
+        raise OperatorError("支部名称最长 100 字。")
+    if await members.branch_by_name(s, new) is not None:
+        raise OperatorError(f"已有叫“{new}”的支部；要合并请用 qingfeng branch merge {old} {new}")
+    branch.name = new
+    s.add(branch)
+    await s.flush()
+    return branch
+
+
+@dataclass(frozen=True)
+class Merged:
+    members: int
+    groups: int
+    events: int
+    tasks: int
+
+
+async def merge(s: AsyncSession, source: str, target: str) -> Merged:
+    """Everything of `source` into `target`, then `source` removed."""
+    src = await branch_named(s, source)
+    dst = await branch_named(s, target)
+    if src.id == dst.id:
+        raise OperatorError("不能把支部合并到它自己。")
+    # Meeting numbers are per branch: the moved meetings follow the target's numbers.
+    start = (
+        await s.exec(
+            select(func.coalesce(func.max(Event.number), 0)).where(Event.branch_id == dst.id)
+        )
+    ).one()
+    moved = (
+        await s.exec(
+            select(Event)
+            .where(Event.branch_id == src.id)
+            .order_by(col(Event.number), col(Event.id))
+        )
+    ).all()
+    for i, event in enumerate(moved, start=int(start) + 1):
+        event.branch_id, event.number = dst.id, (i if event.number is not None else None)
+        s.add(event)
+    await s.flush()
+    counts = []
+    for model in (Member, Group, StudyTask):
+        stmt = update(model).where(col(model.branch_id) == src.id).values(branch_id=dst.id)
+        counts.append(int((await s.exec(stmt)).rowcount or 0))  # type: ignore[call-overload]
+    await s.delete(src)
+    await s.flush()
+    return Merged(counts[0], counts[1], len(moved), counts[2])
+
+
+async def remove(s: AsyncSession, name: str) -> None:
+    """Only an empty branch: history (left members, meetings) keeps a branch."""
+    branch = await branch_named(s, name)
+    held = []
+    for label, model in (("人员", Member), ("群", Group), ("会议", Event), ("学习任务", StudyTask)):
+        stmt = select(func.count()).select_from(model).where(model.branch_id == branch.id)
+        n = (await s.exec(stmt)).one()
+        if n:
+            held.append(f"{n} 个{label}" if label != "人员" else f"{n} 名人员（含已离开的）")
+    if held:
+        raise OperatorError(
+            f"支部“{name}”还有{'、'.join(held)}，不能删除；"
+            "可用 qingfeng branch merge 合并到其他支部。"
+        )
+    await s.delete(branch)
+    await s.flush()

@@ -1,0 +1,142 @@
+"""qingfeng member … and qingfeng branch …: the operator's changes, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import cli
+from bot.clock import SystemClock
+from handlers.roster import import_roster
+from storage import members
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import Event, Group
+from tests.conftest import BUREAU, ROSTER, SCHOOL
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    db_path = tmp_path / "q.db"
+    path = tmp_path / "qingfeng.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n\n'
+        f'[[groups]]\nname = "一中群"\nbranch = "{SCHOOL}"\nplatform = "wecom"\nchat_id = "wr-s"\n',
+        encoding="utf-8",
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+
+    async def setup() -> None:
+        db = Database(f"sqlite+aiosqlite:///{db_path}")
+        await upgrade(db)
+        await import_roster(db, roster, SystemClock().now())
+        async with db.write() as s:
+            school = await members.branch_by_name(s, SCHOOL)
+            assert school is not None
+            s.add(Group(name="一中群", platform="wecom", chat_id="wr-s", branch_id=school.id))
+            s.add(Event(branch_id=school.id, number=1, kind="党课", starts_at=SystemClock().now()))
+        await db.dispose()
+
+    asyncio.run(setup())
+    return path
+
+
+def run(config: Path, *args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, [*args, "--config", str(config)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    return r.exit_code, r.output
+
+
+def test_member_list_all_unbound_and_by_branch(config: Path) -> None:
+    code, out = run(config, "member", "list")
+    assert code == 0 and "共 8 名人员。" in out
+    code, out = run(config, "member", "list", "--unbound")
+    assert code == 0
+    assert "新同志" in out and "李书记" not in out and "共 1 名未绑定的人员。" in out
+    code, out = run(config, "member", "list", "--branch", SCHOOL)
+    assert "共 3 名人员。" in out and "刘老师\t13900000012" in out and "企业微信、钉钉" in out
+
+
+def test_unknown_branch_and_phone_name_close_matches(config: Path) -> None:
+    code, out = run(config, "member", "list", "--branch", "县第一中学支部")
+    assert code == 1
+    assert out.strip() == f"没有叫“县第一中学支部”的支部。（您是不是要写：{SCHOOL}？）"
+    code, out = run(config, "member", "leave", "13900000013")
+    assert code == 1 and "没有手机号为 13900000013 的人员" in out and "13900000012" in out
+    assert "Traceback" not in out
+
+
+def test_leave_keeps_history_and_unbinds(config: Path) -> None:
+    code, out = run(config, "member", "leave", "13900000012")
+    assert code == 0 and "刘老师（13900000012）已设为离开" in out
+    _, out = run(config, "member", "list", "--branch", SCHOOL)
+    assert "刘老师" not in out and "共 2 名人员。" in out
+    code, out = run(config, "member", "leave", "13900000012")
+    assert code == 1 and "已经是离开状态" in out
+    # Still there for history: the branch cannot be removed while it holds them.
+    _, out = run(config, "branch", "list")
+    assert f"{SCHOOL}\t2 人（未绑定 1）\t1 个群" in out
+
+
+def test_move_and_unbind(config: Path) -> None:
+    code, out = run(config, "member", "move", "13900000012", BUREAU)
+    assert code == 0 and out.strip() == f"刘老师 已从 {SCHOOL} 调到 {BUREAU}。"
+    _, out = run(config, "member", "list", "--branch", BUREAU)
+    assert "刘老师" in out
+    code, out = run(config, "member", "unbind", "13900000012", "--platform", "dingtalk")
+    assert code == 0 and "已解除 刘老师 的钉钉账号绑定。" in out
+    code, out = run(config, "member", "unbind", "13900000012", "--platform", "dingtalk")
+    assert code == 1 and "没有绑定钉钉账号" in out
+    code, out = run(config, "member", "unbind", "13900000012", "--platform", "qq")
+    assert code == 1 and "平台应为 wecom" in out
+
+
+def test_branch_rename_tells_to_fix_the_config(config: Path) -> None:
+    code, out = run(config, "branch", "rename", SCHOOL, "县一中党支部")
+    assert code == 0 and f"支部已改名：{SCHOOL} → 县一中党支部" in out
+    assert "请同时把配置文件里的" in out
+    code, out = run(config, "branch", "rename", "县一中党支部", BUREAU)
+    assert code == 1 and "已有叫" in out
+    _, out = run(config, "member", "list", "--branch", "县一中党支部")
+    assert "共 3 名人员。" in out
+
+
+def test_branch_merge_moves_everything_and_removes_source(config: Path) -> None:
+    code, out = run(config, "branch", "merge", SCHOOL, BUREAU)
+    assert code == 0, out
+    assert "人员 3、群 1、会议 1、学习任务 0" in out
+    _, out = run(config, "branch", "list")
+    assert SCHOOL not in out and f"{BUREAU}\t8 人" in out and "共 1 个支部。" in out
+
+
+def test_branch_remove_only_when_empty(config: Path) -> None:
+    code, out = run(config, "branch", "remove", SCHOOL)
+    assert code == 1
+    assert "3 名人员（含已离开的）、1 个群、1 个会议" in out and "不能删除" in out
+    assert len(out.strip().splitlines()) == 1
+    code, out = run(config, "branch", "remove", "县第一中学")
+    assert code == 1 and "您是不是要写" in out
+
+    async def add_empty() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
+        async with db.write() as s:
+            await members.get_or_create_branch(s, "县一中党支布")
+        await db.dispose()
+
+    asyncio.run(add_empty())
+    code, out = run(config, "branch", "remove", "县一中党支布")
+    assert code == 0 and "已删除" in out
+
+
+def test_missing_database_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "qingfeng.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "none.db"}"\n', encoding="utf-8"
+    )
+    for args in (("member", "list"), ("branch", "list"), ("member", "leave", "13900000012")):
+        code, out = run(path, *args)
+        assert code == 1 and len(out.strip().splitlines()) == 1 and "数据库" in out
