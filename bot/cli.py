@@ -327,13 +327,21 @@ def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
     return list(dict.fromkeys(names)), shapes
 
 
-@cli.command("outbox")
+# A group, so that `outbox` alone still lists and `outbox resend` requeues.
+outbox_cli = typer.Typer(help="推送队列。")
+cli.add_typer(outbox_cli, name="outbox")
+
+
+@outbox_cli.callback(invoke_without_command=True)
 def outbox_cmd(
+    ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="只看失败和错过的推送")] = False,
     limit: Annotated[int, typer.Option("--limit", help="最多显示多少条", min=1)] = 200,
     config: ConfigOpt = None,
 ) -> None:
-    """查看推送队列及每条推送的状态（最近到期的在前）。"""
+    """查看推送队列及每条推送的状态（最近到期的在前）；outbox resend 重新发送失败的推送。"""
+    if ctx.invoked_subcommand is not None:
+        return
     from schedules.report import outbox_lines
     from storage import outbox
     from storage.engine import Database
@@ -360,6 +368,57 @@ def outbox_cmd(
         typer.echo("没有失败或错过的推送。" if failed else "推送队列是空的。")
     for line in lines:
         typer.echo(line)
+
+
+@outbox_cli.command("resend")
+def outbox_resend(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="推送编号（qingfeng outbox 中的 #号）")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="重新发送全部失败和错过的推送")] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="与 --failed 同用：只重发此日期以后的 YYYY-MM-DD")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """把失败或错过的推送重新排队，立即发送（先修好配置或账号绑定）。"""
+    from bot.clock import as_utc
+    from storage import outbox
+    from storage.engine import Database
+
+    if bool(ids) == failed:
+        raise _fail(
+            "请给出推送编号（qingfeng outbox resend 12 13），或者用 --failed 重发全部失败的推送"
+        )
+    if since is not None and not failed:
+        raise _fail("--since 只能和 --failed 一起用")
+    settings = _settings(config)
+    start = None
+    if since is not None:
+        try:
+            day = datetime.strptime(since, "%Y-%m-%d")
+        except ValueError:
+            raise _fail("--since 的格式应为 YYYY-MM-DD") from None
+        start = as_utc(day.replace(tzinfo=settings.tz))
+    _require_db(settings)
+
+    async def go() -> list[int]:
+        db = Database(settings.database.url)
+        try:
+            async with db.write() as s:
+                return await outbox.resend(s, SystemClock().now(), ids or None, start)
+        finally:
+            await db.dispose()
+
+    done = _run(go())
+    skipped = sorted(set(ids or ()) - set(done))
+    if skipped:
+        shown = " ".join(f"#{i}" for i in skipped)
+        typer.echo(f"{shown} 不是失败或错过的推送（或不存在），未改动。", err=True)
+    if not done:
+        raise _fail("没有需要重新发送的推送。")
+    typer.echo(f"已重新排队 {len(done)} 条推送：" + " ".join(f"#{i}" for i in done))
+    typer.echo("运行中的 qingfeng serve 会在一分钟内发送；用 qingfeng outbox 查看结果。")
 
 
 @cli.command()

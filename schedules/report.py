@@ -19,6 +19,28 @@ STATE_NAMES = {
     "missed": "已错过",
     "skipped": "无需发送",
 }
+# Outbox kinds as the operator knows them; holiday_* are one kind per festival.
+KIND_NAMES = {
+    "event_preview": "会议预告",
+    "event_today": "会议当日提醒",
+    "signin_open": "开始签到",
+    "absentees": "缺席名单",
+    "event_cancelled": "会议取消通知",
+    "study_deadline": "学习截止提醒",
+    "monthly_summary": "月度汇总",
+    "absence_warning": "组织生活预警",
+    "education_month": "宣传教育月提醒",
+    "graduation": "毕业季廉洁提醒",
+    "teachers_day": "教师节廉洁提醒",
+    "holiday": "节日廉洁提醒",
+    "notice": "通知",
+}
+
+
+def kind_name(kind: str) -> str:
+    if kind.startswith("holiday_"):
+        kind = "holiday"
+    return KIND_NAMES.get(kind, kind)
 
 
 def target_label(p: rules.Planned) -> str:
@@ -44,9 +66,9 @@ def outbox_lines(rows: Sequence[tuple[Outbox, str | None, str | None]], tz: Zone
     for row, group, member in rows:
         due = as_utc(row.due_at).astimezone(tz)
         target = group or (f"{member}（私信）" if member else "?")
-        line = (
-            f"{due:%Y-%m-%d %H:%M}  {STATE_NAMES.get(row.state, row.state)}  {row.kind}  → {target}"
-        )
+        state = STATE_NAMES.get(row.state, row.state)
+        # The id first: `qingfeng outbox resend ID` takes it.
+        line = f"#{row.id}  {due:%Y-%m-%d %H:%M}  {state}  {kind_name(row.kind)}  → {target}"
         if row.attempts > 1 or (row.state in ("failed", "pending") and row.attempts):
             line += f"  尝试 {row.attempts} 次"
         if row.last_error:

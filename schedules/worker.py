@@ -27,6 +27,7 @@ from storage.models import Group, Outbox
 from storage.outbox import ClaimedGroup
 
 log = logging.getLogger(__name__)
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
 
 SessionOpener = Callable[[], Awaitable[AsyncSession]]
 Renderer = Callable[[SessionOpener, Outbox], Awaitable[Reply | None]]
@@ -75,6 +76,7 @@ class _Target:
     group: GroupTarget | None = None
     user_id: str = ""
     label: str = ""
+    problem: str = ""  # why it cannot be sent, worded for the operator (no account bound)
 
 
 # Each way a push ends: its word in the log line, and the RunReport field that counts it.
@@ -253,12 +255,14 @@ class OutboxWorker:
         if message is None:
             await self._finish(outbox.mark_skipped, row, token, report, None, "无需发送")
             return
-        if target is None:
-            await self._finish(outbox.mark_failed, row, token, report, None, "找不到推送对象")
+        if target is None or target.problem:
+            reason = target.problem if target else "找不到推送对象（群或人员已不存在）"
+            await self._finish(outbox.mark_failed, row, token, report, None, reason)
             return
         transport = self.transports.get(target.platform)
         if transport is None:
-            reason = f"未配置平台 {target.platform}"
+            name = PLATFORM_NAMES.get(target.platform, target.platform)
+            reason = f"没有配置{name}（配置文件的 [{target.platform}] 部分），无法发送"
             await self._finish(outbox.mark_failed, row, token, report, target, reason)
             return
         try:
@@ -386,6 +390,11 @@ class OutboxWorker:
                     return _Target(acc.platform, user_id=acc.external_id, label=acc.external_id)
             if accounts:
                 return _Target(accounts[0].platform, user_id=accounts[0].external_id)
+            # Said in full so the operator knows whom to ask and what to do about it.
+            who = await outbox.member_name(await session(), row.member_id) or "此人"
+            platforms = "或".join(PLATFORM_NAMES.get(p, p) for p in self.transports) or "企业微信"
+            problem = f"{who} 没有绑定{platforms}账号，请在群里发「绑定」或由管理员导入账号"
+            return _Target("", problem=problem)
         return None
 
     def group_target(self, group: Group | ClaimedGroup) -> GroupTarget:

@@ -287,3 +287,40 @@ async def rows_by_kind(s: AsyncSession, kind: str | None = None) -> Sequence[Out
     if kind is not None:
         stmt = stmt.where(Outbox.kind == kind)
     return (await s.exec(stmt)).all()
+
+
+async def member_name(s: AsyncSession, member_id: int) -> str | None:
+    """The name a failure reason gives for a direct push's person."""
+    return (await s.exec(select(Member.name).where(Member.id == member_id))).first()
+
+
+_RESENDABLE = (OutboxState.FAILED.value, OutboxState.MISSED.value)
+
+
+async def resend(
+    s: AsyncSession,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+) -> list[int]:
+    """Put failed and missed rows back in the queue, due `now`, as if never tried; their ids.
+
+    `ids` picks rows (others given are left alone); else every failed or missed row, or
+    those due at or after `since`. Sent, skipped and pending rows are never touched: a
+    push goes out once."""
+    stmt = sa.update(Outbox).where(col(Outbox.state).in_(_RESENDABLE))
+    if ids is not None:
+        stmt = stmt.where(col(Outbox.id).in_(list(ids)))
+    if since is not None:
+        stmt = stmt.where(col(Outbox.due_at) >= since)
+    stmt = stmt.values(
+        state=OutboxState.PENDING.value,
+        attempts=0,
+        next_attempt_at=None,
+        claimed_by=None,
+        claimed_until=None,
+        due_at=now,  # a missed row would otherwise be marked missed again at once
+        last_error="",
+        sent_at=None,
+    ).returning(col(Outbox.id))
+    return sorted((await s.exec(stmt)).scalars().all())  # type: ignore[call-overload]

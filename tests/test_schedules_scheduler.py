@@ -65,8 +65,8 @@ async def test_cli_outbox_shows_states_and_failed_reasons(
         runner.invoke, cli, ["outbox", "--failed", "--config", str(config)]
     )
     assert every.exit_code == 0 and failed.exit_code == 0, every.output + failed.output
-    assert "2026-12-01 08:10  已发送  notice  → " in every.output
-    assert "失败  notice  → 机关群" in failed.output
+    assert "2026-12-01 08:10  已发送  通知  → " in every.output
+    assert "失败  通知  → 机关群" in failed.output
     assert "原因：errcode 40058 参数错误" in failed.output
     assert "已发送" not in failed.output
 
