@@ -129,21 +129,45 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 
 @roster_cli.command("import")
 def roster_import(
-    file: Annotated[Path, typer.Argument(help=".xlsx 或 .csv")], config: ConfigOpt = None
+    file: Annotated[Path, typer.Argument(help=".xlsx 或 .csv")],
+    yes: Annotated[bool, typer.Option("--yes", help="确认导入（不加只预览，不做修改）")] = False,
+    rename: Annotated[
+        bool, typer.Option("--rename", help="手机号相同而姓名不同时，按改名处理")
+    ] = False,
+    new_branch: Annotated[
+        list[str] | None, typer.Option("--new-branch", help="允许新建的支部（可写多次）")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="整份名单：不在文件中的人标记为离开")
+    ] = False,
+    config: ConfigOpt = None,
 ) -> None:
-    """从 .xlsx 或 .csv 导入花名册（有错误行则整份不导入）。"""
-    from handlers.roster import RosterError, import_roster
+    """从 .xlsx 或 .csv 导入花名册：先逐人预览，加 --yes 才导入（有错误行则整份不导入）。"""
+    import getpass
+
+    from handlers.roster import ImportOptions, RosterError, import_roster
     from storage.engine import Database
 
     settings = _settings(config)
     if not file.exists():
         raise _fail(f"找不到文件 {file}")
     _require_db(settings)
+    try:
+        operator = getpass.getuser()
+    except Exception:  # no login name in some containers; the history still says 命令行
+        operator = "未知"
+    options = ImportOptions(
+        rename=rename,
+        new_branches=frozenset(new_branch or ()),
+        full=full,
+        actor=f"命令行（{operator}）",
+        source=f"roster import {file.name}",
+    )
 
     async def go() -> Any:
         db = Database(settings.database.url)
         try:
-            return await import_roster(db, file, SystemClock().now())
+            return await import_roster(db, file, SystemClock().now(), options, apply=yes)
         finally:
             await db.dispose()
 
@@ -152,9 +176,45 @@ def roster_import(
     except RosterError as exc:
         lines = [f"花名册有 {len(exc.problems)} 处错误，未导入任何人员：", *exc.problems]
         raise _fail("\n".join(lines)) from None
-    typer.echo(
-        f"导入完成：新增 {result.added} 人，更新 {result.updated} 人，未变 {result.unchanged} 人。"
-    )
+    for line in result.preview():
+        typer.echo(line)
+    if yes:
+        typer.echo(f"导入完成：{result.summary()}。")
+    else:
+        typer.echo(f"预览：{result.summary()}。")
+        typer.echo("未做任何修改。核对无误后加 --yes 再运行一次即导入。")
+
+
+@roster_cli.command("history")
+def roster_history(
+    phone: Annotated[str | None, typer.Argument(help="只看此手机号的人")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """人员变动记录：谁、何时、从哪个文件或命令改了什么。"""
+    from handlers.roster import normalize_phone
+    from storage import audit
+    from storage.engine import Database
+
+    settings = _settings(config)
+    _require_db(settings)
+
+    async def go() -> Any:
+        db = Database(settings.database.url)
+        try:
+            async with db.read() as s:
+                return await audit.history(s, normalize_phone(phone) if phone else None)
+        finally:
+            await db.dispose()
+
+    rows = _run(go())
+    if not rows:
+        typer.echo("没有人员变动记录。")
+        return
+    for c in rows:
+        when = c.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{when} {c.action} {c.name}（{c.phone}） {c.actor} {c.source}")
+        for line in c.detail.splitlines():
+            typer.echo(f"    {line}")
 
 
 @roster_cli.command("export")

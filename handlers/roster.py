@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import unicodedata
@@ -12,10 +13,11 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import members
+from storage import audit, members
 from storage.engine import Database
-from storage.models import Member, Role, Status
+from storage.models import Member, MemberChange, Role, Status
 
 COLUMNS = ["姓名", "支部", "身份", "角色", "手机", "企业微信账号", "钉钉账号", "党小组", "支委"]
 REQUIRED = ["姓名", "支部", "身份", "手机"]
@@ -63,13 +65,6 @@ class RosterRow:
     accounts: dict[str, str]
     party_group: str | None = None  # None: the file has no 党小组 column
     committee: str | None = None  # None: no 支委 column; "" not on the committee
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    added: int
-    updated: int
-    unchanged: int
 
 
 def _cell(value: object) -> str:
@@ -225,9 +220,7 @@ def parse_rows(table: list[list[str]]) -> list[RosterRow]:
             problems.append(f"第 {line} 行：{'；'.join(errs)}")
         else:
             rows.append(
-                RosterRow(
-                    line, name, branch, status, role, phone, accounts, party_group, committee
-                )
+                RosterRow(line, name, branch, status, role, phone, accounts, party_group, committee)
             )
     if problems:
         raise RosterError(problems)
@@ -249,42 +242,258 @@ def _committee(text: str, status: Status, errs: list[str]) -> str:
     return post
 
 
-async def import_roster(db: Database, path: Path, now: datetime) -> ImportResult:
-    """Import the file in one transaction: every row, or none when any row is bad."""
-    rows = parse_rows(read_table(path))
-    added = updated = unchanged = 0
-    async with db.write() as s:
-        for r in rows:
-            branch = await members.get_or_create_branch(s, r.branch)
-            assert branch.id is not None
-            m = await members.member_by_phone(s, r.phone)
-            fields = {
-                "name": r.name,
-                "branch_id": branch.id,
-                "status": r.status.value,
-                "role": r.role.value,
-                "active": True,
-            }
-            if r.party_group is not None:
-                fields["party_group"] = r.party_group
-            if r.committee is not None:
-                fields["committee"] = r.committee
-            if m is None:
-                m = Member(phone=r.phone, created_at=now, updated_at=now, **fields)
-                s.add(m)
-                added += 1
-            elif any(getattr(m, k) != v for k, v in fields.items()):
-                for k, v in fields.items():
-                    setattr(m, k, v)
+@dataclass(frozen=True)
+class ImportOptions:
+    """How strict an import is. The defaults suit programmatic callers (demo, tests); the
+    operator's `roster import` passes the strict ones and previews first."""
+
+    rename: bool = True  # a known phone under another name renames that person
+    new_branches: frozenset[str] | None = None  # None: any unknown branch is created
+    full: bool = False  # everyone missing from the file leaves
+    actor: str = "程序"
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the import does to one person; `fields` are (列, 旧值, 新值)."""
+
+    action: str  # 新增 更新 重新加入 离开 不在名单中
+    name: str
+    phone: str
+    fields: tuple[tuple[str, str, str], ...] = ()
+
+    def line(self) -> str:
+        who = f"{self.action} {self.name}（{self.phone}）"
+        if self.action == "离开":
+            return f"{who}：不在名单中，标记为离开并解除账号绑定"
+        if self.action == "不在名单中":
+            return f"{who}：保持不变（加 --full 则标记为离开）"
+        if self.action == "新增":
+            shown = [new for _, _, new in self.fields if new]
+            return f"{who}：{'，'.join(shown)}"
+        parts = [f"{col} {old or '（空）'} → {new or '（空）'}" for col, old, new in self.fields]
+        return f"{who}：{'；'.join(parts)}" if parts else who
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    left: int = 0
+    reactivated: int = 0
+    new_branches: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+
+    def preview(self) -> list[str]:
+        """One line per new branch and per person changed, for the operator to check."""
+        lines = [f"新建支部：{name}" for name in self.new_branches]
+        lines += [c.line() for c in self.changes]
+        return lines
+
+    def summary(self) -> str:
+        text = f"新增 {self.added} 人，更新 {self.updated} 人，未变 {self.unchanged} 人"
+        if self.reactivated:
+            text += f"，重新加入 {self.reactivated} 人"
+        if self.left:
+            text += f"，离开 {self.left} 人"
+        return text
+
+
+@dataclass
+class _Plan:
+    rows: list[RosterRow]
+    result: ImportResult
+    # Per row: the existing member, or None for a new one.
+    existing: list[Member | None]
+
+
+_FIELD_LABELS = (
+    ("name", "姓名"),
+    ("branch", "支部"),
+    ("status", "身份"),
+    ("role", "角色"),
+    ("party_group", "党小组"),
+    ("committee", "支委"),
+)
+_ACCOUNT_LABELS = {platform: col for col, platform in ACCOUNT_COLUMNS.items()}
+
+
+async def _plan(s: AsyncSession, rows: list[RosterRow], opts: ImportOptions) -> _Plan:
+    """Compare the file with the database without changing anything; refuse clashes."""
+    branch_names = {b.id: b.name for b in await members.all_branches(s)}
+    people = await members.all_members(s)
+    accounts = await members.all_accounts(s)
+    by_phone = {m.phone: m for m, _ in people}
+    problems: list[str] = []
+    new_branches: dict[str, list[int]] = {}
+    for r in rows:
+        if r.branch not in branch_names.values():
+            new_branches.setdefault(r.branch, []).append(r.line)
+    if branch_names and opts.new_branches is not None:
+        known = sorted(branch_names.values())
+        for name, lines in new_branches.items():
+            if name in opts.new_branches:
+                continue
+            where = "、".join(str(n) for n in lines[:5]) + ("等" if len(lines) > 5 else "")
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            hint = f"你是不是要写：{'、'.join(close)}？" if close else ""
+            problems.append(
+                f"第 {where} 行：支部“{name}”不存在。{hint}如确为新支部，请加 --new-branch {name}"
+            )
+    changes: list[Change] = []
+    existing: list[Member | None] = []
+    added = updated = unchanged = reactivated = 0
+    for r in rows:
+        m = by_phone.get(r.phone)
+        existing.append(m)
+        new = {
+            "name": r.name,
+            "branch": r.branch,
+            "status": r.status.value,
+            "role": r.role.value,
+            "party_group": r.party_group,
+            "committee": r.committee,
+        }
+        if m is None:
+            shown = [(label, "", v) for key, label in _FIELD_LABELS if (v := new[key] or "")]
+            changes.append(Change("新增", r.name, r.phone, tuple(shown)))
+            added += 1
+            continue
+        assert m.id is not None
+        if m.name != r.name and not opts.rename:
+            problems.append(
+                f"第 {r.line} 行：手机 {r.phone} 已属于“{m.name}”，此行姓名为“{r.name}”。"
+                "如确为同一人改名，请加 --rename；否则请核对手机号"
+            )
+            continue
+        old = {
+            "name": m.name,
+            "branch": branch_names.get(m.branch_id, ""),
+            "status": m.status,
+            "role": m.role,
+            "party_group": m.party_group,
+            "committee": m.committee,
+        }
+        fields = [
+            (label, old[key], new[key] or "")
+            for key, label in _FIELD_LABELS
+            if new[key] is not None and old[key] != new[key]
+        ]
+        for platform, external_id in r.accounts.items():
+            had = accounts.get((m.id, platform), "")
+            if had != external_id:
+                fields.append((_ACCOUNT_LABELS[platform], had, external_id))
+        if not m.active:
+            changes.append(Change("重新加入", r.name, r.phone, tuple(fields)))
+            reactivated += 1
+        elif fields:
+            changes.append(Change("更新", r.name, r.phone, tuple(fields)))
+            updated += 1
+        else:
+            unchanged += 1
+    in_file = {r.phone for r in rows}
+    left = 0
+    for m, _ in people:
+        if m.active and m.phone not in in_file:
+            changes.append(Change("离开" if opts.full else "不在名单中", m.name, m.phone))
+            left += opts.full
+    if problems:
+        raise RosterError(problems)
+    result = ImportResult(
+        added, updated, unchanged, left, reactivated, tuple(new_branches), tuple(changes)
+    )
+    return _Plan(rows, result, existing)
+
+
+async def _apply(s: AsyncSession, plan: _Plan, opts: ImportOptions, now: datetime) -> None:
+    audit_rows: list[MemberChange] = []
+    by_phone = {c.phone: c for c in plan.result.changes}
+
+    def note(m: Member, change: Change) -> None:
+        assert m.id is not None
+        detail = "\n".join(
+            f"{col}：{old or '（空）'} → {new or '（空）'}" for col, old, new in change.fields
+        )
+        action = change.action
+        if action == "更新" and any(col == "姓名" for col, _, _ in change.fields):
+            action = "改名"  # the rarest and riskiest update: easy to find in the history
+        audit_rows.append(
+            MemberChange(
+                member_id=m.id,
+                phone=m.phone,
+                name=m.name,
+                action=action,
+                detail=detail,
+                actor=opts.actor[:100],
+                source=opts.source[:200],
+                at=now,
+            )
+        )
+
+    for r, m in zip(plan.rows, plan.existing, strict=True):
+        branch = await members.get_or_create_branch(s, r.branch)
+        assert branch.id is not None
+        fields: dict[str, object] = {
+            "name": r.name,
+            "branch_id": branch.id,
+            "status": r.status.value,
+            "role": r.role.value,
+            "active": True,
+        }
+        if r.party_group is not None:
+            fields["party_group"] = r.party_group
+        if r.committee is not None:
+            fields["committee"] = r.committee
+        change = by_phone.get(r.phone)
+        if m is None:
+            m = Member(phone=r.phone, created_at=now, updated_at=now, **fields)
+            s.add(m)
+        elif change is not None:
+            for k, v in fields.items():
+                setattr(m, k, v)
+            m.updated_at = now
+        await s.flush()
+        assert m.id is not None
+        for platform, external_id in r.accounts.items():
+            await members.set_account(s, platform, external_id, m.id)
+        if change is not None:
+            note(m, change)
+    if opts.full:
+        leaving = {c.phone for c in plan.result.changes if c.action == "离开"}
+        for m, _ in await members.all_members(s):
+            if m.phone in leaving:
+                assert m.id is not None
+                m.active = False
                 m.updated_at = now
-                updated += 1
-            else:
-                unchanged += 1
-            await s.flush()
-            assert m.id is not None
-            for platform, external_id in r.accounts.items():
-                await members.set_account(s, platform, external_id, m.id)
-    return ImportResult(added, updated, unchanged)
+                await audit.unbind_all(s, m.id)
+                note(m, by_phone[m.phone])
+    await s.flush()
+    await audit.record(s, audit_rows)
+
+
+async def import_roster(
+    db: Database,
+    path: Path,
+    now: datetime,
+    options: ImportOptions | None = None,
+    *,
+    apply: bool = True,
+) -> ImportResult:
+    """Import the file in one transaction: every row, or none when any row is bad.
+
+    With apply=False nothing is written (a read-only snapshot): the result is the preview.
+    """
+    opts = options or ImportOptions(source=path.name)
+    rows = parse_rows(read_table(path))
+    if not apply:
+        async with db.read() as s:
+            return (await _plan(s, rows, opts)).result
+    async with db.write() as s:
+        plan = await _plan(s, rows, opts)
+        await _apply(s, plan, opts, now)
+    return plan.result
 
 
 async def export_roster(db: Database, path: Path) -> int:

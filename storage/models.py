@@ -295,3 +295,21 @@ class Lease(SQLModel, table=True):
     holder: str = Field(max_length=128)
     expires_at: datetime = Field(sa_column=_ts())
     acquired_at: datetime = Field(sa_column=_ts())
+
+
+class MemberChange(SQLModel, table=True):
+    """One change to a person (新增, 更新, 离开, 重新加入, 改名): who made it, when, from where.
+
+    Kept forever, so a wrong roster can be traced and undone by hand.
+    """
+
+    __tablename__ = "member_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    phone: str = Field(max_length=20, index=True)  # as of the change
+    name: str = Field(max_length=50)  # as of the change
+    action: str = Field(max_length=10)
+    detail: str = Field(default="", max_length=2000)  # 字段 旧 → 新, one per line
+    actor: str = Field(max_length=100)  # operator (OS user) or chat sender
+    source: str = Field(max_length=200)  # file name or command
+    at: datetime = Field(sa_column=_ts(index=True))

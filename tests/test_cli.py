@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 import sys
@@ -39,9 +40,14 @@ def test_init_upgrade_import_export(tmp_path):
     assert "数据库已是最新" in run("db", "upgrade", cwd=tmp_path).stdout
 
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    r = run("roster", "import", "roster.csv", cwd=tmp_path)
+    r = run("roster", "import", "roster.csv", "--yes", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "导入完成：新增 8 人，更新 0 人，未变 0 人。"
+    assert r.stdout.splitlines()[:3] == [
+        "新建支部：县教育局机关党支部",
+        "新建支部：县第一中学党支部",
+        "新增 周管理（13800000001）：周管理，县教育局机关党支部，党员，管理员，第一党小组",
+    ]
+    assert r.stdout.splitlines()[-1] == "导入完成：新增 8 人，更新 0 人，未变 0 人。"
 
     r = run("roster", "export", "out.xlsx", cwd=tmp_path)
     assert r.stdout.strip() == "已导出 8 人到 out.xlsx"
@@ -60,6 +66,70 @@ def test_bad_roster_exits_nonzero_listing_rows(tmp_path):
         "第 2 行：身份“团员”应为 党员、预备党员 或 群众；"
         "手机“123”应为 11 位手机号（读到 3 位数字：123）",
     ]
+
+
+def test_roster_import_previews_and_applies_only_with_yes(tmp_path):
+    run("db", "upgrade", cwd=tmp_path)
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    assert run("roster", "import", "roster.csv", "--yes", cwd=tmp_path).returncode == 0
+    changed = ROSTER.replace(
+        "刘老师,县第一中学党支部,党员,成员", "刘老师,县第一中学党支部,党员,书记"
+    )
+    changed = changed.replace("新同志,县第一中学党支部,党员,成员,13900000019,,,,\n", "")
+    (tmp_path / "new.csv").write_text(changed, encoding="utf-8")
+    db = tmp_path / "qingfeng.db"
+    before = db.read_bytes()
+    r = run("roster", "import", "new.csv", "--full", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "更新 刘老师（13900000012）：角色 成员 → 书记",
+        "离开 新同志（13900000019）：不在名单中，标记为离开并解除账号绑定",
+        "预览：新增 0 人，更新 1 人，未变 6 人，离开 1 人。",
+        "未做任何修改。核对无误后加 --yes 再运行一次即导入。",
+    ]
+    assert db.read_bytes() == before  # the dry run changed nothing
+
+    r = run("roster", "import", "new.csv", "--full", "--yes", cwd=tmp_path)
+    assert r.stdout.splitlines()[-1] == "导入完成：新增 0 人，更新 1 人，未变 6 人，离开 1 人。"
+    r = run("roster", "history", "139-0000-0019", cwd=tmp_path)
+    heads = [line.split(" ", 2)[2] for line in r.stdout.splitlines() if line[:1] != " "]
+    assert heads == [
+        f"新增 新同志（13900000019） 命令行（{getpass.getuser()}） roster import roster.csv",
+        f"离开 新同志（13900000019） 命令行（{getpass.getuser()}） roster import new.csv",
+    ]
+    assert "    支部：（空） → 县第一中学党支部" in r.stdout.splitlines()
+
+
+def test_roster_clash_and_unknown_branch_import_nothing(tmp_path):
+    run("db", "upgrade", cwd=tmp_path)
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    assert run("roster", "import", "roster.csv", "--yes", cwd=tmp_path).returncode == 0
+    bad = ROSTER.replace("李书记,县教育局机关党支部", "张冒名,县教育局机关党支部")
+    bad += "吴新,县第一中学支部,党员,,13900000088,,,,\n"
+    (tmp_path / "bad.csv").write_text(bad, encoding="utf-8")
+    before = (tmp_path / "qingfeng.db").read_bytes()
+    r = run("roster", "import", "bad.csv", "--yes", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "花名册有 2 处错误，未导入任何人员：",
+        "第 10 行：支部“县第一中学支部”不存在。你是不是要写：县第一中学党支部？"
+        "如确为新支部，请加 --new-branch 县第一中学支部",
+        "第 3 行：手机 13800000002 已属于“李书记”，此行姓名为“张冒名”。"
+        "如确为同一人改名，请加 --rename；否则请核对手机号",
+    ]
+    assert (tmp_path / "qingfeng.db").read_bytes() == before
+    r = run(
+        "roster",
+        "import",
+        "bad.csv",
+        "--yes",
+        "--rename",
+        "--new-branch",
+        "县第一中学支部",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "新建支部：县第一中学支部" in r.stdout.splitlines()
 
 
 def test_bad_config_stops_with_the_key_and_no_secret(tmp_path):

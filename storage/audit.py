@@ -1,0 +1,32 @@
+"""The history of changes to people (member_changes), and unbinding a person who leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Account, MemberChange
+
+
+async def record(s: AsyncSession, changes: Sequence[MemberChange]) -> None:
+    s.add_all(changes)
+    await s.flush()
+
+
+async def history(s: AsyncSession, phone: str | None = None) -> Sequence[MemberChange]:
+    """Changes in the order they were made; of one person when `phone` is given."""
+    stmt = select(MemberChange)
+    if phone is not None:
+        stmt = stmt.where(MemberChange.phone == phone)
+    return (await s.exec(stmt.order_by(col(MemberChange.at), col(MemberChange.id)))).all()
+
+
+async def unbind_all(s: AsyncSession, member_id: int) -> int:
+    """Remove every platform account of the member (one who left); return how many."""
+    stmt = delete(Account).where(col(Account.member_id) == member_id)
+    result = await s.exec(stmt)  # type: ignore[call-overload]
+    await s.flush()
+    return int(result.rowcount or 0)
