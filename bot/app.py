@@ -6,6 +6,7 @@ Nothing starts at import time.
 
 from __future__ import annotations
 
+import difflib
 import gc
 import json
 import logging
@@ -56,6 +57,11 @@ def _readable_json(data: object) -> str:
 
 class SchemaOutOfDate(RuntimeError):
     pass
+
+
+class UnknownBranch(SchemaOutOfDate):
+    """A [[groups]] entry names a branch nobody has; a SchemaOutOfDate so that `serve`
+    stops with the one line, like for an old database."""
 
 
 P = TypeVar("P")
@@ -178,11 +184,24 @@ class App:
 
     async def sync_config(self) -> None:
         async with self.db.write() as s:
+            known = [b.name for b in await members.all_branches(s)]
+            # A typo'd branch would otherwise become a permanent branch of its own. An empty
+            # database (first start before the roster) still gets the config's branches.
+            allowed = set(known) | {b.name for b in self.settings.branches}
             for g in self.settings.groups:
+                if known and g.branch and g.branch not in allowed:
+                    found = difflib.get_close_matches(g.branch, sorted(allowed), n=3, cutoff=0.5)
+                    hint = f"您是不是要写：{'、'.join(found)}？" if found else ""
+                    raise UnknownBranch(
+                        f"配置 [[groups]]「{g.name}」的支部“{g.branch}”不存在。{hint}"
+                        "（新支部请先导入花名册，或写进 [[branches]]）"
+                    )
                 branch_id = None
                 if g.branch:
                     branch_id = (await members.get_or_create_branch(s, g.branch)).id
-                chat_id = g.chat_id or f"name:{g.name}"
+                if g.chat_id:
+                    await groups.adopt_placeholder(s, g.platform, g.name, g.chat_id)
+                chat_id = g.chat_id or groups.placeholder_chat_id(g.name)
                 await groups.upsert_group(s, g.platform, chat_id, g.name, branch_id)
 
     async def start(self) -> None:
