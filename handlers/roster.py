@@ -270,7 +270,7 @@ class Change:
         if self.action == "不在名单中":
             return f"{who}：保持不变（加 --full 则标记为离开）"
         if self.action == "新增":
-            shown = [new for _, _, new in self.fields if new]
+            shown = [new for col, _, new in self.fields if new and col != "姓名"]
             return f"{who}：{'，'.join(shown)}"
         parts = [f"{col} {old or '（空）'} → {new or '（空）'}" for col, old, new in self.fields]
         return f"{who}：{'；'.join(parts)}" if parts else who

@@ -41,7 +41,7 @@ async def test_preview_lists_each_change_and_changes_nothing(app, tmp_path, cloc
     result = await import_roster(app.db, csv_file(tmp_path, text), clock.now(), STRICT, apply=False)
     assert result.preview() == [
         "更新 王党员（13800000003）：角色 成员 → 书记",
-        "新增 赵新人（13900000077）：赵新人，县第一中学党支部，预备党员，成员",
+        "新增 赵新人（13900000077）：县第一中学党支部，预备党员，成员",
         "不在名单中 新同志（13900000019）：保持不变（加 --full 则标记为离开）",
     ]
     assert await snapshot(app) == before
