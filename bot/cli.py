@@ -661,6 +661,8 @@ def branch_merge(
         f"已把 {source} 并入 {target}：人员 {r.members}、群 {r.groups}、"
         f"会议 {r.events}、学习任务 {r.tasks}；{source} 已删除。"
     )
+    if r.cancelled:
+        typer.echo(f"{source} 自动安排的 {r.cancelled} 场会议与 {target} 的同类会议重复，已取消。")
     if any(b.name == source for b in settings.branches) or any(
         g.branch == source for g in settings.groups
     ):

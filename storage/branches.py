@@ -9,14 +9,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import members
-from storage.models import Account, Branch, Event, Group, Member, StudyTask
+from storage import events, members, outbox
+from storage.models import Account, Branch, Event, EventKind, Group, Member, StudyTask
 
 # The platforms a person binds to be reached; "console" and the like do not count.
 REAL_PLATFORMS = ("wecom", "dingtalk")
@@ -189,9 +189,46 @@ class Merged:
     groups: int
     events: int
     tasks: int
+    cancelled: int  # upcoming planned meetings that doubled the target's own
 
 
-async def merge(s: AsyncSession, source: str, target: str) -> Merged:
+def _period(event: Event) -> tuple[int, int]:
+    """The planner's period of a meeting: its month, or quarter for 党员大会 and 党课."""
+    local = event.starts_at + timedelta(hours=8)  # Shanghai: the planner's calendar
+    if event.kind in (EventKind.GENERAL.value, EventKind.LECTURE.value):
+        return local.year, 100 + (local.month - 1) // 3
+    return local.year, local.month
+
+
+async def _cancel_doubles(
+    s: AsyncSession, moved: Sequence[Event], dst: Branch, now: datetime
+) -> int:
+    """Upcoming planner-made meetings of the merged branch that the target already holds
+    in the same period: cancelled, and their waiting pushes withdrawn, so the members are
+    not called to two 主题党日 a month."""
+    theirs = (
+        await s.exec(
+            select(Event).where(
+                Event.branch_id == dst.id,
+                col(Event.cancelled_at).is_(None),
+                col(Event.id).not_in([e.id for e in moved] or [0]),
+            )
+        )
+    ).all()
+    held = {(e.kind, e.party_group, _period(e)) for e in theirs}
+    n = 0
+    for event in moved:
+        if event.rule_key is None or event.cancelled_at is not None or event.starts_at <= now:
+            continue
+        if (event.kind, event.party_group, _period(event)) not in held:
+            continue
+        await events.cancel_event(s, event, now, "支部合并，与并入支部的同类会议重复")
+        await outbox.withdraw(s, f"event:{event.id}:", "支部合并，会议已取消")
+        n += 1
+    return n
+
+
+async def merge(s: AsyncSession, source: str, target: str, now: datetime | None = None) -> Merged:
     """Everything of `source` into `target`, then `source` removed."""
     src = await branch_named(s, source)
     dst = await branch_named(s, target)
@@ -214,13 +251,14 @@ async def merge(s: AsyncSession, source: str, target: str) -> Merged:
         event.branch_id, event.number = dst.id, (i if event.number is not None else None)
         s.add(event)
     await s.flush()
+    cancelled = await _cancel_doubles(s, moved, dst, now or datetime.now(UTC))
     counts = []
     for model in (Member, Group, StudyTask):
         stmt = update(model).where(col(model.branch_id) == src.id).values(branch_id=dst.id)
         counts.append(int((await s.exec(stmt)).rowcount or 0))  # type: ignore[call-overload]
     await s.delete(src)
     await s.flush()
-    return Merged(counts[0], counts[1], len(moved), counts[2])
+    return Merged(counts[0], counts[1], len(moved), counts[2], cancelled)
 
 
 async def remove(s: AsyncSession, name: str) -> None:

@@ -140,3 +140,56 @@ def test_missing_database_is_one_line(tmp_path: Path) -> None:
     for args in (("member", "list"), ("branch", "list"), ("member", "leave", "13900000012")):
         code, out = run(path, *args)
         assert code == 1 and len(out.strip().splitlines()) == 1 and "数据库" in out
+
+
+def test_merge_cancels_planned_meetings_the_target_already_has(config: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import select
+
+    from storage import outbox
+    from storage.models import Outbox
+
+    url = f"sqlite+aiosqlite:///{config.parent / 'q.db'}"
+    when = datetime.now(UTC) + timedelta(days=40)
+
+    async def plan() -> int:
+        db = Database(url)
+        async with db.write() as s:
+            bureau = await members.branch_by_name(s, BUREAU)
+            school = await members.branch_by_name(s, SCHOOL)
+            assert bureau is not None and school is not None
+            for b, key in ((bureau, "b"), (school, "s")):
+                s.add(
+                    Event(branch_id=b.id, number=7, kind="主题党日", starts_at=when, rule_key=key)
+                )
+            await s.flush()
+            doubled = (await s.exec(select(Event).where(Event.rule_key == "s"))).one()
+            row = {
+                "key": f"event:{doubled.id}:preview",
+                "kind": "event_preview",
+                "due_at": when,
+                "payload": "{}",
+                "group_id": None,
+            }
+            await outbox.enqueue(s, [row], datetime.now(UTC))
+        await db.dispose()
+        assert doubled.id is not None
+        return doubled.id
+
+    doubled = asyncio.run(plan())
+    code, out = run(config, "branch", "merge", SCHOOL, BUREAU)
+    assert code == 0 and "会议 2" in out and "1 场会议与" in out and "已取消" in out
+
+    async def check() -> tuple[Event, Outbox]:
+        db = Database(url)
+        async with db.read() as s:
+            event = await s.get(Event, doubled)
+            row = (await s.exec(select(Outbox))).one()
+        await db.dispose()
+        assert event is not None
+        return event, row
+
+    event, row = asyncio.run(check())
+    assert event.cancelled_at is not None and event.number == 9  # after the bureau's 7 and 8
+    assert row.state == "skipped"
