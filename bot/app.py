@@ -34,6 +34,7 @@ from bot.platforms.wecom import wecom_platform
 from bot.router import Router
 from bot.sending import Transport
 from handlers.registry import all_commands
+from schedules import checks
 from schedules.holidays import HolidayCalendar
 from schedules.scheduler import Reminders
 from storage import groups, members
@@ -239,6 +240,14 @@ class App:
             platform.add_routes(app.router)
         return app
 
+    async def startup_gaps(self) -> list[str]:
+        """Every gap in the setup that will make a push fail (schedules.checks), in Chinese."""
+        today = self.clock.now().astimezone(self.settings.tz).date()
+        async with self.db.read() as s:
+            return await checks.all_gaps(
+                s, self.settings, self.transports.keys(), today, self.calendar
+            )
+
     async def _healthz(self, _: web.Request) -> web.Response:
         db_ok = True
         try:
@@ -270,5 +279,12 @@ class App:
             body["connections"] = {c.platform: c.state for c in connections}
         if reasons:
             body["reason"] = "；".join(reasons)
+        if db_ok:
+            # Gaps that will make pushes fail: the operator's to fill, not an outage (200).
+            try:
+                if warnings := await self.startup_gaps():
+                    body["warnings"] = warnings
+            except Exception as exc:  # report, never raise, from a health check
+                log.warning("健康检查：启动检查失败：%s", type(exc).__name__)
         # The reason in readable Chinese for `curl`, not in \u escapes.
         return web.json_response(body, status=503 if reasons else 200, dumps=_readable_json)

@@ -242,6 +242,35 @@ def roster_export(
     typer.echo(f"已导出 {n} 人到 {file}")
 
 
+@cli.command("check")
+def check_cmd(config: ConfigOpt = None) -> None:
+    """检查配置和数据库，列出会让推送失败的每个问题（有问题时退出码为 1）。"""
+    from bot.app import App
+    from schedules.templates import TemplateError
+
+    settings = _settings(config)
+    _require_db(settings)
+
+    async def go() -> list[str]:
+        try:
+            app = App(settings, schedule=False)
+        except (TemplateError, ConfigError) as exc:
+            raise _fail(str(exc), 2) from None
+        try:
+            return await app.startup_gaps()
+        finally:
+            await app.db.dispose()
+
+    gaps = _run(go())
+    if not gaps:
+        typer.echo("检查通过：没有发现会让推送失败的问题。")
+        return
+    typer.echo(f"发现 {len(gaps)} 个问题，相关推送会失败：")
+    for gap in gaps:
+        typer.echo(f"· {gap}")
+    raise typer.Exit(1)
+
+
 @cli.command()
 def serve(config: ConfigOpt = None) -> None:
     """启动 HTTP 服务（平台回调）和定时提醒。"""
@@ -279,9 +308,11 @@ async def _serve(app: App, settings: Settings) -> None:
         await site.start()
         await app.start()
         freeze_startup_heap()
-        logging.getLogger("qingfeng").info(
-            "serving on http://%s:%s", settings.server.host, settings.server.port
-        )
+        log = logging.getLogger("qingfeng")
+        log.info("服务已启动：http://%s:%s", settings.server.host, settings.server.port)
+        # Said at start, not when the first push fails hours later (also in /healthz).
+        for gap in await app.startup_gaps():
+            log.warning("启动检查：%s", gap)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
