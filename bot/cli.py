@@ -561,6 +561,19 @@ def backup(
     typer.echo(f"已备份到 {file}（{size / 1024:.0f} KB）")
 
 
+def _who(command: str) -> Any:
+    """The operator, for the history of people (qingfeng roster history)."""
+    import getpass
+
+    from storage.branches import Who
+
+    try:
+        operator = getpass.getuser()
+    except Exception:  # no login name in some containers; the history still says 命令行
+        operator = "未知"
+    return Who(f"命令行（{operator}）", command)
+
+
 def _operate(config: str | None, change: Callable[[Any], Awaitable[T]], *, write: bool) -> T:
     """Run one storage change in one transaction; operator mistakes become one line."""
     from storage.branches import OperatorError
@@ -617,7 +630,7 @@ def member_leave(
     """人员离开：保留历史记录，不再统计和提醒，解除其账号绑定。"""
     from storage import branches as ops
 
-    m = _operate(config, lambda s: ops.leave(s, phone), write=True)
+    m = _operate(config, lambda s: ops.leave(s, phone, _who("member leave")), write=True)
     typer.echo(f"{m.name}（{m.phone}）已设为离开：历史记录保留，不再统计，账号绑定已解除。")
 
 
@@ -630,7 +643,7 @@ def member_move(
     """把人员调到另一个支部。"""
     from storage import branches as ops
 
-    m, old = _operate(config, lambda s: ops.move(s, phone, branch), write=True)
+    m, old = _operate(config, lambda s: ops.move(s, phone, branch, _who("member move")), write=True)
     typer.echo(f"{m.name} 已从 {old} 调到 {branch}。")
 
 
@@ -643,7 +656,8 @@ def member_unbind(
     """解除人员在企业微信或钉钉上的账号绑定（可重新绑定）。"""
     from storage import branches as ops
 
-    m = _operate(config, lambda s: ops.unbind(s, phone, platform), write=True)
+    who = _who("member unbind")
+    m = _operate(config, lambda s: ops.unbind(s, phone, platform, who), write=True)
     typer.echo(f"已解除 {m.name} 的{ops.PLATFORM_NAMES[platform]}账号绑定。")
 
 
@@ -687,7 +701,8 @@ def branch_merge(
     from storage import branches as ops
 
     settings = _settings(config)
-    r = _operate(config, lambda s: ops.merge(s, source, target), write=True)
+    who = _who("branch merge")
+    r = _operate(config, lambda s: ops.merge(s, source, target, who=who), write=True)
     typer.echo(
         f"已把 {source} 并入 {target}：人员 {r.members}、群 {r.groups}、"
         f"会议 {r.events}、学习任务 {r.tasks}；{source} 已删除。"

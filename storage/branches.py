@@ -15,8 +15,17 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import events, members, outbox
-from storage.models import Account, Branch, Event, EventKind, Group, Member, StudyTask
+from storage import audit, events, members, outbox
+from storage.models import (
+    Account,
+    Branch,
+    Event,
+    EventKind,
+    Group,
+    Member,
+    MemberChange,
+    StudyTask,
+)
 
 # The platforms a person binds to be reached; "console" and the like do not count.
 REAL_PLATFORMS = ("wecom", "dingtalk")
@@ -25,6 +34,29 @@ PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
 
 class OperatorError(ValueError):
     """An operator mistake; the message is one Chinese line, shown as is."""
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who made a change and with what, for the history of people (member_changes)."""
+
+    actor: str = "程序"
+    source: str = ""
+
+
+async def _record(s: AsyncSession, who: Who, m: Member, action: str, detail: str) -> None:
+    assert m.id is not None
+    change = MemberChange(
+        member_id=m.id,
+        phone=m.phone,
+        name=m.name,
+        action=action,
+        detail=detail[:2000],
+        actor=who.actor[:100],
+        source=who.source[:200],
+        at=datetime.now(UTC),
+    )
+    await audit.record(s, [change])
 
 
 def close_matches(word: str, choices: Iterable[str]) -> str:
@@ -95,18 +127,21 @@ async def _unbind_all(s: AsyncSession, member_id: int, platforms: Sequence[str])
     return int(result.rowcount or 0)
 
 
-async def leave(s: AsyncSession, phone: str) -> Member:
+async def leave(s: AsyncSession, phone: str, who: Who = Who()) -> Member:
     """Inactive: kept in history, no longer expected; every account unbound so the
     platform identity can be bound by someone else."""
     member = await member_with_phone(s, phone)
     if not member.active:
         raise OperatorError(f"{member.name}（{member.phone}）已经是离开状态。")
     assert member.id is not None
-    await _unbind_all(s, member.id, [a.platform for a in await _accounts(s, member.id)])
+    had = await _accounts(s, member.id)
+    await _unbind_all(s, member.id, [a.platform for a in had])
     member.active = False
     member.updated_at = datetime.now(UTC)
     s.add(member)
     await s.flush()
+    lines = [f"{PLATFORM_NAMES.get(a.platform, a.platform)}账号 {a.external_id} → " for a in had]
+    await _record(s, who, member, "离开", "\n".join(["在册 是 → 否", *lines]))
     return member
 
 
@@ -114,7 +149,9 @@ async def _accounts(s: AsyncSession, member_id: int) -> Sequence[Account]:
     return (await s.exec(select(Account).where(Account.member_id == member_id))).all()
 
 
-async def move(s: AsyncSession, phone: str, branch_name: str) -> tuple[Member, str]:
+async def move(
+    s: AsyncSession, phone: str, branch_name: str, who: Who = Who()
+) -> tuple[Member, str]:
     """Into another branch; returns the member and the old branch's name."""
     member = await member_with_phone(s, phone)
     target = await branch_named(s, branch_name)
@@ -126,17 +163,21 @@ async def move(s: AsyncSession, phone: str, branch_name: str) -> tuple[Member, s
     member.updated_at = datetime.now(UTC)
     s.add(member)
     await s.flush()
+    await _record(s, who, member, "调动", f"支部 {old.name} → {target.name}")
     return member, old.name
 
 
-async def unbind(s: AsyncSession, phone: str, platform: str) -> Member:
+async def unbind(s: AsyncSession, phone: str, platform: str, who: Who = Who()) -> Member:
     if platform not in REAL_PLATFORMS:
         raise OperatorError(f"平台应为 wecom（企业微信）或 dingtalk（钉钉），不是“{platform}”。")
     member = await member_with_phone(s, phone)
     assert member.id is not None
-    if not await _unbind_all(s, member.id, [platform]):
+    had = await members.account_of(s, member.id, platform)
+    if had is None or not await _unbind_all(s, member.id, [platform]):
         raise OperatorError(f"{member.name} 没有绑定{PLATFORM_NAMES[platform]}账号。")
     await s.flush()
+    detail = f"{PLATFORM_NAMES[platform]}账号 {had.external_id} → "
+    await _record(s, who, member, "解绑", detail)
     return member
 
 
@@ -228,7 +269,9 @@ async def _cancel_doubles(
     return n
 
 
-async def merge(s: AsyncSession, source: str, target: str, now: datetime | None = None) -> Merged:
+async def merge(
+    s: AsyncSession, source: str, target: str, now: datetime | None = None, who: Who = Who()
+) -> Merged:
     """Everything of `source` into `target`, then `source` removed."""
     src = await branch_named(s, source)
     dst = await branch_named(s, target)
@@ -252,6 +295,9 @@ async def merge(s: AsyncSession, source: str, target: str, now: datetime | None 
         s.add(event)
     await s.flush()
     cancelled = await _cancel_doubles(s, moved, dst, now or datetime.now(UTC))
+    people = (await s.exec(select(Member).where(Member.branch_id == src.id))).all()
+    for m in people:
+        await _record(s, who, m, "调动", f"支部 {src.name} → {dst.name}（支部合并）")
     counts = []
     for model in (Member, Group, StudyTask):
         stmt = update(model).where(col(model.branch_id) == src.id).values(branch_id=dst.id)

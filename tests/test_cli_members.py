@@ -193,3 +193,24 @@ def test_merge_cancels_planned_meetings_the_target_already_has(config: Path) -> 
     event, row = asyncio.run(check())
     assert event.cancelled_at is not None and event.number == 9  # after the bureau's 7 and 8
     assert row.state == "skipped"
+
+
+def test_changes_are_kept_in_the_history(config: Path) -> None:
+    from storage import audit
+
+    run(config, "member", "move", "13900000012", BUREAU)
+    run(config, "member", "unbind", "13900000012", "--platform", "wecom")
+    run(config, "member", "leave", "13900000012")
+
+    async def history() -> list[tuple[str, str, str]]:
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
+        async with db.read() as s:
+            rows = await audit.history(s, "13900000012")
+        await db.dispose()
+        return [(c.action, c.detail, c.source) for c in rows if c.source.startswith("member")]
+
+    assert asyncio.run(history()) == [
+        ("调动", f"支部 {SCHOOL} → {BUREAU}", "member move"),
+        ("解绑", "企业微信账号 liu → ", "member unbind"),
+        ("离开", "在册 是 → 否\n钉钉账号 liu-dt → ", "member leave"),
+    ]
