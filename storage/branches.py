@@ -7,6 +7,8 @@ for the operator, naming close matches when a name or phone is not known.
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,7 +76,11 @@ async def branch_named(s: AsyncSession, name: str) -> Branch:
 
 
 async def member_with_phone(s: AsyncSession, phone: str) -> Member:
-    phone = phone.strip().replace(" ", "").replace("-", "")
+    # As the roster accepts it: full-width digits, spaces, dashes, +86.
+    phone = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", phone))
+    for prefix in ("+86", "0086", "86"):
+        if phone.startswith(prefix) and len(phone) == len(prefix) + 11:
+            phone = phone[len(prefix) :]
     member = await members.member_by_phone(s, phone)
     if member is None:
         phones = (await s.exec(select(Member.phone))).all()

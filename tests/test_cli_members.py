@@ -214,3 +214,10 @@ def test_changes_are_kept_in_the_history(config: Path) -> None:
         ("解绑", "企业微信账号 liu → ", "member unbind"),
         ("离开", "在册 是 → 否\n钉钉账号 liu-dt → ", "member leave"),
     ]
+
+
+def test_phone_written_as_people_write_it(config: Path) -> None:
+    code, out = run(config, "member", "move", "+86 139-0000-0012", BUREAU)
+    assert code == 0 and "刘老师 已从" in out
+    code, out = run(config, "member", "leave", "１３９００００００１２")
+    assert code == 0 and "刘老师（13900000012）已设为离开" in out
