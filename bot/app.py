@@ -254,7 +254,7 @@ class App:
             async with self.db.read() as s:
                 await members.count_members(s)
         except Exception as exc:  # report, never raise, from a health check
-            log.warning("health check: database unavailable: %s", type(exc).__name__)
+            log.warning("健康检查：数据库不可用：%s", type(exc).__name__)
             db_ok = False
         # A started app that should schedule but does not would silently miss reminders.
         sched_ok = not (self._schedule and self.started) or self.reminders.running

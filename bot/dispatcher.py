@@ -180,7 +180,7 @@ class Dispatcher:
     @staticmethod
     def _log_unavailable(exc: DBAPIError, what: str) -> None:
         cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
-        log.error("database unavailable for %s: %s", what, cause[:200])
+        log.error("数据库不可用（%s）：%s", what, cause[:200])
 
 
 def _repeated(prior: str) -> Reply:

@@ -39,7 +39,7 @@ class ExportRoute:
         try:
             grant = read_token(key, token, now)
         except BadToken as exc:
-            log.info("export link refused: %s", exc)
+            log.info("导出链接被拒绝：%s", exc)
             return REFUSED
         async with self.db.read() as s:
             body = await export_workbook(s, self.services, grant.branch_id, grant.period, now)

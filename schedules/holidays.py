@@ -49,8 +49,9 @@ class HolidayCalendar:
             if day.year not in self._warned:
                 self._warned.add(day.year)
                 log.warning(
-                    "official holiday data for %s is not available yet; using weekends "
-                    "and [[calendar.overrides]] (估算)",
+                    "%s 年的官方节假日安排还没有收录：按周末、推算的春节国庆假期和 "
+                    "[[calendar.overrides]] 估算；国务院公布后请升级 chinesecalendar "
+                    "（pip install -U chinesecalendar）并重启",
                     day.year,
                 )
             return day.weekday() < 5 and day not in self._statutory(day.year)

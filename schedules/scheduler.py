@@ -111,13 +111,13 @@ class Reminders:
         try:
             await self.planner.generate(self.db)
         except Exception:  # a failed pass is retried by the next one
-            log.exception("planning reminders failed")
+            log.exception("生成提醒计划失败（下一轮会重试）")
 
     async def _work(self) -> None:
         try:
             await self.worker.run_due()
         except Exception:
-            log.exception("outbox worker pass failed")
+            log.exception("推送队列处理失败（下一轮会重试）")
 
     def start(self) -> None:
         """Start the scheduler and a catch-up pass (pushes due while the bot was down)."""
@@ -146,7 +146,7 @@ class Reminders:
         try:
             await self.tick()
         except Exception:
-            log.exception("catch-up pass at start failed")
+            log.exception("启动时补发错过的推送失败")
 
     def wake(self) -> None:
         """Run the worker soon (a handler just queued a push; its transaction commits first)."""

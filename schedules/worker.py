@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.messages import Reply
 from bot.sending import GroupTarget, SendError, Transport
+from schedules.report import kind_name
 from storage import outbox, reminders
 from storage.engine import Database
 from storage.models import Group, Outbox
@@ -158,7 +159,10 @@ class OutboxWorker:
             report.missed = await outbox.mark_missed(s, now - self.grace, now)
         if report.missed:
             log.warning(
-                "outbox: %d push(es) fell due more than %s ago: missed", report.missed, self.grace
+                "推送队列：%d 条推送到期已超过 %s（停机太久），标为已错过；"
+                "可用 qingfeng outbox resend --failed 补发",
+                report.missed,
+                self.grace,
             )
         # A pipeline: the next batch is claimed as soon as the last send of this one has
         # started, not when it has finished, so up to CONCURRENCY sends stay in flight from
@@ -284,7 +288,7 @@ class OutboxWorker:
                 )
             return
         except Exception as exc:  # a bug in a transport must not stop the other pushes
-            log.exception("outbox: unexpected error sending row %s", row.id)
+            log.exception("推送 #%s 发送时出现意外错误，稍后重试", row.id)
             next_at = now + backoff(row.attempts + 1, None)
             reason = type(exc).__name__
             await self._finish(outbox.mark_retry, row, token, report, target, next_at, reason)
@@ -292,7 +296,9 @@ class OutboxWorker:
         await self._finish(outbox.mark_sent, row, token, report, target, now)
 
     def _on_error(self, row: Outbox, target: _Target, reason: str) -> None:
-        log.warning("outbox: row %s (%s → %s) not sent: %s", row.id, row.kind, target.label, reason)
+        log.warning(
+            "推送 #%s（%s → %s）未发出：%s", row.id, kind_name(row.kind), target.label, reason
+        )
 
     async def _finish(
         self,
@@ -343,7 +349,7 @@ class OutboxWorker:
             async with self.db.write() as s:
                 ok = await self._mark(s, r)
         except Exception as exc:
-            log.warning("outbox: the result of row %s could not be recorded", r.row.id)
+            log.warning("推送 #%s 的发送结果未能写入数据库", r.row.id)
             return exc
         self._recorded(r, ok)
         return None
@@ -370,7 +376,7 @@ class OutboxWorker:
         if not ok:
             # The lease ran out and another worker took the row over.
             r.report.lost_claims += 1
-            log.warning("outbox: claim on row %s was lost before it was recorded", r.row.id)
+            log.warning("推送 #%s 的认领在记录结果前已被另一进程接管", r.row.id)
 
     async def _target(
         self, session: SessionOpener, row: Outbox, by_id: dict[int | None, ClaimedGroup]

@@ -125,7 +125,7 @@ class LongConnection:
             finally:
                 link.cancel()
                 await asyncio.gather(link, return_exceptions=True)
-            log.warning("%s long connection: lease lost, connection closed", self.platform)
+            log.warning("%s 长连接：租约已被另一副本取得，本连接关闭", self.platform)
 
     async def _renewed(self) -> bool:
         await self.sleep(self.lease.renew_every)
@@ -136,7 +136,7 @@ class LongConnection:
             self._set_state(CONNECTING)
             try:
                 await self.session()
-                log.info("%s long connection closed by the platform", self.platform)
+                log.info("%s 长连接被平台关闭，将重连", self.platform)
             except asyncio.CancelledError:
                 raise
             except ConnectionLost as exc:

@@ -53,13 +53,13 @@ class Lease:
             async with self.db.write() as s:
                 got = await leases.acquire(s, self.name, self.holder, now, self.ttl)
         except Exception as exc:  # a database hiccup; what we hold stays ours until it expires
-            log.warning("lease %s: database error %s", self.name, type(exc).__name__)
+            log.warning("租约 %s：数据库错误 %s", self.name, type(exc).__name__)
             got = self.held and self._valid_until is not None and now < self._valid_until
         else:
             if got:
                 self._valid_until = now + self.ttl
         if got != self.held:
-            log.info("lease %s %s by %s", self.name, "taken" if got else "lost", self.holder)
+            log.info("租约 %s 已被 %s %s", self.name, self.holder, "取得" if got else "失去")
         self.held = got
         return got
 
@@ -70,6 +70,6 @@ class Lease:
         try:
             async with self.db.write() as s:
                 await leases.release(s, self.name, self.holder, self.clock.now())
-            log.info("lease %s released by %s", self.name, self.holder)
+            log.info("租约 %s 已由 %s 释放", self.name, self.holder)
         except Exception as exc:  # it will expire on its own
-            log.warning("lease %s: release failed: %s", self.name, type(exc).__name__)
+            log.warning("租约 %s：释放失败（到期后自动失效）：%s", self.name, type(exc).__name__)

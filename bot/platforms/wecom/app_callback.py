@@ -129,7 +129,7 @@ class AppCallbackAdapter:
 
         async def later(reply: Reply) -> None:
             if self.transport is None:
-                log.warning("late app reply dropped: wecom.app.secret is not configured")
+                log.warning("迟到的回复未发出：没有配置企业微信自建应用（[wecom.app] secret）")
                 return
             await self.transport.send_direct(sender, reply)
 
