@@ -64,7 +64,7 @@ def prepare_county(workdir: Path, members: int = 5000, branches: int = 250) -> d
     env = clean_env(QINGFENG_DATABASE__URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}")
     roster = workdir / "roster.csv"
     roster_csv(roster, members, branches)
-    for args in (["db", "upgrade"], ["roster", "import", str(roster)]):
+    for args in (["db", "upgrade"], ["roster", "import", str(roster), "--yes"]):
         subprocess.run([QINGFENG, *args], cwd=workdir, env=env, check=True, capture_output=True)
     return env
 

@@ -118,6 +118,7 @@ async def replicas(
         "roster",
         "import",
         str(roster(tmp_path / "roster.csv")),
+        "--yes",
         "--config",
         str(a.config),
         cwd=tmp_path,
