@@ -40,13 +40,18 @@ class OperatorError(ValueError):
 
 @dataclass(frozen=True)
 class Who:
-    """Who made a change and with what, for the history of people (member_changes)."""
+    """Who made a change and with what, for the history of people (member_changes).
+    The functions below take `who=None` for `Who()` (ruff's B008 before 0.9 flags a
+    dataclass default even when frozen)."""
 
     actor: str = "程序"
     source: str = ""
 
 
-async def _record(s: AsyncSession, who: Who, m: Member, action: str, detail: str) -> None:
+async def _record(
+    s: AsyncSession, who: Who | None, m: Member, action: str, detail: str
+) -> None:
+    who = who or Who()
     assert m.id is not None
     change = MemberChange(
         member_id=m.id,
@@ -133,7 +138,7 @@ async def _unbind_all(s: AsyncSession, member_id: int, platforms: Sequence[str])
     return int(result.rowcount or 0)
 
 
-async def leave(s: AsyncSession, phone: str, who: Who = Who()) -> Member:
+async def leave(s: AsyncSession, phone: str, who: Who | None = None) -> Member:
     """Inactive: kept in history, no longer expected; every account unbound so the
     platform identity can be bound by someone else."""
     member = await member_with_phone(s, phone)
@@ -156,7 +161,7 @@ async def _accounts(s: AsyncSession, member_id: int) -> Sequence[Account]:
 
 
 async def move(
-    s: AsyncSession, phone: str, branch_name: str, who: Who = Who()
+    s: AsyncSession, phone: str, branch_name: str, who: Who | None = None
 ) -> tuple[Member, str]:
     """Into another branch; returns the member and the old branch's name."""
     member = await member_with_phone(s, phone)
@@ -173,7 +178,7 @@ async def move(
     return member, old.name
 
 
-async def unbind(s: AsyncSession, phone: str, platform: str, who: Who = Who()) -> Member:
+async def unbind(s: AsyncSession, phone: str, platform: str, who: Who | None = None) -> Member:
     if platform not in REAL_PLATFORMS:
         raise OperatorError(f"平台应为 wecom（企业微信）或 dingtalk（钉钉），不是“{platform}”。")
     member = await member_with_phone(s, phone)
@@ -276,7 +281,7 @@ async def _cancel_doubles(
 
 
 async def merge(
-    s: AsyncSession, source: str, target: str, now: datetime | None = None, who: Who = Who()
+    s: AsyncSession, source: str, target: str, now: datetime | None = None, who: Who | None = None
 ) -> Merged:
     """Everything of `source` into `target`, then `source` removed."""
     src = await branch_named(s, source)
