@@ -16,9 +16,10 @@ from bot.messages import Reply
 from handlers.periods import Period, parse_period
 from handlers.summary import Scope, load_summary, long_absent, summary_text
 from schedules.templates import Templates
-from storage import accounting, members
+from storage import accounting, members, talks
 
 ABSENCE_MONTHS = 3  # the county warns at 3 months; 党章 第九条 sets 6
+TALK_MONTHS = (10, 11, 12)  # the last quarter: who has not been talked with this year
 
 
 def _shift(d: date, months: int) -> date:
@@ -75,4 +76,12 @@ async def monthly_summary(
                 names="、".join(gone),
             )
         )
+    if mon in TALK_MONTHS:
+        tz = services.clock.tz
+        since = datetime(year, 1, 1, tzinfo=tz)
+        left = await talks.not_talked(s, branch_id, since, datetime(year + 1, 1, 1, tzinfo=tz))
+        if left:
+            parts.append(
+                f"🗣 谈心谈话：今年还有 {len(left)} 名党员未谈心谈话，发送“谈心 情况”查看名单。"
+            )
     return Reply("\n\n".join(parts))

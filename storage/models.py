@@ -313,3 +313,15 @@ class MemberChange(SQLModel, table=True):
     actor: str = Field(max_length=100)  # operator (OS user) or chat sender
     source: str = Field(max_length=200)  # file name or command
     at: datetime = Field(sa_column=_ts(index=True))
+
+
+class Talk(SQLModel, table=True):
+    """谈心谈话: who talked with whom, when, and a short note for the secretary and admin only."""
+
+    __tablename__ = "talks"
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branches.id", index=True)
+    member_id: int = Field(foreign_key="members.id", index=True)  # talked with
+    by_member_id: int = Field(foreign_key="members.id")  # who recorded (and talked)
+    note: str = Field(default="", max_length=200)  # never shown to members
+    at: datetime = Field(sa_column=_ts(index=True))

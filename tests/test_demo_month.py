@@ -338,7 +338,7 @@ def test_meetings_moved_cancelled_and_signed_into_by_number(month: Month) -> Non
         "📋 主题党日签到结束\n县教育局机关党支部 · 12月4日(周五) 16:40\n"
         "应到 6 人，未签到 2 人：\n赵志强、吴海燕\n"
         "请假 1 人：孙丽华（到市委党校参加预备党员培训）\n"
-        "请了解缺席原因，做好谈心提醒。"
+        "请了解缺席原因，做好谈心提醒（发送“谈心 情况”查看）。"
     )
     made_up = t.reply("李卫东", "补假 吴海燕 1 在省里参加骨干教师培训")
     assert made_up.startswith("✅ 已补假：吴海燕 · 主题党日 #1（12月4日(周五) 16:40）")

@@ -125,7 +125,7 @@ async def test_arranging_a_planned_kind_moves_it_with_its_number_and_leave(
     assert sent.to("li") == [
         "📋 主题党日签到结束\n县教育局机关党支部 · 12月4日(周五) 16:40\n"
         "应到 4 人，未签到 2 人：\n周管理、李书记\n请假 1 人：王党员（外出培训）\n"
-        "请了解缺席原因，做好谈心提醒。"
+        "请了解缺席原因，做好谈心提醒（发送“谈心 情况”查看）。"
     ]
 
 
@@ -466,7 +466,8 @@ async def test_committee_and_party_group_meetings_expect_their_own_members(
     await app.reminders.tick()
     assert sent.to("li") == [
         "📋 支委会签到结束\n县教育局机关党支部 · 12月8日(周二) 16:00\n"
-        "应到 2 人，未签到 2 人：\n李书记、王党员\n无人请假。\n请了解缺席原因，做好谈心提醒。"
+        "应到 2 人，未签到 2 人：\n李书记、王党员\n无人请假。\n"
+        "请了解缺席原因，做好谈心提醒（发送“谈心 情况”查看）。"
     ]
     assert sent.to("chen") == []
     clock.set(at("2026-12-16 15:40"))

@@ -192,5 +192,8 @@ async def test_monthly_push_for_the_scheduler(november):
         )
     assert reply is not None
     # The secretary gets 汇总 上月 as is; no 组织生活预警: everyone has been on the roster
-    # since October 1, not yet the three months the warning speaks of.
-    assert reply.text == BUREAU_SUMMARY
+    # since October 1, not yet the three months the warning speaks of. December is in the
+    # last quarter: the 谈心谈话 line counts 党员 and 预备党员 not yet talked with.
+    assert reply.text == (
+        BUREAU_SUMMARY + "\n\n🗣 谈心谈话：今年还有 4 名党员未谈心谈话，发送“谈心 情况”查看名单。"
+    )
