@@ -24,9 +24,14 @@ async def history(s: AsyncSession, phone: str | None = None) -> Sequence[MemberC
     return (await s.exec(stmt.order_by(col(MemberChange.at), col(MemberChange.id)))).all()
 
 
-async def unbind_all(s: AsyncSession, member_id: int) -> int:
-    """Remove every platform account of the member (one who left); return how many."""
+async def unbind_all(
+    s: AsyncSession, member_id: int, platforms: Sequence[str] | None = None
+) -> int:
+    """Remove the member's platform accounts (all, or those of `platforms`): one who left,
+    or `member unbind`; return how many."""
     stmt = delete(Account).where(col(Account.member_id) == member_id)
+    if platforms is not None:
+        stmt = stmt.where(col(Account.platform).in_(platforms))
     result = await s.exec(stmt)  # type: ignore[call-overload]
     await s.flush()
     return int(result.rowcount or 0)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -130,14 +130,6 @@ async def member_rows(
     return rows
 
 
-async def _unbind_all(s: AsyncSession, member_id: int, platforms: Sequence[str]) -> int:
-    stmt = delete(Account).where(
-        col(Account.member_id) == member_id, col(Account.platform).in_(platforms)
-    )
-    result = await s.exec(stmt)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
-
-
 async def leave(s: AsyncSession, phone: str, who: Who | None = None) -> Member:
     """Inactive: kept in history, no longer expected; every account unbound so the
     platform identity can be bound by someone else."""
@@ -146,7 +138,7 @@ async def leave(s: AsyncSession, phone: str, who: Who | None = None) -> Member:
         raise OperatorError(f"{member.name}（{member.phone}）已经是离开状态。")
     assert member.id is not None
     had = await _accounts(s, member.id)
-    await _unbind_all(s, member.id, [a.platform for a in had])
+    await audit.unbind_all(s, member.id)
     member.active = False
     member.updated_at = datetime.now(UTC)
     s.add(member)
@@ -184,7 +176,7 @@ async def unbind(s: AsyncSession, phone: str, platform: str, who: Who | None = N
     member = await member_with_phone(s, phone)
     assert member.id is not None
     had = await members.account_of(s, member.id, platform)
-    if had is None or not await _unbind_all(s, member.id, [platform]):
+    if had is None or not await audit.unbind_all(s, member.id, [platform]):
         raise OperatorError(f"{member.name} 没有绑定{PLATFORM_NAMES[platform]}账号。")
     await s.flush()
     detail = f"{PLATFORM_NAMES[platform]}账号 {had.external_id} → "
