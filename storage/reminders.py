@@ -190,36 +190,6 @@ async def tasks_due_between(s: AsyncSession, first: date, last: date) -> Sequenc
     return (await s.exec(stmt.order_by(col(StudyTask.id)))).all()
 
 
-async def long_absent(
-    s: AsyncSession, branch_id: int, start: datetime, end: datetime
-) -> Sequence[Member]:
-    """Members on the roster since `start`, expected (expected_at_event) at one or more of
-    the branch's meetings in [start, end), with no attendance (not even 请假) at any of
-    them; empty when the branch held none. Cancelled meetings do not count."""
-    in_range = (
-        col(Event.branch_id) == branch_id,
-        col(Event.starts_at) >= start,
-        col(Event.starts_at) < end,
-        col(Event.cancelled_at).is_(None),
-    )
-    events = select(Event.id).where(*in_range)
-    if (await s.exec(events.limit(1))).first() is None:
-        return []
-    attended = select(Attendance.member_id).where(col(Attendance.event_id).in_(events))
-    # Correlated on Member: a member not expected at any of them (not on the committee,
-    # in another 党小组) is not missing anything.
-    expected_once = select(Event.id).where(*in_range, expected_at_event()).exists()
-    stmt = (
-        select(Member)
-        .where(Member.branch_id == branch_id, Member.active)
-        .where(col(Member.created_at) <= start)
-        .where(expected_once)
-        .where(col(Member.id).not_in(attended))
-        .order_by(col(Member.id))
-    )
-    return (await s.exec(stmt)).all()
-
-
 async def accounts_of_member(s: AsyncSession, member_id: int) -> Sequence[Account]:
     stmt = select(Account).where(Account.member_id == member_id).order_by(col(Account.id))
     return (await s.exec(stmt)).all()

@@ -9,14 +9,17 @@ rules plan 机关's December as #1 主题党日 12-04 15:00, #2 支委会 12-08 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.app import App
 from bot.clock import FakeClock
+from handlers.periods import parse_period
 from handlers.roster import import_roster
-from storage import events, members, outbox, reminders
+from handlers.summary import long_absent
+from storage import events, members, outbox
 from storage.models import Attendance, Event, Member
 from tests.conftest import BUREAU, SCHOOL, Chat, at, branch_id, member_id
 from tests.recording_transport import RecordingTransport
@@ -500,12 +503,13 @@ async def test_long_absence_counts_only_meetings_the_member_was_expected_at(
             s, committee.id, await member_id(app, "王党员"), "出席", at("2026-11-10 16:00")
         )
     async with app.db.read() as s:
-        gone = await reminders.long_absent(
-            s, bureau, at("2026-11-01 00:00"), at("2026-12-01 00:00")
-        )
+        branch = await members.branch_by_id(s, bureau)
+        assert branch is not None
+        november = parse_period("2026-11", date(2026, 12, 1))
+        gone = await long_absent(s, app.services, branch, november, at("2026-12-01 09:00"))
     # 孙预备 was expected at none of them (not on the committee, in 第二党小组); the
     # cancelled 党课 expected nobody.
-    assert [m.name for m in gone] == ["周管理", "李书记"]
+    assert gone == ["周管理", "李书记"]
 
 
 async def test_no_meeting_is_created_twice_in_its_period_after_a_move(
