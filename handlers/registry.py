@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from bot.router import Command
 from handlers import (
+    appraisals,
     binding,
     checkin,
     events,
     meetings,
+    minutes,
     nudge,
+    pledges,
     records,
     study,
     summary,
     talks,
+    terms,
     unbound,
 )
 from handlers.help import make_help
@@ -32,6 +36,10 @@ def all_commands() -> list[Command]:
         nudge,
         unbound,
         talks,
+        appraisals,
+        pledges,
+        minutes,
+        terms,
     ):
         commands.extend(module.COMMANDS)
     return commands

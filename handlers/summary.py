@@ -322,6 +322,8 @@ async def export_workbook(
     member_rows = data.members or await accounting.member_figures(
         s, services, scope.branches, period, now, county=scope.county
     )
+    from handlers.export_sheets import year_sheets  # it imports modules that import this one
+
     # openpyxl pulls in numpy and Pillow: load it when a workbook is asked for, not at start.
     from storage.export_xlsx import build_workbook
 
@@ -335,6 +337,7 @@ async def export_workbook(
         branch_names={b.id: b.name for b in scope.branches if b.id is not None},
         attendance=await ledger.attendance_rows(s, scope.branch_ids, data.window),
         study=await ledger.study_rows(s, scope.branch_ids, data.window),
+        extra=await year_sheets(s, services, scope.branch_ids, period, now),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.context import Services
 from bot.messages import Mention, Reply
 from handlers import text
-from schedules import rules
+from schedules import minutes, pledges, rules, terms, yearly
 from schedules.holidays import HolidayCalendar
 from schedules.monthly import monthly_summary
 from schedules.templates import Templates
@@ -29,6 +29,33 @@ from storage.models import Branch, Event, Group, Member, Outbox, StudyTask
 
 # How far ahead rows are written; rule events are created for this month and the next.
 LOOKAHEAD = timedelta(days=7)
+
+
+class Render(Protocol):
+    async def __call__(
+        self, planner: Planner, s: AsyncSession, ref: dict[str, Any], row: Outbox
+    ) -> Reply | None: ...
+
+
+class Extra(Protocol):
+    """A module of the branch's year (换届, 组织生活会, 承诺, 纪要) that plans its own pushes.
+
+    `plan` returns outbox rows (dicts for storage.outbox.enqueue) due in [low, high];
+    `RENDERS` maps the `ref.kind` of its rows whose text is made when they are sent."""
+
+    RENDERS: dict[str, Render]
+
+    async def plan(
+        self,
+        planner: Planner,
+        s: AsyncSession,
+        all_groups: list[Group],
+        low: datetime,
+        high: datetime,
+    ) -> list[dict[str, Any]]: ...
+
+
+EXTRAS: tuple[Extra, ...] = (terms, yearly, pledges, minutes)  # type: ignore[assignment]
 
 
 def _month_start(d: date, plus: int = 0) -> date:
@@ -104,6 +131,8 @@ class Planner:
                         ref = {"month": p.fields["month"]} if p.kind == "monthly_summary" else None
                         rows += await self._fan_out(s, p, all_groups, None, ref)
             rows += await self._study_deadlines(s, all_groups, low, high)
+            for extra in EXTRAS:
+                rows += await extra.plan(self, s, all_groups, low, high)
             await outbox.enqueue(s, rows, now)
         return len(rows)
 
@@ -219,6 +248,9 @@ class Planner:
                 ref["month"],
                 self.clock.now(),
             )
+        for extra in EXTRAS:
+            if kind in extra.RENDERS:
+                return await extra.RENDERS[kind](self, s, ref, row)
         raise ValueError(f"unknown dynamic outbox kind {kind!r}")
 
     async def _absentees(self, s: AsyncSession, event_id: int) -> Reply | None:

@@ -1,4 +1,5 @@
-"""The .xlsx of a summary: sheets 汇总, 日常签到, 组织生活, 学习 (openpyxl)."""
+"""The .xlsx of a summary: sheets 汇总, 日常签到, 组织生活, 学习, then the branch's year
+(谈心, 换届, 评议, 承诺: handlers.export_sheets) (openpyxl)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from storage.accounting import AttendanceRow, BranchSummary, MemberSummary, StudyRow
+from storage.xlsx_sheet import DATE, DATETIME, Sheet
 
 _HEAD_FONT = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="FDE9D9")
 _PCT = "0.0%"
-_DATE = "yyyy-mm-dd"
-_DATETIME = "yyyy-mm-dd hh:mm"
+_DATE = DATE
+_DATETIME = DATETIME
 
 
 def _sheet(
@@ -59,6 +61,7 @@ def build_workbook(
     branch_names: dict[int, str],
     attendance: Iterable[AttendanceRow],
     study: Iterable[StudyRow],
+    extra: Sequence[Sheet] = (),
 ) -> bytes:
     """The workbook as .xlsx bytes."""
     wb = Workbook()
@@ -120,6 +123,12 @@ def build_workbook(
         ws.append([r.task_id, r.title, r.due, r.branch, r.name, status,
                    _local(r.confirmed_at, tz)])  # fmt: skip
     _formats(ws, {3: _DATE, 7: _DATETIME})
+
+    for sheet in extra:
+        ws = _sheet(wb, sheet.title, sheet.headers, sheet.widths)
+        for row in sheet.rows:
+            ws.append(list(row))
+        _formats(ws, sheet.formats)
 
     buf = io.BytesIO()
     wb.save(buf)

@@ -84,6 +84,9 @@ class EventKind(StrEnum):
     GENERAL = "党员大会"
     GROUP = "党小组会"
     LECTURE = "党课"
+    # Once a year per branch, in a window (default January–February): issue 18.
+    ORG_LIFE = "组织生活会"
+    APPRAISAL = "民主评议"
 
 
 class StudyAudience(StrEnum):
@@ -325,3 +328,74 @@ class Talk(SQLModel, table=True):
     by_member_id: int = Field(foreign_key="members.id")  # who recorded (and talked)
     note: str = Field(default="", max_length=200)  # never shown to members
     at: datetime = Field(sa_column=_ts(index=True))
+
+
+class BranchTerm(SQLModel, table=True):
+    """换届: one election of a branch's committee and the term it runs for.
+
+    Kept as history; the branch's current term is its latest `elected_on`."""
+
+    __tablename__ = "branch_terms"
+    __table_args__ = (
+        sa.UniqueConstraint("branch_id", "elected_on", name="uq_branch_terms_once"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branches.id", index=True)
+    elected_on: date
+    years: int = 3
+    source: str = Field(default="", max_length=200)  # command or file it came from
+    recorded_at: datetime = Field(sa_column=_ts())
+
+
+class Appraisal(SQLModel, table=True):
+    """民主评议党员: a member's 评定等次 for a year, entered by the secretary.
+
+    Shown to the member and to the secretary and admin, never to other members."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (sa.UniqueConstraint("member_id", "year", name="uq_appraisals_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branches.id", index=True)
+    member_id: int = Field(foreign_key="members.id")
+    year: int
+    grade: str = Field(max_length=10)  # 优秀 / 合格 / 基本合格 / 不合格
+    by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    at: datetime = Field(sa_column=_ts())
+
+
+class Pledge(SQLModel, table=True):
+    """廉洁自律承诺: a pledge the admin publishes for members to confirm (like a study task)."""
+
+    __tablename__ = "pledges"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    link: str = Field(default="", max_length=500)
+    # None: every branch (the admin's county-wide pledge).
+    branch_id: int | None = Field(default=None, foreign_key="branches.id", index=True)
+    due: date | None = None
+    created_by: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=_ts())
+
+
+class PledgeConfirmation(SQLModel, table=True):
+    __tablename__ = "pledge_confirmations"
+    __table_args__ = (sa.UniqueConstraint("pledge_id", "member_id", name="uq_pledge_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledges.id", index=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    at: datetime = Field(sa_column=_ts())
+    late: bool = False
+
+
+class MeetingNote(SQLModel, table=True):
+    """纪要 for the 台账: a meeting's topic and record, several messages, and images."""
+
+    __tablename__ = "meeting_notes"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    topic: str = Field(default="", max_length=200)  # 议题; "" when the message added none
+    body: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
+    # An image the platform delivered: its URL or media id ("" for a text note).
+    image: str = Field(default="", max_length=1000)
+    by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    at: datetime = Field(sa_column=_ts())

@@ -133,6 +133,12 @@ async def secretaries(s: AsyncSession, branch_id: int | None = None) -> Sequence
     return (await s.exec(stmt.order_by(col(Member.branch_id), col(Member.id)))).all()
 
 
+async def admins(s: AsyncSession) -> Sequence[Member]:
+    """The county's 管理员 (active)."""
+    stmt = select(Member).where(Member.role == Role.ADMIN.value, Member.active)
+    return (await s.exec(stmt.order_by(col(Member.id)))).all()
+
+
 def _expected_at(event_id: int | None) -> SelectOfScalar[Member]:
     """Active members the meeting expects (storage.events.expected_at_event)."""
     return (

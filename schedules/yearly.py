@@ -1,0 +1,22 @@
+"""组织生活会 and 民主评议: the admin's list of branches that have not held them in the window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Group
+
+if TYPE_CHECKING:
+    from schedules.occurrences import Planner, Render
+
+RENDERS: dict[str, Render] = {}
+
+
+async def plan(
+    planner: Planner, s: AsyncSession, all_groups: list[Group], low: datetime, high: datetime
+) -> list[dict[str, Any]]:
+    """Outbox rows due in [low, high]."""
+    return []
