@@ -21,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.batching import Batches
 from bot.context import Context, Services
 from bot.messages import IncomingMessage, Reply
-from bot.router import Router
+from bot.router import Router, split_command
+from handlers.minutes import attach_image
 from storage import arrivals, inbound
 from storage.engine import Database
 
@@ -123,7 +124,10 @@ class Dispatcher:
             branch=found.branch,
             group=found.group,
         )
-        reply = await self.router.dispatch(ctx)
+        if msg.image and not split_command(msg.text)[0]:
+            reply = await attach_image(ctx)  # a picture alone: for a meeting's 纪要
+        else:
+            reply = await self.router.dispatch(ctx)
         # The id is recorded last, with its reply, in the same transaction as the handler's
         # writes: a twin that got here first makes this one roll back whole.
         recorded = await inbound.record(

@@ -1,6 +1,7 @@
 """Signed, expiring export links: `{public_url}/exports/{token}`.
 
-The token names the branch scope and the period and carries its expiry; an HMAC-SHA256
+The token names the workbook (version 1: the summary of 导出; 2: the 台账 of meeting
+records), the branch scope and the period and carries its expiry; an HMAC-SHA256
 over those fields makes it impossible to widen the scope or extend the time. The key is
 `server.export_secret`; when that is empty, a random key generated once and kept in the
 database (table app_secrets, name "export") is used, so every replica sharing the
@@ -24,7 +25,12 @@ from handlers.periods import Period
 from storage import app_secrets
 
 SECRET_NAME = "export"
-_TOKEN = re.compile(r"1\.(all|\d{1,9})\.(\d{8})\.(\d{8})\.(\d{1,12})\.([A-Za-z0-9_-]{43})")
+_TOKEN = re.compile(r"([12])\.(all|\d{1,9})\.(\d{8})\.(\d{8})\.(\d{1,12})\.([A-Za-z0-9_-]{43})")
+# The leading version names the workbook, inside the signature: a summary link cannot be
+# turned into a 台账 link or back.
+SUMMARY = "summary"
+LEDGER = "ledger"
+_VERSIONS = {SUMMARY: "1", LEDGER: "2"}
 
 
 class BadToken(Exception):
@@ -36,6 +42,7 @@ class ExportGrant:
     branch_id: int | None  # None: every branch
     period: Period
     expires: datetime
+    kind: str = SUMMARY  # SUMMARY or LEDGER
 
 
 @overload
@@ -61,7 +68,8 @@ def _sign(key: bytes, payload: str) -> str:
 def make_token(key: bytes, grant: ExportGrant) -> str:
     scope = "all" if grant.branch_id is None else str(grant.branch_id)
     p = grant.period
-    payload = f"1.{scope}.{p.first:%Y%m%d}.{p.last:%Y%m%d}.{int(grant.expires.timestamp())}"
+    version, expires = _VERSIONS[grant.kind], int(grant.expires.timestamp())
+    payload = f"{version}.{scope}.{p.first:%Y%m%d}.{p.last:%Y%m%d}.{expires}"
     return f"{payload}.{_sign(key, payload)}"
 
 
@@ -71,17 +79,18 @@ def read_token(key: bytes, token: str, now: datetime) -> ExportGrant:
     if not m:
         raise BadToken("malformed")
     payload = token.rsplit(".", 1)[0]
-    if not hmac.compare_digest(_sign(key, payload), m[5]):
+    if not hmac.compare_digest(_sign(key, payload), m[6]):
         raise BadToken("bad signature")
-    expires = datetime.fromtimestamp(int(m[4]), UTC)
+    expires = datetime.fromtimestamp(int(m[5]), UTC)
     if expires <= now:
         raise BadToken("expired")
     try:
-        first, last = (datetime.strptime(x, "%Y%m%d").date() for x in (m[2], m[3]))
+        first, last = (datetime.strptime(x, "%Y%m%d").date() for x in (m[3], m[4]))
     except ValueError:
         raise BadToken("malformed") from None
-    branch_id = None if m[1] == "all" else int(m[1])
-    return ExportGrant(branch_id, Period(first, last, _label(first, last)), expires)
+    branch_id = None if m[2] == "all" else int(m[2])
+    kind = LEDGER if m[1] == _VERSIONS[LEDGER] else SUMMARY
+    return ExportGrant(branch_id, Period(first, last, _label(first, last)), expires, kind)
 
 
 def _label(first: date, last: date) -> str:

@@ -11,7 +11,7 @@ ChatType = Literal["group", "direct"]
 
 
 class IncomingMessage(NamedTuple):
-    """One text message from a person, already verified and parsed by its adapter.
+    """One text message (or picture) from a person, already verified and parsed by its adapter.
 
     A NamedTuple, not a frozen dataclass: as immutable, and built in a third of the time
     (a frozen dataclass sets each field through object.__setattr__), once per message."""
@@ -28,6 +28,9 @@ class IncomingMessage(NamedTuple):
     # the dispatcher then records the message as delivered by its first handler, so a
     # re-delivery gets nothing more, without a write of its own.
     reply_apart: bool = False
+    # A picture sent with or as the message: the URL or download code the platform gave
+    # ("" for none); handlers.minutes attaches it to a meeting's 纪要.
+    image: str = ""
 
 
 @dataclass(frozen=True)
