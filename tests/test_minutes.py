@@ -169,5 +169,5 @@ async def test_ledger_of_a_named_period_and_an_empty_one(app, chat, held, client
     assert "会议 0 次。" in reply
     wb = await _workbook(client, reply)
     assert wb.sheetnames == ["台账"]
-    reply = await chat.text("li", "台账 县第一中学党支部")
+    reply = await chat.text("li", "台账 本年 县第一中学党支部")
     assert reply == "您只能查看本支部（县教育局机关党支部）的数据。"
