@@ -726,6 +726,94 @@ def branch_remove(
     typer.echo(f"支部“{name}”已删除。")
 
 
+@branch_cli.command("term")
+def branch_term(
+    name: Annotated[str | None, typer.Argument(help="支部名称（不写则列出全县）")] = None,
+    elected: Annotated[
+        str | None, typer.Option("--elected", help="换届选举日期 YYYY-MM-DD")
+    ] = None,
+    years: Annotated[int, typer.Option("--years", help="任期（年）")] = 3,
+    file: Annotated[
+        Path | None, typer.Option("--import", help="批量登记：.xlsx 或 .csv（支部、换届日期）")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="确认批量登记（不加只预览）")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """换届：登记支部的换届选举日期和任期；不写支部则列出全县换届情况。"""
+    from bot.router import ArgError
+    from handlers import terms as rules
+    from handlers.args import parse_date
+    from storage.engine import Database
+
+    settings = _settings(config)
+    now = SystemClock().now()
+    today = now.date()  # SystemClock is Shanghai time
+    if file is not None:
+        if name is not None or elected is not None:
+            raise _fail("--import 与支部名称、--elected 不能同时使用")
+        if not file.exists():
+            raise _fail(f"找不到文件 {file}")
+        _require_db(settings)
+
+        async def go() -> list[str]:
+            db = Database(settings.database.url)
+            try:
+                return await rules.import_terms(
+                    db, file, now, today, f"branch term --import {file.name}", apply=yes
+                )
+            finally:
+                await db.dispose()
+
+        try:
+            lines = _run(go())
+        except rules.TermError as exc:
+            head = f"换届文件有 {len(exc.problems)} 处错误，未登记任何记录："
+            raise _fail("\n".join([head, *exc.problems])) from None
+        for line in lines:
+            typer.echo(line)
+        if yes:
+            typer.echo(f"已登记 {len(lines)} 条换届记录。")
+        else:
+            typer.echo(f"预览：{len(lines)} 条换届记录。")
+            typer.echo("未做任何修改。核对无误后加 --yes 再运行一次即登记。")
+        return
+    if name is None:
+        rows = _operate(config, lambda s: rules.states(s, today), write=False)
+        for line in rules.county_lines(rows, today):
+            typer.echo(line)
+        return
+    if elected is None:
+        from storage import branches as ops
+
+        async def one(s: Any) -> list[Any]:
+            branch = await ops.branch_named(s, name)
+            assert branch.id is not None
+            return await rules.states(s, today, [branch.id])
+
+        (row,) = _operate(config, one, write=False)
+        for line in rules.branch_lines(row, today):
+            typer.echo(line)
+        return
+    try:
+        day = parse_date(elected)
+        rules.check_elected(day, today)
+        rules.check_years(years)
+    except ArgError as exc:
+        raise _fail(str(exc)) from None
+    row = rules.TermRow(0, name, day, years)
+
+    async def record(s: Any) -> list[str]:
+        try:
+            return await rules.record_terms(s, [row], now, "branch term", apply=True)
+        except rules.TermError as exc:
+            from storage.branches import OperatorError
+
+            raise OperatorError(exc.problems[0]) from None
+
+    (line,) = _operate(config, record, write=True)
+    typer.echo(f"已登记：{line}")
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     try:
