@@ -1,4 +1,5 @@
-"""未学习, 催学 and 发布学习: study tasks from the secretary's side."""
+"""未学习, 催学 and 发布学习: study tasks from the secretary's side; the @-mention
+mechanics 催承诺 (handlers.pledges) shares."""
 
 from __future__ import annotations
 
@@ -63,11 +64,31 @@ async def not_studied(ctx: Context, number: int | None) -> Reply:
     return Reply("\n\n".join(parts))
 
 
-async def nudge(ctx: Context, number: int | None) -> Reply:
+def outside_own_group(ctx: Context, word: str, missing: str) -> Reply | None:
+    """The refusal when `word` (催学, 催承诺) is not sent in a branch group the sender may
+    nudge: a secretary their own, the admin any. `missing`: 未学, 未承诺."""
     if ctx.msg.chat_type != "group" or ctx.group is None or ctx.group.branch_id is None:
-        return Reply("请在本支部的群里发送「催学」，我会在群里提醒未学的同志。")
+        return Reply(f"请在本支部的群里发送「{word}」，我会在群里提醒{missing}的同志。")
     if ctx.role is Role.SECRETARY and ctx.group.branch_id != ctx.require_member().branch_id:
-        return Reply("您只能在本支部的群里催学。")
+        return Reply(f"您只能在本支部的群里{word}。")
+    return None
+
+
+async def mentions_of(
+    ctx: Context, rows: list[tuple[int, str, int]]
+) -> tuple[tuple[Mention, ...], list[str]]:
+    """@-mentions on this platform for (branch id, name, member id) rows, and the names of
+    those without an account here (named in the text instead)."""
+    accounts = await members.accounts_for(ctx.session, [i for _, _, i in rows], ctx.msg.platform)
+    mentions = tuple(Mention(accounts[i], n) for _, n, i in rows if i in accounts)
+    return mentions, [n for _, n, i in rows if i not in accounts]
+
+
+async def nudge(ctx: Context, number: int | None) -> Reply:
+    refused = outside_own_group(ctx, "催学", "未学")
+    if refused is not None:
+        return refused
+    assert ctx.group is not None and ctx.group.branch_id is not None
     try:
         task, _ = await _task_and_scope(ctx, number)
     except Refusal as exc:
@@ -81,9 +102,7 @@ async def nudge(ctx: Context, number: int | None) -> Reply:
     rows = roll.missing
     if not rows:
         return Reply(f"👍 {_title(task)}\n本支部应学的同志都已学习。")
-    accounts = await members.accounts_for(ctx.session, [i for _, _, i in rows], ctx.msg.platform)
-    mentions = tuple(Mention(accounts[i], n) for _, n, i in rows if i in accounts)
-    unreachable = [n for _, n, i in rows if i not in accounts]
+    mentions, unreachable = await mentions_of(ctx, rows)
     lines = [f"📢 学习提醒：{_title(task)}"]
     if task.due:
         lines.append(f"截止 {text.day(task.due)}，请抓紧学习。")

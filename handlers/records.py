@@ -39,6 +39,8 @@ async def my_record(ctx: Context, period_text: str) -> Reply:
             f"请假 {c.ev_leave}，缺席 {c.ev_absent}"
         )
     lines.append(f"学习：已学 {c.st_on_time}，逾期 {c.st_late}，未学 {c.st_missing}")
+    if c.pl_total:  # only in a period that has a 廉洁承诺
+        lines.append(f"廉洁承诺：已承诺 {c.pl_on_time}，逾期 {c.pl_late}，未承诺 {c.pl_missing}")
     return Reply("\n".join(lines))
 
 

@@ -113,6 +113,8 @@ def rates_lines(c: Counts, daily_checkin: bool) -> list[str]:
     if daily_checkin:
         lines.append(f"日常签到 {pct(c.checkin_rate)}（{c.checkin_done}/{c.checkin_due or 0}）")
     lines.append(f"学习完成 {pct(c.study_rate)}（{c.st_confirmed}/{c.st_total}）")
+    if c.pl_total:  # only in a period that has a 廉洁承诺; never in the ranking
+        lines.append(f"廉洁承诺 {pct(c.pledge_rate)}（{c.pl_confirmed}/{c.pl_total}）")
     return lines
 
 
@@ -144,9 +146,10 @@ def summary_text(data: SummaryData) -> str:
         for i, b in enumerate(data.branches, 1):
             c = b.counts
             ck = f" 签到{pct(c.checkin_rate)}" if b.daily_checkin else ""
+            pl = f" 承诺{pct(c.pledge_rate)}" if c.pl_total else ""
             lines.append(
                 f"{i}. {b.name}（{b.members}人）\n"
-                f"  出勤{pct(c.attendance_rate)}{ck} 学习{pct(c.study_rate)}"
+                f"  出勤{pct(c.attendance_rate)}{ck} 学习{pct(c.study_rate)}{pl}"
             )
         parts.extend(paragraphs("【支部排名】", lines))
         return "\n\n".join(parts)
@@ -182,6 +185,14 @@ def summary_text(data: SummaryData) -> str:
         parts.extend(paragraphs("【学习】", lines))
     else:
         parts.append("【学习】\n期间内没有应完成的学习任务。")
+    pledged = [m for m in data.members if m.counts.pl_total]
+    if pledged:  # no paragraph at all in a period without a 廉洁承诺
+        lines = [
+            f"{m.name} 已承诺{m.counts.pl_on_time} 逾期{m.counts.pl_late} "
+            f"未承诺{m.counts.pl_missing}"
+            for m in pledged
+        ]
+        parts.extend(paragraphs("【廉洁承诺】", lines))
     return "\n\n".join(parts)
 
 

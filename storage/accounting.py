@@ -21,6 +21,10 @@ The rules:
   when it has none. It expects, in its branch (every branch for a county-wide task), the
   党员 and 预备党员, or everyone when published for 全体, who were on the roster by the end
   of that date.
+- 廉洁承诺 (pledges): counted by the study rule's date (due, else publish date) but kept
+  apart from study (its own figures, never in a study rate or the ranking). It expects every
+  active member of its branch (every branch for a county-wide pledge), 群众 included: it is
+  the teachers' pledge, not a Party duty, and on the roster by the end of that date.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from storage.models import (
     CheckIn,
     Event,
     Member,
+    Pledge,
+    PledgeConfirmation,
     Slot,
     StudyAudience,
     StudyConfirmation,
@@ -107,6 +113,9 @@ class Counts:
     st_total: int = 0
     st_confirmed: int = 0  # on time and late
     st_late: int = 0
+    pl_total: int = 0  # 廉洁承诺: kept apart from study
+    pl_confirmed: int = 0  # on time and late
+    pl_late: int = 0
 
     @property
     def checkin_missing(self) -> int:
@@ -123,6 +132,18 @@ class Counts:
     @property
     def st_missing(self) -> int:
         return self.st_total - self.st_confirmed
+
+    @property
+    def pl_on_time(self) -> int:
+        return self.pl_confirmed - self.pl_late
+
+    @property
+    def pl_missing(self) -> int:
+        return self.pl_total - self.pl_confirmed
+
+    @property
+    def pledge_rate(self) -> float | None:
+        return _rate(self.pl_confirmed, self.pl_total)
 
     @property
     def attendance_rate(self) -> float | None:
@@ -254,6 +275,17 @@ def study_expected(cutoff: ColumnElement[datetime] | datetime) -> ColumnElement[
     )
 
 
+def pledge_expected(cutoff: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
+    """Join condition Member ↔ Pledge: whom the pledge expects (any 身份). `cutoff` is
+    its task_cutoff() (a value, or a CASE over pledge ids)."""
+    if isinstance(cutoff, datetime):
+        cutoff = literal(cutoff, UTCDateTime())
+    return and_(
+        or_(col(Pledge.branch_id).is_(None), col(Pledge.branch_id) == col(Member.branch_id)),
+        col(Member.created_at) < cutoff,
+    )
+
+
 def meetings_counted(w: Window) -> ColumnElement[bool]:
     """Meetings that count in the window: started in it, sign-in closed by `now`."""
     return and_(
@@ -308,6 +340,49 @@ async def _tasks_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
     return _Tasks(tuple((t, task_cutoff(d, c, w.tz)) for t, d, c in rows if t is not None))
 
 
+@dataclass(frozen=True)
+class _Pledges:
+    """The pledges that count in a window, with each one's cut-off."""
+
+    cutoffs: tuple[tuple[int, datetime], ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [p for p, _ in self.cutoffs]
+
+    def joins(self) -> ColumnElement[bool]:
+        by_cutoff: dict[datetime, list[int]] = {}
+        for pledge_id, cutoff in self.cutoffs:
+            by_cutoff.setdefault(cutoff, []).append(pledge_id)
+        cutoff_expr: ColumnElement[datetime]
+        if len(by_cutoff) == 1:
+            cutoff_expr = literal(next(iter(by_cutoff)), UTCDateTime())
+        else:
+            whens = [
+                (col(Pledge.id).in_(i), literal(c, UTCDateTime())) for c, i in by_cutoff.items()
+            ]
+            cutoff_expr = case(*whens)
+        return and_(col(Pledge.id).in_(self.ids), pledge_expected(cutoff_expr))
+
+
+async def _pledges_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Window) -> _Pledges:
+    """Pledges whose date (due, else publish) falls in the window, visible to the branches."""
+    stmt = select(Pledge.id, Pledge.due, Pledge.created_at).where(
+        or_(
+            and_(col(Pledge.due).is_not(None), col(Pledge.due) >= w.first,
+                 col(Pledge.due) <= w.last),
+            and_(col(Pledge.due).is_(None), col(Pledge.created_at) >= w.start,
+                 col(Pledge.created_at) < w.end),
+        )
+    )  # fmt: skip
+    if branch_ids is not None:
+        stmt = stmt.where(
+            or_(col(Pledge.branch_id).is_(None), col(Pledge.branch_id).in_(branch_ids))
+        )
+    rows = (await s.exec(stmt.order_by(col(Pledge.id)))).all()
+    return _Pledges(tuple((p, task_cutoff(d, c, w.tz)) for p, d, c in rows if p is not None))
+
+
 # ---- per member counts -----------------------------------------------------------------
 
 
@@ -318,6 +393,7 @@ def _member_counts(
     dues: Sequence[CheckinDue],
     tasks: _Tasks,
     joins: Sequence[datetime],
+    pledges: _Pledges = _Pledges(()),
 ) -> Select[Any]:
     """One row per active member in scope with every count (a subquery)."""
     scope = _scope(branch_ids, member_ids)
@@ -395,6 +471,35 @@ def _member_counts(
         ]
     else:  # no task counts in the window: skip the join
         columns = [literal(0).label(f) for f in ("st_total", "st_confirmed", "st_late")]
+    pl = None
+    if pledges.cutoffs:
+        pl = (
+            select(
+                col(Member.id).label("mid"),
+                func.count(col(Pledge.id)).label("total"),
+                func.count(col(PledgeConfirmation.id)).label("confirmed"),
+                _sum_if(col(PledgeConfirmation.late).is_(True)).label("late"),
+            )
+            .select_from(Member)
+            .join(Pledge, pledges.joins())
+            .outerjoin(
+                PledgeConfirmation,
+                and_(
+                    PledgeConfirmation.pledge_id == Pledge.id,
+                    PledgeConfirmation.member_id == Member.id,
+                ),
+            )
+            .where(scope)
+            .group_by(col(Member.id))
+            .subquery("pl")
+        )
+        columns += [
+            z(pl.c.total, 0).label("pl_total"),
+            z(pl.c.confirmed, 0).label("pl_confirmed"),
+            z(pl.c.late, 0).label("pl_late"),
+        ]
+    else:  # no pledge counts in the window: skip the join
+        columns += [literal(0).label(f) for f in ("pl_total", "pl_confirmed", "pl_late")]
 
     if splits_today:
         morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
@@ -429,6 +534,8 @@ def _member_counts(
     )
     if st is not None:
         stmt = stmt.outerjoin(st, st.c.mid == Member.id)
+    if pl is not None:
+        stmt = stmt.outerjoin(pl, pl.c.mid == Member.id)
     return stmt.where(scope)
 
 
@@ -444,6 +551,9 @@ _FIELDS = (
     "st_total",
     "st_confirmed",
     "st_late",
+    "pl_total",
+    "pl_confirmed",
+    "pl_late",
 )
 
 
@@ -479,6 +589,9 @@ def _counts(row: Sequence[Any]) -> Counts:
         st_total=int(values["st_total"]),
         st_confirmed=int(values["st_confirmed"]),
         st_late=int(values["st_late"]),
+        pl_total=int(values["pl_total"]),
+        pl_confirmed=int(values["pl_confirmed"]),
+        pl_late=int(values["pl_late"]),
     )
 
 
@@ -492,8 +605,9 @@ async def member_summaries(
     """Per member of the branches (None: every branch; `member_ids`: only those), ordered
     by branch then member id."""
     tasks = await _tasks_in(s, branch_ids, w)
+    pledges = await _pledges_in(s, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids, member_ids), dues)
-    sq = _member_counts(branch_ids, member_ids, w, dues, tasks, joins).subquery("mc")
+    sq = _member_counts(branch_ids, member_ids, w, dues, tasks, joins, pledges).subquery("mc")
     stmt = select(
         sq.c.member_id, sq.c.name, sq.c.branch_id, sq.c.status, sq.c.joined_at, *_columns(sq)
     ).order_by(sq.c.branch_id, sq.c.member_id)
@@ -506,8 +620,9 @@ async def branch_summaries(
 ) -> list[BranchSummary]:
     """Per branch (None: every branch with members), the members' counts summed by SQL."""
     tasks = await _tasks_in(s, branch_ids, w)
+    pledges = await _pledges_in(s, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids), dues)
-    sq = _member_counts(branch_ids, None, w, dues, tasks, joins).subquery("mc")
+    sq = _member_counts(branch_ids, None, w, dues, tasks, joins, pledges).subquery("mc")
     sums = []
     for column in _columns(sq):
         # A branch without daily check-in keeps NULL: SUM of NULLs is NULL.
@@ -695,3 +810,79 @@ async def study_rows(
     )
     rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
     return [StudyRow(t, ti, d, b, n, at, bool(late)) for t, ti, d, b, n, at, late in rows]
+
+
+# ---- 廉洁承诺 ----------------------------------------------------------------------------
+
+
+async def pledge_roll(
+    s: AsyncSession, pledge: Pledge, branch_ids: Sequence[int], tz: ZoneInfo
+) -> StudyRoll:
+    """The members of the branches `pledge` expects, confirmed or not."""
+    assert pledge.id is not None
+    cutoff = task_cutoff(pledge.due, pledge.created_at, tz)
+    stmt = (
+        select(Member.branch_id, Member.name, Member.id, PledgeConfirmation.id)
+        .select_from(Member)
+        .join(Pledge, and_(Pledge.id == pledge.id, pledge_expected(cutoff)))
+        .outerjoin(
+            PledgeConfirmation,
+            and_(
+                PledgeConfirmation.pledge_id == pledge.id,
+                PledgeConfirmation.member_id == Member.id,
+            ),
+        )
+        .where(_scope(branch_ids))
+        .order_by(col(Member.branch_id), col(Member.id))
+    )
+    roll = StudyRoll([], [])
+    for b, n, i, confirmed in (await s.exec(stmt)).all():
+        assert i is not None
+        (roll.done if confirmed is not None else roll.missing).append((b, n, i))
+    return roll
+
+
+@dataclass(frozen=True)
+class PledgeRow:
+    """One member and one pledge that counts in the window (for the export)."""
+
+    pledge_id: int
+    title: str
+    due: date | None
+    branch: str
+    name: str
+    confirmed_at: datetime | None
+    late: bool
+
+
+async def pledge_rows(
+    s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
+) -> list[PledgeRow]:
+    pledges = await _pledges_in(s, branch_ids, w)
+    if not pledges.cutoffs:
+        return []
+    stmt = (
+        select(
+            Pledge.id,
+            Pledge.title,
+            Pledge.due,
+            Branch.name,
+            Member.name,
+            PledgeConfirmation.at,
+            PledgeConfirmation.late,
+        )
+        .select_from(Pledge)
+        .join(Member, pledges.joins())
+        .join(Branch, Branch.id == Member.branch_id)
+        .outerjoin(
+            PledgeConfirmation,
+            and_(
+                PledgeConfirmation.pledge_id == Pledge.id,
+                PledgeConfirmation.member_id == Member.id,
+            ),
+        )
+        .where(_scope(branch_ids))
+        .order_by(col(Pledge.id), col(Member.branch_id), col(Member.id))
+    )
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
+    return [PledgeRow(p, ti, d, b, n, at, bool(late)) for p, ti, d, b, n, at, late in rows]
