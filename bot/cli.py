@@ -747,7 +747,7 @@ def branch_term(
 
     settings = _settings(config)
     now = SystemClock().now()
-    today = now.date()  # SystemClock is Shanghai time
+    today = now.astimezone(settings.tz).date()
     if file is not None:
         if name is not None or elected is not None:
             raise _fail("--import 与支部名称、--elected 不能同时使用")
