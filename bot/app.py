@@ -21,6 +21,7 @@ from aiohttp import web
 from bot import jsoncodec
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.console.routes import Console
 from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.exports import ExportRoute
@@ -99,6 +100,7 @@ class App:
         self.router = Router(all_commands())
         self.dispatcher = Dispatcher(self.db, self.router, self.services)
         self.exports = ExportRoute(self.db, self.services)
+        self.console = Console(self.db, self.services, wake=self.reminders.wake)
         self.http: aiohttp.ClientSession | None = None  # shared by every platform's client
         self.started = False
         # Those the config enables, then any the caller brings (the demo's console).
@@ -231,11 +233,13 @@ class App:
     def web_app(self) -> web.Application:
         """The aiohttp application: /healthz and each platform's callback routes."""
         app = web.Application(
-            client_max_size=self.settings.server.max_body_bytes, middlewares=[request_logger()]
+            client_max_size=self.settings.server.max_body_bytes,
+            middlewares=[request_logger(), self.console.headers],
         )
         app[BODY_TIMEOUT] = self.settings.server.body_timeout_seconds
         app.router.add_get("/healthz", self._healthz)
         self.exports.add_routes(app.router)
+        self.console.add_routes(app.router)
         for platform in self.platforms:
             platform.add_routes(app.router)
         return app

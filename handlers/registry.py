@@ -7,6 +7,7 @@ from handlers import (
     appraisals,
     binding,
     checkin,
+    console,
     events,
     meetings,
     minutes,
@@ -40,6 +41,7 @@ def all_commands() -> list[Command]:
         pledges,
         minutes,
         terms,
+        console,
     ):
         commands.extend(module.COMMANDS)
     return commands

@@ -399,3 +399,20 @@ class MeetingNote(SQLModel, table=True):
     image: str = Field(default="", max_length=1000)
     by_member_id: int | None = Field(default=None, foreign_key="members.id")
     at: datetime = Field(sa_column=_ts())
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A 看板 (web console) session, started from a single-use login link sent in chat.
+
+    Only the SHA-256 of the cookie is kept, so a copy of the database opens no session;
+    `login_nonce` is unique, so a login link works once. Scope is not stored: it comes from
+    the member's role at every request."""
+
+    __tablename__ = "console_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    login_nonce: str = Field(max_length=32, sa_column_kwargs={"unique": True})
+    member_id: int = Field(foreign_key="members.id", index=True)
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

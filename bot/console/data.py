@@ -1,0 +1,309 @@
+"""What each 看板 page shows, gathered through the same rules as 汇总 (handlers.accounting).
+
+Plain dataclasses in, templates out: nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import as_utc
+from bot.context import Services
+from handlers import accounting
+from handlers.periods import Period
+from handlers.summary import Scope, load_summary
+from schedules import report, rules
+from schedules.occurrences import branch_shapes
+from storage import accounting as ledger
+from storage import branches as branch_store
+from storage import console, events, members
+from storage.accounting import BranchSummary, Counts, MemberSummary
+from storage.models import Branch, OutboxState
+
+TREND_MONTHS = 12
+LOW_RATE = 0.6  # below this a rate puts the branch among those needing attention
+FAILED_SINCE = timedelta(days=30)
+SORTS = {"": "需关注优先", "score": "综合", "attendance": "出勤率", "checkin": "签到率",
+         "study": "学习完成率", "name": "名称"}  # fmt: skip
+
+
+def month_start(d: date, plus: int = 0) -> date:
+    m = d.month - 1 + plus
+    return date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def month_period(first: date) -> Period:
+    last = month_start(first, 1) - timedelta(days=1)
+    return Period(first, last, f"{first.year}年{first.month}月")
+
+
+def parse_month(text: str, now: datetime, services: Services) -> date | None:
+    """`YYYY-MM` (default this month) as its first day; None when it is not one."""
+    today = now.astimezone(services.clock.tz).date()
+    if not text:
+        return today.replace(day=1)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
+    if not m or not 2000 <= int(m[1]) <= 2100 or not 1 <= int(m[2]) <= 12:
+        return None
+    return date(int(m[1]), int(m[2]), 1)
+
+
+@dataclass(frozen=True)
+class Trend:
+    months: list[date]
+    attendance: list[float | None]
+    checkin: list[float | None]
+    study: list[float | None]
+
+
+@dataclass(frozen=True)
+class BranchRow:
+    branch: BranchSummary
+    failed: int
+    reasons: list[str]  # why it needs attention; empty when it does not
+    trend: Trend
+
+
+@dataclass(frozen=True)
+class CountyView:
+    rows: list[BranchRow]
+    totals: Counts
+    members: int
+    failed_county: int  # county-wide pushes that failed (not to one branch)
+    months: list[date]
+    sorts: dict[str, str] = field(default_factory=lambda: SORTS)
+
+
+async def _trends(
+    s: AsyncSession,
+    services: Services,
+    branches: Sequence[Branch],
+    now: datetime,
+    county: bool,
+) -> tuple[list[date], dict[int, Trend]]:
+    """Each branch's three rates, month by month, over the last TREND_MONTHS months."""
+    today = now.astimezone(services.clock.tz).date()
+    months = [month_start(today, -i) for i in range(TREND_MONTHS - 1, -1, -1)]
+    by_branch: dict[int, list[Counts | None]] = {
+        b.id: [None] * len(months) for b in branches if b.id is not None
+    }
+    for i, first in enumerate(months):
+        figures = await accounting.branch_figures(
+            s, services, branches, month_period(first), now, county=county
+        )
+        for f in figures:
+            if f.branch_id in by_branch:
+                by_branch[f.branch_id][i] = f.counts
+    trends = {}
+    for branch_id, counts in by_branch.items():
+        trends[branch_id] = Trend(
+            months,
+            [c.attendance_rate if c else None for c in counts],
+            [c.checkin_rate if c else None for c in counts],
+            [c.study_rate if c else None for c in counts],
+        )
+    return months, trends
+
+
+def _reasons(b: BranchSummary, failed: int) -> list[str]:
+    c = b.counts
+    out = []
+    for label, rate in (("出勤", c.attendance_rate), ("签到", c.checkin_rate),
+                        ("学习", c.study_rate)):  # fmt: skip
+        if rate is not None and rate < LOW_RATE:
+            out.append(f"{label}率低")
+    if failed:
+        out.append(f"{failed} 条推送失败")
+    return out
+
+
+def _sort_key(sort: str) -> object:
+    def rate(value: float | None) -> float:
+        return -1.0 if value is None else value
+
+    keys = {
+        "score": lambda r: (-r.branch.score, r.branch.name),
+        "attendance": lambda r: (rate(r.branch.counts.attendance_rate), r.branch.name),
+        "checkin": lambda r: (rate(r.branch.counts.checkin_rate), r.branch.name),
+        "study": lambda r: (rate(r.branch.counts.study_rate), r.branch.name),
+        "name": lambda r: r.branch.name,
+    }
+    return keys.get(sort, lambda r: (not r.reasons, r.branch.score, r.branch.name))
+
+
+async def county(
+    s: AsyncSession, services: Services, period: Period, now: datetime, sort: str
+) -> CountyView:
+    all_branches = tuple(await members.all_branches(s))
+    data = await load_summary(s, services, Scope(all_branches, county=True), period, now)
+    failed = await console.failed_by_branch(s, now - FAILED_SINCE)
+    months, trends = await _trends(s, services, all_branches, now, county=True)
+    empty = Trend(months, [None] * len(months), [None] * len(months), [None] * len(months))
+    rows = [
+        BranchRow(b, failed.get(b.branch_id, 0), _reasons(b, failed.get(b.branch_id, 0)),
+                  trends.get(b.branch_id, empty))
+        for b in data.branches
+    ]  # fmt: skip
+    rows.sort(key=_sort_key(sort))  # type: ignore[arg-type]
+    totals = _sum_counts([b.counts for b in data.branches])
+    return CountyView(
+        rows, totals, sum(b.members for b in data.branches), failed.get(None, 0), months
+    )
+
+
+def _sum_counts(counts: Sequence[Counts]) -> Counts:
+    sums: dict[str, int | None] = {}
+    for f in fields(Counts):
+        values = [getattr(c, f.name) for c in counts]
+        present = [v for v in values if v is not None]
+        # checkin_due stays None when no branch has a daily check-in.
+        sums[f.name] = sum(present) if present or f.name != "checkin_due" else None
+    return Counts(**sums)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Meeting:
+    number: int | None
+    starts_at: datetime
+    kind: str
+    present: list[str]
+    late: list[str]
+    leave: list[str]
+    absent: list[str]
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: int
+    title: str
+    due: date | None
+    confirmed: list[str]
+    missing: list[str]
+
+
+@dataclass(frozen=True)
+class BranchView:
+    branch: Branch
+    summary: BranchSummary | None
+    members: list[MemberSummary]
+    meetings: list[Meeting]
+    tasks: list[Task]
+    unbound: list[str]
+    upcoming: list[tuple[int | None, datetime, str, str]]  # number, local start, kind, place
+    trend: Trend
+
+
+async def branch(
+    s: AsyncSession, services: Services, branch_id: int, period: Period, now: datetime
+) -> BranchView | None:
+    found = await members.branch_by_id(s, branch_id)
+    if found is None:
+        return None
+    tz = services.clock.tz
+    scope = Scope((found,), county=False)
+    data = await load_summary(s, services, scope, period, now)
+    meetings: dict[tuple[int | None, datetime, str], Meeting] = {}
+    for a in await ledger.attendance_rows(s, [branch_id], data.window):
+        key = (a.number, a.starts_at, a.kind)
+        m = meetings.setdefault(key, Meeting(a.number, a.starts_at.astimezone(tz), a.kind,
+                                             [], [], [], []))  # fmt: skip
+        bucket = {"出席": m.present, "迟到": m.late, "请假": m.leave}.get(a.status, m.absent)
+        bucket.append(f"{a.name}（{a.reason}）" if a.status == "请假" and a.reason else a.name)
+    tasks: dict[int, Task] = {}
+    for r in await ledger.study_rows(s, [branch_id], data.window):
+        t = tasks.setdefault(r.task_id, Task(r.task_id, r.title, r.due, [], []))
+        (t.missing if r.confirmed_at is None else t.confirmed).append(r.name)
+    unbound = [r.member.name for r in await branch_store.member_rows(s, branch_id, unbound=True)]
+    upcoming = [
+        (e.number, as_utc(e.starts_at).astimezone(tz),
+         rules.meeting_label(e.kind, e.party_group), e.place)
+        for e in await events.upcoming(s, branch_id, now)
+    ]  # fmt: skip
+    _, trends = await _trends(s, services, (found,), now, county=False)
+    return BranchView(
+        found,
+        data.branches[0] if data.branches else None,
+        data.members,
+        sorted(meetings.values(), key=lambda m: m.starts_at),
+        sorted(tasks.values(), key=lambda t: t.task_id),
+        unbound,
+        upcoming,
+        trends[branch_id],
+    )
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    due: datetime
+    label: str
+    target: str
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    row_id: int
+    due: datetime
+    state: str
+    state_name: str
+    kind: str
+    target: str
+    attempts: int
+    error: str
+
+    @property
+    def resendable(self) -> bool:
+        return self.state in (OutboxState.FAILED.value, OutboxState.MISSED.value)
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    month: date
+    previous: date
+    next: date
+    planned: list[PlannedRow]
+    outbox: list[OutboxRow]
+    branch: str  # "" for the county
+
+
+async def calendar(
+    s: AsyncSession, services: Services, branch_id: int | None, month: date, now: datetime
+) -> CalendarView:
+    """What the rules will push in `month` (`qingfeng calendar`), and the outbox's rows."""
+    tz = services.clock.tz
+    all_branches = await members.all_branches(s)
+    names = [b.name for b in all_branches if branch_id is None or b.id == branch_id]
+    by_id = await branch_shapes(s)
+    shapes = {b.name: by_id[b.id] for b in all_branches if b.id in by_id}
+    planned = rules.plan_year(services.settings, services.calendar, month.year, names, shapes)
+    rows = [
+        PlannedRow(p.due, p.label, report.target_label(p), p.estimated)
+        for p in planned
+        if (p.due.year, p.due.month) == (month.year, month.month)
+    ]
+    first = datetime.combine(month, datetime.min.time(), tz)
+    last = datetime.combine(month_start(month, 1), datetime.min.time(), tz)
+    out = []
+    for row, group, person in await console.outbox_between(s, first, last, branch_id):
+        assert row.id is not None
+        out.append(
+            OutboxRow(
+                row.id,
+                as_utc(row.due_at).astimezone(tz),
+                row.state,
+                report.STATE_NAMES.get(row.state, row.state),
+                report.kind_name(row.kind),
+                group or (f"{person}（私信）" if person else "—"),
+                row.attempts,
+                row.last_error,
+            )
+        )
+    label = names[0] if branch_id is not None and names else ""
+    return CalendarView(
+        month, month_start(month, -1), month_start(month, 1), rows, out, label
+    )

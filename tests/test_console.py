@@ -1,0 +1,249 @@
+"""看板: chat-issued single-use login, sessions, scope at every request, security headers,
+CSRF, and what the pages show (through aiohttp's test client on the real web app)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text, update
+from sqlmodel import select
+
+from storage.models import ConsoleSession, Member, Outbox
+from tests.conftest import BUREAU, SCHOOL, at, branch_id
+from tests.recording_transport import RecordingTransport
+
+PUBLIC = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+async def client(app):
+    async with TestClient(TestServer(app.web_app())) as c:
+        yield c
+
+
+async def login_path(chat, who: str, **kw) -> str:
+    kw.setdefault("direct", True)
+    reply = await chat.text(who, "看板", **kw)
+    url = reply.splitlines()[-1]
+    assert url.startswith(f"{PUBLIC}/console/login/c1.")
+    return url.removeprefix(PUBLIC)
+
+
+async def log_in(chat, client, who: str) -> str:
+    """Logs in through a chat-issued link; the page the person lands on."""
+    resp = await client.get(await login_path(chat, who), allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/console/"
+    home = await client.get("/console/", allow_redirects=False)
+    assert home.status == 303
+    return home.headers["Location"]
+
+
+async def page(client, path: str) -> tuple[int, str]:
+    resp = await client.get(path, allow_redirects=False)
+    return resp.status, await resp.text()
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([0-9a-f]{32})"', html)
+    assert m, "every page with a form carries the session's CSRF token"
+    return m[1]
+
+
+async def test_the_reply_in_chat(chat) -> None:
+    direct = await chat.text("li", "看板", direct=True)
+    assert direct.startswith("📊 李书记的看板链接（本支部），10 分钟内有效，只能打开一次：\n")
+    group = await chat.text("zhou", "看板")
+    assert "这是周管理本人的看板链接（全县），请勿转发" in group
+    assert "私聊机器人发送“看板”更安全" in group
+    refused = await chat.text("wang", "看板", direct=True)
+    assert "console/login" not in refused and "\n" not in refused
+
+
+async def test_a_secretary_logs_in_and_sees_her_branch(app, chat, client) -> None:
+    bureau = await branch_id(app, BUREAU)
+    assert await log_in(chat, client, "li") == f"/console/branch/{bureau}"
+    status, html = await page(client, f"/console/branch/{bureau}")
+    assert status == 200
+    assert f"<h1>{BUREAU} · 本月</h1>" in html
+    for name in ("李书记", "王党员", "孙预备", "钱群众"):
+        assert f"<td>{name}</td>" in html
+    assert "刘老师" not in html  # another branch's member
+
+
+async def test_the_cookie_and_the_security_headers(chat, client) -> None:
+    resp = await client.get(await login_path(chat, "zhou"), allow_redirects=False)
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("qf_console=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # public_url is http here
+    for path in ("/console/county", "/console/branch/999", "/console/nothing-here"):
+        got = await client.get(path, allow_redirects=False)
+        headers = got.headers
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "script-src" not in headers["Content-Security-Policy"]  # none at all
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store"
+
+
+async def test_a_secure_cookie_behind_https(tmp_path, clock, roster_file) -> None:
+    from tests.conftest import Chat, make_settings, started_app
+
+    settings = make_settings(tmp_path, server={"public_url": "https://dj.example.cn"})
+    async with started_app(settings, clock, roster_file, False) as application:
+        chat = Chat(application, clock)
+        reply = await chat.text("zhou", "看板", direct=True)
+        path = reply.splitlines()[-1].removeprefix("https://dj.example.cn")
+        async with TestClient(TestServer(application.web_app())) as c:
+            resp = await c.get(path, allow_redirects=False)
+            assert resp.status == 303
+            assert "Secure" in resp.headers["Set-Cookie"]
+
+
+async def test_a_login_link_works_once(chat, client) -> None:
+    path = await login_path(chat, "li")
+    assert (await client.get(path, allow_redirects=False)).status == 303
+    client.session.cookie_jar.clear()
+    status, html = await page(client, path)
+    assert status == 403 and "登录链接只能打开一次" in html
+    status, _ = await page(client, "/console/")
+    assert status == 401  # the second opening started no session
+
+
+async def test_an_expired_or_altered_link_is_refused(chat, client, clock) -> None:
+    path = await login_path(chat, "zhou")
+    prefix, _, sig = path.rpartition(".")
+    forged = f"{prefix}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+    status, html = await page(client, forged)
+    assert status == 403 and "链接无效或已过期" in html
+    other = re.sub(r"login/c1\.(\d+)\.", lambda m: f"login/c1.{int(m[1]) + 1}.", path)
+    assert other != path  # someone else's id, with the asker's signature
+    assert (await page(client, other))[0] == 403
+    clock.advance(timedelta(minutes=10, seconds=1))
+    assert (await page(client, path))[0] == 403
+    assert (await page(client, "/console/"))[0] == 401
+
+
+async def test_without_or_with_a_forged_cookie_nothing_is_shown(app, client) -> None:
+    bureau = await branch_id(app, BUREAU)
+    for path in ("/console/", "/console/county", f"/console/branch/{bureau}",
+                 "/console/calendar", "/console/exports", "/console/export"):  # fmt: skip
+        status, html = await page(client, path)
+        assert status == 401 and "发送“看板”" in html and BUREAU not in html
+    client.session.cookie_jar.update_cookies({"qf_console": "x" * 43})
+    assert (await page(client, "/console/county"))[0] == 401
+
+
+async def test_a_secretary_is_kept_to_her_branch(app, chat, client) -> None:
+    await log_in(chat, client, "chen")
+    bureau = await branch_id(app, BUREAU)
+    status, html = await page(client, f"/console/branch/{bureau}")
+    assert status == 403 and "您只能查看本支部的数据" in html and "王党员" not in html
+    assert (await page(client, "/console/county"))[0] == 403
+    assert (await page(client, "/console/branch/abc"))[0] == 404
+    resp = await client.get("/console/export?scope=all&p=本月")
+    assert resp.status == 403
+    resp = await client.get("/console/export?scope=branch&p=本月")
+    assert resp.status == 200 and resp.content_type.endswith("spreadsheetml.sheet")
+
+
+async def test_a_demoted_secretary_loses_access_at_the_next_request(app, chat, client) -> None:
+    school = await branch_id(app, SCHOOL)
+    await log_in(chat, client, "chen")
+    assert (await page(client, f"/console/branch/{school}"))[0] == 200
+    async with app.db.write() as s:
+        await s.exec(update(Member).where(Member.name == "陈书记").values(role="成员"))
+    status, html = await page(client, f"/console/branch/{school}")
+    assert status == 401 and "刘老师" not in html
+
+
+async def test_the_admin_sees_the_county_and_any_branch(app, chat, client) -> None:
+    assert await log_in(chat, client, "zhou") == "/console/county"
+    status, html = await page(client, "/console/county")
+    assert status == 200 and "全县概览 · 本月" in html
+    assert BUREAU in html and SCHOOL in html
+    assert html.count('<svg class="spark"') == 2  # a 12-month trend per branch
+    school = await branch_id(app, SCHOOL)
+    status, html = await page(client, f"/console/branch/{school}")
+    assert status == 200 and "<td>刘老师</td>" in html
+    status, html = await page(client, "/console/county?p=2026-13")
+    assert status == 400 and "<h1>期间写得不对</h1>" in html
+
+
+async def _failed_push(app, clock) -> int:
+    async with app.db.write() as s:
+        found = await s.exec(text("SELECT id FROM chat_groups WHERE chat_id = 'wr-bureau'"))
+        group_id = found.one()[0]
+        s.add(Outbox(key="test:failed", kind="notice", group_id=group_id,
+                     payload='{"text": "测试推送", "mentions": [], "markdown": false}',
+                     due_at=clock.now(), state="failed", attempts=5,
+                     last_error="群机器人 webhook 返回 93000"))  # fmt: skip
+    async with app.db.read() as s:
+        row = (await s.exec(select(Outbox).where(Outbox.key == "test:failed"))).one()
+    assert row.id is not None
+    return row.id
+
+
+async def test_the_admin_resends_a_failed_push_with_the_csrf_token(app, chat, client, clock):
+    row_id = await _failed_push(app, clock)
+    await log_in(chat, client, "zhou")
+    status, html = await page(client, "/console/calendar")
+    assert status == 200 and f"#{row_id}" in html and "群机器人 webhook 返回 93000" in html
+    action = f"/console/outbox/{row_id}/resend?m=2026-12"
+    assert f'action="{action}"' in html
+    # Without the token, or with another session's, nothing changes.
+    for form in ({}, {"csrf": "0" * 32}):
+        resp = await client.post(action, data=form, allow_redirects=False)
+        assert resp.status == 403
+    async with app.db.read() as s:
+        assert (await s.get(Outbox, row_id)).state == "failed"
+    resp = await client.post(action, data={"csrf": csrf_of(html)}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/console/calendar?m=2026-12"
+    async with app.db.read() as s:
+        row = await s.get(Outbox, row_id)
+    assert row.state == "pending" and row.last_error == ""
+    # It goes out once through the worker, to the group.
+    sent = RecordingTransport()
+    app.transports["wecom"] = sent
+    await app.reminders.worker.run_due()
+    assert [(m.to, m.text) for m in sent.sent] == [("wr-bureau", "测试推送")]
+    async with app.db.read() as s:
+        assert (await s.get(Outbox, row_id)).state == "sent"
+    resp = await client.post(action, data={"csrf": csrf_of(html)}, allow_redirects=False)
+    assert resp.status == 409  # not failed any more: not sent twice
+
+
+async def test_a_secretary_cannot_resend(app, chat, client, clock) -> None:
+    row_id = await _failed_push(app, clock)
+    await log_in(chat, client, "li")
+    status, html = await page(client, "/console/calendar")
+    assert status == 200 and f"#{row_id}" in html and "重发" not in html
+    resp = await client.post(
+        f"/console/outbox/{row_id}/resend", data={"csrf": csrf_of(html)}, allow_redirects=False
+    )
+    assert resp.status == 403
+    async with app.db.read() as s:
+        assert (await s.get(Outbox, row_id)).state == "failed"
+
+
+async def test_logging_out_ends_the_session(app, chat, client) -> None:
+    await log_in(chat, client, "li")
+    status, html = await page(client, "/console/exports")
+    assert status == 200
+    resp = await client.post("/console/logout", data={"csrf": csrf_of(html)})
+    assert resp.status == 200 and "已退出看板" in await resp.text()
+    assert (await page(client, "/console/exports"))[0] == 401
+    async with app.db.read() as s:
+        (row,) = (await s.exec(select(ConsoleSession))).all()
+    assert row.revoked_at is not None
+
+
+async def test_sessions_last_twelve_hours(chat, client, clock) -> None:
+    await log_in(chat, client, "li")
+    clock.set(at("2026-12-01 20:09"))
+    assert (await page(client, "/console/exports"))[0] == 200
+    clock.set(at("2026-12-01 20:11"))
+    assert (await page(client, "/console/exports"))[0] == 401
