@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from storage.models import MeetingNote
 from tests.conftest import at
+from tests.test_schedules_reminders import recorder
 
 
 async def _notes(app) -> list[MeetingNote]:
@@ -171,3 +172,53 @@ async def test_ledger_of_a_named_period_and_an_empty_one(app, chat, held, client
     assert wb.sheetnames == ["台账"]
     reply = await chat.text("li", "台账 本年 县第一中学党支部")
     assert reply == "您只能查看本支部（县教育局机关党支部）的数据。"
+
+
+# ---- the reminder after 7 days ---------------------------------------------------------
+
+
+def _minutes_notes(sent, number: int | None = None) -> list[str]:
+    """The notes 李书记 got (about meeting `number` only, when given)."""
+    texts = [t for t in sent.to("li") if "还没有会议纪要" in t]
+    return [t for t in texts if number is None or f"#{number}（" in t]
+
+
+async def test_a_meeting_without_a_record_is_mentioned_once_after_7_days(
+    app, chat, clock, held
+) -> None:
+    sent = recorder(app)
+    for day in ("2026-12-04 09:00", "2026-12-10 09:00"):  # not yet: within 7 days
+        clock.set(at(day))
+        await app.reminders.tick()
+    assert _minutes_notes(sent) == []
+    clock.set(at("2026-12-11 09:00"))  # Friday, the 8th day after Thursday's meeting
+    await app.reminders.tick()
+    [note] = _minutes_notes(sent, held)
+    head = f"📝 党员大会 #{held}（12月3日(周四) 15:00）已过去 7 天，还没有会议纪要。"
+    assert note.startswith(head)
+    assert f"纪要 {held} 议题；内容" in note and f"取消 {held}" in note
+    for day in ("2026-12-11 10:00", "2026-12-14 09:00"):
+        clock.set(at(day))
+        await app.reminders.tick()
+    assert len(_minutes_notes(sent, held)) == 1  # once only
+    # 一中's secretary hears of her own branch's meetings only.
+    assert [t for t in sent.to("chen") if "党员大会" in t] == []
+
+
+async def test_no_mention_when_a_record_was_added_meanwhile(app, chat, clock, held) -> None:
+    sent = recorder(app)
+    clock.set(at("2026-12-10 09:00"))
+    await app.reminders.tick()  # the row is written ahead of time...
+    await chat.text("li", f"纪要 {held} 学习；传达精神")
+    clock.set(at("2026-12-11 09:00"))
+    await app.reminders.tick()  # ...and rendered to nothing when it falls due
+    assert _minutes_notes(sent, held) == []
+
+
+async def test_an_old_meeting_is_never_mentioned(app, chat, clock) -> None:
+    sent = recorder(app)
+    number = await _arrange(chat, clock, "党课 2026-12-02 15:00")
+    # The bot was down (or upgraded) for over a month: the note's day long passed.
+    clock.set(at("2027-01-20 09:00"))
+    await app.reminders.tick()
+    assert [t for t in sent.to("li") if f"#{number}" in t] == []
