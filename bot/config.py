@@ -264,6 +264,20 @@ class RemindersConfig(_Section):
     templates_dir: str = ""  # empty: the templates shipped with the package
 
 
+class MeetingsConfig(_Section):
+    # 组织生活会 and 民主评议 are held once a year within these months (first, last; both
+    # included): the planner puts them in the last month, the admin's list at its end.
+    yearly_window: tuple[int, int] = (1, 2)
+
+    @field_validator("yearly_window")
+    @classmethod
+    def _months_in_order(cls, v: tuple[int, int]) -> tuple[int, int]:
+        first, last = v
+        if not 1 <= first <= last <= 12:
+            raise ValueError("应为 [起始月, 结束月]，1–12 且起始不晚于结束，如 [1, 2]")
+        return v
+
+
 class Window(NamedTuple):
     """One check-in slot as it applies to a branch (plain values: read on every 签到)."""
 
@@ -295,6 +309,7 @@ class Settings(BaseSettings):
     branches: list[BranchConfig] = []
     calendar: CalendarConfig = CalendarConfig()
     reminders: RemindersConfig = RemindersConfig()
+    meetings: MeetingsConfig = MeetingsConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -357,6 +372,8 @@ _MESSAGES = {
     "date_from_datetime_parsing": "应为日期，如 2026-10-01",
     "date_type": "应为日期，如 2026-10-01",
     "list_type": "应为列表 [...]",
+    "tuple_type": "应为列表 [...]",
+    "too_long": "列表项太多",
     "model_type": "应为一节配置 [...] 或 {...}",
     "model_attributes_type": "应为一节配置 [...] 或 {...}",
 }

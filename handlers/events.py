@@ -13,7 +13,7 @@ from bot.messages import Reply
 from bot.router import ArgError, Command
 from handlers import text
 from handlers.args import half_width, is_digits, parse_date, parse_hhmm, plain_text
-from schedules.rules import CADENCE, MONTHLY
+from schedules.rules import CADENCE, MONTHLY, YEARLY
 from storage import events, members, outbox
 from storage.members import EXPECTED_STATUSES
 from storage.models import AttendanceStatus, Event, EventKind, Role
@@ -55,8 +55,10 @@ def parse_number_word(word: str) -> int | None:
 
 def meeting_period(kind: str, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The month (or, for 党员大会 and 党课, the quarter) holding `day`: one meeting of a
-    kind per period, as the annual plan has it."""
-    if kind in QUARTERLY:
+    kind per period, as the annual plan has it; 组织生活会 and 民主评议 one a year."""
+    if kind in YEARLY:
+        first, months = date(day.year, 1, 1), 12
+    elif kind in QUARTERLY:
         first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
         months = 3
     else:

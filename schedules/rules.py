@@ -57,6 +57,16 @@ CADENCE: tuple[MeetingRule, ...] = (
 )
 
 
+# 组织生活会 and 民主评议党员: once a year in the window of [meetings] yearly_window. The
+# 组织生活会 falls on the window's last month's 3rd Tuesday afternoon (no other rule meeting
+# that day); the 民主评议 on the next working day, same hour, so the 评议 follows the
+# 批评与自我批评 of the 组织生活会 as the work plan orders them.
+YEARLY = (EventKind.ORG_LIFE, EventKind.APPRAISAL)
+YEARLY_RULE = ThemeDayRule(nth=3, weekday=2, at=time(14, 30))
+# When the window has no working day after the 组织生活会, the 评议 follows it that day.
+SAME_DAY_APPRAISAL_AT = time(16, 30)
+
+
 @dataclass(frozen=True)
 class RuleEvent:
     """A meeting a rule says the branch holds."""
@@ -64,7 +74,7 @@ class RuleEvent:
     kind: str
     starts: datetime  # local, aware
     place: str
-    period: str  # "2026-12" (monthly) or "2026-Q4" (quarterly): one per period
+    period: str  # "2026-12" (monthly), "2026-Q4" (quarterly), "2027" (yearly): one each
     period_start: date
     period_end: date  # exclusive
     estimated: bool
@@ -199,6 +209,39 @@ def branch_events(
             RuleEvent(meeting.kind.value, starts, meeting.rule.place, period, start, end, estimated)
         )
     return out
+
+
+def yearly_window(settings: Settings, year: int) -> tuple[date, date]:
+    """[first day, day after the last) of the year's 组织生活会 and 民主评议 window."""
+    first, last = settings.meetings.yearly_window
+    return date(year, first, 1), _month_end(year, last)
+
+
+def yearly_events(
+    settings: Settings, branch: str, year: int, calendar: HolidayCalendar
+) -> list[RuleEvent]:
+    """The branch's 组织生活会 and 民主评议 of the year, on working days outside its
+    vacations within the window; none when the window has no such day. Their period is the
+    calendar year: one of each a year, wherever a secretary moves it."""
+    config = settings.branch(branch)
+    tz, vacations = settings.tz, config.vacations
+    start, end = yearly_window(settings, year)
+    last_month = settings.meetings.yearly_window[1]
+    nominal = nominal_day(YEARLY_RULE, year, last_month)
+    org = meeting_day(nominal, start, end, calendar, vacations)
+    if org is None:
+        return []
+    # Never before the 组织生活会: falling back stops at its own day.
+    appraisal = meeting_day(org + timedelta(days=1), org, end, calendar, vacations)
+    assert appraisal is not None  # `org` itself fits
+    at = YEARLY_RULE.at if appraisal > org else SAME_DAY_APPRAISAL_AT
+    period = (str(year), date(year, 1, 1), date(year + 1, 1, 1))
+    estimated = calendar.is_estimated(year)
+    return [
+        RuleEvent(kind.value, datetime.combine(day, t, tz), config.theme_day.place, *period,
+                  estimated)
+        for kind, day, t in ((YEARLY[0], org, YEARLY_RULE.at), (YEARLY[1], appraisal, at))
+    ]  # fmt: skip
 
 
 def event_fields(
@@ -404,7 +447,10 @@ def held_meetings(
     """The rule meetings the branch holds in the month, each with its 党小组 ("" for all):
     the same for the planner and `qingfeng calendar`."""
     out: list[tuple[RuleEvent, str]] = []
-    for ev in branch_events(settings, branch, year, month, calendar):
+    yearly = [
+        ev for ev in yearly_events(settings, branch, year, calendar) if ev.starts.month == month
+    ]
+    for ev in branch_events(settings, branch, year, month, calendar) + yearly:
         if ev.kind == EventKind.COMMITTEE.value and not shape.committee:
             continue
         groups = shape.party_groups if ev.kind == EventKind.GROUP.value else ()

@@ -239,6 +239,8 @@ class Merged:
 def _period(event: Event) -> tuple[int, int]:
     """The planner's period of a meeting: its month, or quarter for 党员大会 and 党课."""
     local = event.starts_at + timedelta(hours=8)  # Shanghai: the planner's calendar
+    if event.kind in (EventKind.ORG_LIFE.value, EventKind.APPRAISAL.value):
+        return local.year, 0  # one a year
     if event.kind in (EventKind.GENERAL.value, EventKind.LECTURE.value):
         return local.year, 100 + (local.month - 1) // 3
     return local.year, local.month

@@ -135,7 +135,8 @@ async def test_secretary_arranges_an_event(app, chat):
 
 async def test_arrange_refusals_write_nothing(app, chat):
     assert await chat.text("chen", "安排 茶话会 2026-12-10 16:00") == (
-        "类型须是：主题党日、支委会、党员大会、党小组会、党课。\n"
+        # 组织生活会 and 民主评议: the yearly kinds of issue 18.
+        "类型须是：主题党日、支委会、党员大会、党小组会、党课、组织生活会、民主评议。\n"
         "用法：安排 类型 YYYY-MM-DD HH:MM [地点]"
     )
     assert await chat.text("chen", "安排 党课 2026-11-30 16:00") == (
