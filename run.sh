@@ -51,6 +51,15 @@ prepare() {  # prepare 目录 种类 [约束文件]
   echo "$kind" >"$dir/.installed"
 }
 
+# 看板的浏览器测试用 Debian 的 Chromium（Playwright 不下载浏览器）；没有时那几个测试跳过，这里说清楚
+browser_check() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "注意：没有找到 chromium，看板的浏览器测试会跳过。安装：sudo apt-get install chromium fonts-noto-cjk" >&2
+  elif ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    echo "注意：没有中文字体，看板截图里的汉字会显示成方框。安装：sudo apt-get install fonts-noto-cjk" >&2
+  fi
+}
+
 cmd="${1:-demo}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -70,10 +79,12 @@ case "$cmd" in
   test-lowest)
     prepare .venv-lowest lowest tests/constraints-lowest.txt
     .venv-lowest/bin/ruff check --output-format concise .
+    browser_check
     echo "== 最低版本，SQLite, TZ=UTC" >&2
     env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv-lowest/bin/pytest -q "$@" ;;
   test)
     .venv/bin/ruff check --output-format concise .
+    browser_check
     pg="${QINGFENG_TEST_POSTGRES:-postgresql+asyncpg://$(id -un)@127.0.0.1:5432/postgres}"
     echo "== SQLite, TZ=Asia/Shanghai" >&2
     env -u QINGFENG_TEST_POSTGRES TZ=Asia/Shanghai .venv/bin/pytest -q "$@"
