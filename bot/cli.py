@@ -10,7 +10,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -812,6 +812,34 @@ def branch_term(
 
     (line,) = _operate(config, record, write=True)
     typer.echo(f"已登记：{line}")
+
+
+console_cli = typer.Typer(help="看板（网页控制台）的登录会话。", no_args_is_help=True)
+cli.add_typer(console_cli, name="console")
+
+
+@console_cli.command("revoke")
+def console_revoke(
+    phone: Annotated[str | None, typer.Argument(help="只结束这个人的会话（手机号）")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="结束所有人的会话")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """结束看板登录会话：被结束的人再打开看板需要在聊天里重新发送“看板”。"""
+    from storage import console
+    from storage.branches import member_with_phone
+
+    if (phone is None) == (not everyone):
+        raise _fail("请写手机号（结束这个人的会话），或写 --all（结束所有人的会话），二选一。")
+    now = datetime.now(UTC)
+
+    async def change(s: Any) -> tuple[str, int]:
+        if phone is None:
+            return "所有人", await console.revoke(s, now)
+        m = await member_with_phone(s, phone)
+        return m.name, await console.revoke(s, now, m.id)
+
+    who, n = _operate(config, change, write=True)
+    typer.echo(f"已结束{who}的 {n} 个看板会话。" if n else f"{who}没有正在使用的看板会话。")
 
 
 def main() -> None:

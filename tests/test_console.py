@@ -247,3 +247,35 @@ async def test_sessions_last_twelve_hours(chat, client, clock) -> None:
     assert (await page(client, "/console/exports"))[0] == 200
     clock.set(at("2026-12-01 20:11"))
     assert (await page(client, "/console/exports"))[0] == 401
+
+
+async def test_the_operator_revokes_sessions(app, chat, client, tmp_path) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    config = tmp_path / "q.toml"
+    config.write_text(f'[database]\nurl = "{app.settings.database.url}"\n', encoding="utf-8")
+
+    async def run(*args: str):
+        runner = CliRunner()
+        return await asyncio.to_thread(runner.invoke, cli, [*args, "--config", str(config)])
+
+    await log_in(chat, client, "li")
+    assert (await page(client, "/console/exports"))[0] == 200
+    result = await run("console", "revoke")
+    assert result.exit_code == 1 and "二选一" in result.output
+    result = await run("console", "revoke", "13800000001")  # 周管理 has none
+    assert result.exit_code == 0 and "周管理没有正在使用的看板会话。" in result.output
+    assert (await page(client, "/console/exports"))[0] == 200
+    result = await run("console", "revoke", "13800000002")
+    assert result.exit_code == 0 and "已结束李书记的 1 个看板会话。" in result.output
+    assert (await page(client, "/console/exports"))[0] == 401
+    await log_in(chat, client, "li")
+    result = await run("console", "revoke", "--all")
+    assert "已结束所有人的 1 个看板会话。" in result.output
+    assert (await page(client, "/console/exports"))[0] == 401
+    result = await run("console", "revoke", "13800009999")
+    assert result.exit_code == 1 and "\n" == result.output[-1] and result.output.count("\n") == 1
