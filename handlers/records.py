@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import Command
+from handlers import appraisals
 from handlers.accounting import member_figures
 from handlers.periods import PeriodError, parse_period
 from storage import members
@@ -41,6 +42,9 @@ async def my_record(ctx: Context, period_text: str) -> Reply:
     lines.append(f"学习：已学 {c.st_on_time}，逾期 {c.st_late}，未学 {c.st_missing}")
     if c.pl_total:  # only in a period that has a 廉洁承诺
         lines.append(f"廉洁承诺：已承诺 {c.pl_on_time}，逾期 {c.pl_late}，未承诺 {c.pl_missing}")
+    # The member's own 民主评议 grade (whole years only), named in a direct chat only.
+    if (grade := await appraisals.record_line(ctx, member, period)) is not None:
+        lines.append(grade)
     return Reply("\n".join(lines))
 
 
