@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from aiohttp import web
+
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Settings, load_settings
+from bot.console_links import login_url
 from bot.messages import IncomingMessage
 from bot.platforms.console import BOT_NAME, ConsolePlatform, indent, render
 from handlers.roster import RosterError, import_roster
@@ -24,6 +28,7 @@ from storage.engine import Database
 from storage.migrate import upgrade
 
 BUREAU = "县教育局机关党支部"
+DEMO_ADMIN = "周建国"
 SCHOOLS = ["县第一中学党支部", "县实验小学党支部", "城关镇中心学校党支部"]
 # Left unbound in the demo, to show 绑定.
 UNBOUND = {"吴海燕", "林雪"}
@@ -40,10 +45,22 @@ DEMO_HELP = """演示命令：
                     新增的人即刻入册并可 /as 发言（例：/roster 新成员.csv）
   /quit             退出
 其余输入都当作发给机器人的消息（如：签到、学习、我的、帮助）。
-「导出」的链接在演示里打不开，对应的 Excel 文件直接存到当前目录。"""
+「看板」和「导出」的链接在演示运行期间可用本机浏览器打开；导出的 Excel 同时存到当前目录。"""
 
 
-def demo_settings(db_path: Path, config: str | None = None) -> Settings:
+def local_port(preferred: int = 8080) -> int:
+    """`preferred` when nothing listens there, else any free port: the demo's web pages."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def demo_settings(db_path: Path, config: str | None = None, port: int = 8080) -> Settings:
     groups = [
         {"name": f"{b}群", "branch": b, "platform": "console", "chat_id": f"{b}群"}
         for b in [BUREAU, *SCHOOLS]
@@ -53,6 +70,7 @@ def demo_settings(db_path: Path, config: str | None = None) -> Settings:
         database={"url": f"sqlite+aiosqlite:///{db_path}"},
         branches=[{"name": BUREAU, "daily_checkin": True}],
         groups=groups,
+        server={"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
     )
 
 
@@ -143,7 +161,7 @@ class Demo:
         name, body = got
         path = Path.cwd() / name  # where a browser's download would land: here
         await asyncio.to_thread(path.write_bytes, body)
-        self.out(f"（演示没有网页服务，链接里的 Excel 已保存到 {path}）")
+        self.out(f"（链接里的 Excel 已保存到 {path}）")
 
     async def _meta(self, word: str, rest: str) -> bool | None:
         """Demo commands; None when `word` is not one (then the line goes to the bot)."""
@@ -270,6 +288,18 @@ class Demo:
             await self.app.reminders.worker.run_due()
 
 
+async def console_banner(app: App) -> str:
+    """The admin's 看板 link, to open in a browser on this machine right away."""
+    async with app.db.write() as s:
+        admin = (await members.members_named(s, DEMO_ADMIN))[0]
+        assert admin.id is not None
+        url = await login_url(s, app.settings, admin.id, app.clock.now())
+    return (
+        f"网页看板（以管理员{DEMO_ADMIN}登录，10 分钟内有效、只能打开一次）：\n  {url}\n"
+        f"  过期或用过后，/as {DEMO_ADMIN}（或某位书记）再发送“看板”获取新链接。"
+    )
+
+
 async def run_demo(
     db_path: Path,
     start: datetime | None,
@@ -277,7 +307,7 @@ async def run_demo(
     out: Callable[[str], None],
     config: str | None = None,
 ) -> None:
-    settings = demo_settings(db_path, config)
+    settings = demo_settings(db_path, config, local_port())
     clock = FakeClock(start or datetime.now(settings.tz), settings.tz)
     app = App(settings, clock=clock, platforms=[ConsolePlatform(out)])
     try:
@@ -287,7 +317,15 @@ async def run_demo(
         raise
     async with app:
         await app.start()
-        await _converse(app, Demo(app, clock, out), db_path, stdin, out)
+        # The 看板 and export links work while the demo runs: its own web server, local only.
+        runner = web.AppRunner(app.web_app(), access_log=None)
+        await runner.setup()
+        try:
+            server = settings.server
+            await web.TCPSite(runner, server.host, server.port).start()
+            await _converse(app, Demo(app, clock, out), db_path, stdin, out)
+        finally:
+            await runner.cleanup()
 
 
 async def _converse(
@@ -303,6 +341,7 @@ async def _converse(
         f"清风 演示 · 示例县（1 个局机关支部、3 所学校）· 数据库 {db_path}\n"
         f"时钟：{local:%Y-%m-%d %H:%M}，当前身份：{demo.speaker}。输入 /help 查看演示命令。"
     )
+    out(await console_banner(app))
     loop = asyncio.get_running_loop()
     try:
         while True:

@@ -279,3 +279,54 @@ async def test_the_operator_revokes_sessions(app, chat, client, tmp_path) -> Non
     assert (await page(client, "/console/exports"))[0] == 401
     result = await run("console", "revoke", "13800009999")
     assert result.exit_code == 1 and "\n" == result.output[-1] and result.output.count("\n") == 1
+
+
+class _BrowsingStdin:
+    """The demo's input: before the first line, opens the 看板 link the demo printed, as a
+    browser on the same machine would (the demo's loop serves it meanwhile)."""
+
+    def __init__(self, printed: list[str], lines: list[str]) -> None:
+        self.printed = printed
+        self.lines = lines
+        self.pages: list[tuple[str, int, str]] = []
+
+    def isatty(self) -> bool:
+        return False
+
+    def _open(self, url: str) -> None:
+        import http.cookiejar
+        import urllib.error
+        import urllib.request
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        for u in (url, url):  # the second opening is refused: single use
+            try:
+                with opener.open(u, timeout=10) as resp:
+                    self.pages.append((resp.url, resp.status, resp.read().decode()))
+            except urllib.error.HTTPError as exc:
+                self.pages.append((u, exc.code, exc.read().decode()))
+
+    def readline(self) -> str:
+        if not self.pages:
+            banner = "\n".join(self.printed)
+            self._open(re.search(r"http://127\.0\.0\.1:\d+/console/login/\S+", banner)[0])
+        return self.lines.pop(0) + "\n" if self.lines else ""
+
+
+async def test_the_demo_serves_the_console_and_prints_a_working_link(tmp_path) -> None:
+    from datetime import datetime
+
+    from bot.demo import run_demo
+
+    printed: list[str] = []
+    stdin = _BrowsingStdin(printed, ["/as 李卫东", "看板"])
+    await run_demo(tmp_path / "demo.db", datetime(2026, 12, 14, 10, 0), stdin, printed.append)
+    banner = printed[1]
+    assert banner.startswith("网页看板（以管理员周建国登录，10 分钟内有效、只能打开一次）：")
+    (url, status, html), (_, again, _) = stdin.pages
+    assert status == 200 and url.endswith("/console/county")
+    assert "全县概览 · 本月" in html and "城关镇中心学校党支部" in html
+    assert again == 403
+    out = "\n".join(printed)
+    assert "这是李卫东本人的看板链接（本支部）" in out

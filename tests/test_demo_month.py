@@ -578,7 +578,7 @@ def test_the_export(month: Month) -> None:
     link = t.reply("李卫东", "导出")
     assert link.startswith(f"📤 {BRANCH} · 本月（2026-12-01 ~ 2026-12-31）\n📎 Excel 明细")
     path = where / "清风汇总_20261201-20261231.xlsx"
-    assert f"（演示没有网页服务，链接里的 Excel 已保存到 {path}）" in t.out
+    assert f"（链接里的 Excel 已保存到 {path}）" in t.out
     wb = load_workbook(path)
     day = datetime(2026, 12, 1), datetime(2026, 12, 31)
 
