@@ -28,6 +28,7 @@ IMAGE_LIMIT = 1000  # MeetingNote.image
 # A picture attaches to the meeting of the sender's last 纪要 within this long.
 IMAGE_WINDOW = timedelta(minutes=10)
 IMAGE_HINT = "图片只在发送「纪要 编号 …」后 10 分钟内附到那次会议的纪要，这张未作记录。"
+TEXT_ONLY = "目前只能处理文字消息。发送「帮助」查看可用命令。"
 USAGE = "纪要 编号 议题；内容"
 LEDGER_USAGE = "台账 [期间]"
 
@@ -137,7 +138,7 @@ async def attach_image(ctx: Context) -> Reply:
     member, image = ctx.member, ctx.msg.image
     role = ctx.role
     if member is None or member.id is None or role is None or role.rank < Role.SECRETARY.rank:
-        return Reply(IMAGE_HINT)
+        return Reply(TEXT_ONLY)  # only a secretary's pictures are kept, for a 纪要
     if not image or len(image) > IMAGE_LIMIT:
         return Reply(IMAGE_HINT)
     found = await minutes.last_written(ctx.session, member.id, ctx.now - IMAGE_WINDOW)

@@ -4,6 +4,7 @@ meeting left without a record for 7 days."""
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -11,9 +12,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.platforms.dingtalk.callback import parse
+from handlers.minutes import IMAGE_HINT, TEXT_ONLY
 from storage.models import MeetingNote
 from tests.conftest import at
+from tests.dingtalk_harness import dingtalk_bot
+from tests.fakes.dingtalk import callback_payload
+from tests.fakes.wecom import aibot_image, aibot_text
 from tests.test_schedules_reminders import recorder
+
+pytest_plugins = ["tests.fakes.wecom_fixtures"]
 
 
 async def _notes(app) -> list[MeetingNote]:
@@ -222,3 +230,100 @@ async def test_an_old_meeting_is_never_mentioned(app, chat, clock) -> None:
     clock.set(at("2027-01-20 09:00"))
     await app.reminders.tick()
     assert [t for t in sent.to("li") if f"#{number}" in t] == []
+
+
+# ---- pictures through the platforms' callbacks ----------------------------------------
+
+
+async def _image_notes(app) -> list[str]:
+    return [n.image for n in await _notes(app) if n.image]
+
+
+async def _aibot_says(bot, msgid: str, user: str, text: str, chatid: str = "wr-0") -> str:
+    reply = await bot.aibot_reply(aibot_text(msgid, user, text, chatid=chatid))
+    return reply["stream"]["content"]
+
+
+async def _aibot_meeting(bot, clock) -> int:
+    """机关's 党课 on 12月3日 15:00 (wr-0 is 机关's group), arranged by 李书记, now over."""
+    clock.set(at("2026-12-01 09:00"))
+    reply = await _aibot_says(bot, "a-1", "li", "安排 党课 2026-12-03 15:00")
+    number = int(re.search(r"#(\d+)", reply)[1])  # type: ignore[index]
+    clock.set(at("2026-12-03 17:00"))
+    assert "已记入纪要" in await _aibot_says(bot, "a-2", "li", f"纪要 {number} 党史；学习")
+    return number
+
+
+async def test_wecom_aibot_picture_in_the_group_within_10_minutes_is_attached(bot, clock):
+    number = await _aibot_meeting(bot, clock)
+    clock.set(at("2026-12-03 17:09"))
+    url = "https://wework.example/pic/1"
+    reply = await bot.aibot_reply(aibot_image("a-3", "li", url, chatid="wr-0"))
+    assert reply["stream"]["content"] == (
+        f"📎 已附到纪要：党课 #{number}（12月3日(周四) 15:00）（图片 1 张）"
+    )
+    # A picture with words (图文混排 with 纪要) attaches along with them.
+    url2 = "https://wework.example/pic/2"
+    mixed = aibot_image("a-4", "li", url2, chatid="wr-0", text=f"纪要 {number} 大家发言")
+    assert "图片 2 张" in (await bot.aibot_reply(mixed))["stream"]["content"]
+    assert await _image_notes(bot.app) == [url, url2]
+    # The same picture delivered again is not attached twice.
+    await bot.aibot_reply(aibot_image("a-3", "li", url, chatid="wr-0"))
+    assert await _image_notes(bot.app) == [url, url2]
+
+
+async def test_wecom_aibot_picture_after_10_minutes_or_from_others_is_not_kept(bot, clock):
+    await _aibot_meeting(bot, clock)
+    clock.set(at("2026-12-03 17:11"))
+    reply = await bot.aibot_reply(aibot_image("a-5", "li", "https://w.example/late", chatid="wr-0"))
+    assert reply["stream"]["content"] == IMAGE_HINT
+    clock.set(at("2026-12-03 17:05"))
+    reply = await bot.aibot_reply(aibot_image("a-6", "wang", "https://w.example/other"))
+    assert reply["stream"]["content"] == TEXT_ONLY
+    # 一中's group: not the meeting's branch.
+    reply = await bot.aibot_reply(aibot_image("a-7", "li", "https://w.example/g", chatid="wr-1"))
+    assert reply["stream"]["content"] == IMAGE_HINT
+    assert await _image_notes(bot.app) == []
+
+
+async def test_dingtalk_picture_in_a_direct_chat_is_attached(dt, clock) -> None:
+    number = await _arrange(dt_chat(dt), clock, "党员大会 2026-12-03 15:00", sender="chen-dt")
+    clock.set(at("2026-12-03 16:30"))
+    answer = await dt.say(f"纪要 {number} 学习；传达精神", group=False)
+    assert "已记入纪要" in answer["text"]["content"]
+    clock.set(at("2026-12-03 16:35"))
+    answer = await dt.say("", msgtype="picture", group=False)
+    assert "（图片 1 张）" in answer["text"]["content"]
+    assert await _image_notes(dt.app) == ["dl-code"]
+    clock.set(at("2026-12-03 16:46"))  # 11 minutes after the 纪要
+    answer = await dt.say("", msgtype="picture", group=False)
+    assert answer["text"]["content"].endswith(IMAGE_HINT)
+    assert await _image_notes(dt.app) == ["dl-code"]
+
+
+def test_dingtalk_rich_text_gives_its_words_and_first_picture() -> None:
+    raw = callback_payload(
+        "纪要 3 发言", msg_id="m", staff_id="chen-dt", nick="陈书记", now_ms=0,
+        session_webhook="https://oapi.dingtalk.com/robot/sendBySession?session=x",
+        msgtype="richText",
+    )  # fmt: skip
+    message = parse(json.dumps(raw).encode())
+    assert (message.text, message.image) == ("纪要 3 发言", "rt-code")
+    assert message.incoming().image == "rt-code"
+
+
+@pytest.fixture
+async def dt(tmp_path, clock, roster_file, postgres_url):
+    async with dingtalk_bot(tmp_path, clock, roster_file, postgres_url) as harness:
+        yield harness
+
+
+class dt_chat:
+    """_arrange's `chat.text(sender, text)`, through the DingTalk callback (direct chat)."""
+
+    def __init__(self, dt) -> None:
+        self.dt = dt
+
+    async def text(self, sender: str, text: str) -> str:
+        answer = await self.dt.say(text, sender=sender, group=False)
+        return answer["text"]["content"]

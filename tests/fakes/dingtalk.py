@@ -349,4 +349,7 @@ def callback_payload(
         payload["text"] = {"content": " " + text}
     elif msgtype == "picture":
         payload["content"] = {"downloadCode": "dl-code", "pictureDownloadCode": "pdl-code"}
+    elif msgtype == "richText":  # how a picture reaches the robot in a group: with the @
+        picture = {"type": "picture", "downloadCode": "rt-code", "pictureDownloadCode": "rt-p"}
+        payload["content"] = {"richText": [{"text": text}, picture] if text else [picture]}
     return payload

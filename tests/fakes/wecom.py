@@ -125,6 +125,21 @@ def aibot_text(msgid: str, user: str, text: str, *, chatid: str = "", url: str =
     return payload
 
 
+def aibot_image(msgid: str, user: str, url: str, *, chatid: str = "", text: str = "") -> dict:
+    """A picture to the 智能机器人 as WeCom sends it: an image message in a single chat; in
+    a group, where only an @ reaches the bot, a mixed (图文混排) message of the @ and words
+    and the image."""
+    payload = aibot_text(msgid, user, text, chatid=chatid)
+    del payload["text"]
+    if chatid:
+        items = [{"msgtype": "text", "text": {"content": f"@清风 {text}".strip()}}]
+        items.append({"msgtype": "image", "image": {"url": url}})
+        payload |= {"msgtype": "mixed", "mixed": {"msg_item": items}}
+    else:
+        payload |= {"msgtype": "image", "image": {"url": url}}
+    return payload
+
+
 def app_text(msgid: int, user: str, text: str) -> str:
     """A 自建应用 text message's XML as WeCom sends it (before encryption)."""
     return (

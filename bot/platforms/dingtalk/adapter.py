@@ -90,7 +90,7 @@ class DingTalkAdapter:
         except BadPayload as exc:
             log.warning("dingtalk callback refused: %s", exc)
             return _refuse(400, "malformed body")
-        if message.msgtype != "text":
+        if not message.routed:
             return jsoncodec.json_response(webhook_body(Reply(NON_TEXT_HINT)))
         if message.is_group:
             await self.learn_group(message)

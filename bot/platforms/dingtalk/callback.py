@@ -9,6 +9,7 @@ from bot.platforms.payload import json_object
 
 PLATFORM = "dingtalk"
 TEXT_MAX = 4000  # longer "commands" are not commands; refuse rather than route them
+IMAGE_MAX = 1000  # what a meeting note keeps (storage.models.MeetingNote.image)
 
 
 class BadPayload(ValueError):
@@ -29,6 +30,15 @@ class RobotMessage(NamedTuple):  # immutable and cheap to build, like IncomingMe
     session_webhook_expires_ms: int
     robot_code: str
     at_staff_ids: tuple[str, ...]  # the people @-ed besides the robot
+    # A picture's downloadCode (the robot API turns it into a file URL for an hour): a
+    # picture message (direct chats) or the first picture of a richText (how one reaches
+    # the robot in a group, with the @). "" for none.
+    image: str = ""
+
+    @property
+    def routed(self) -> bool:
+        """Text, or a picture (with any words): what goes to the dispatcher."""
+        return self.msgtype == "text" or bool(self.image)
 
     def incoming(self) -> IncomingMessage:
         return IncomingMessage(
@@ -40,6 +50,7 @@ class RobotMessage(NamedTuple):  # immutable and cheap to build, like IncomingMe
             text=self.text,
             sender_name=self.sender_nick,
             chat_title=self.conversation_title,
+            image=self.image,
         )
 
 
@@ -66,12 +77,14 @@ def parse(raw: bytes) -> RobotMessage:
     staff_id = _str(data, "senderStaffId")
     sender = staff_id or _str(data, "senderId", required=True)
     msgtype = _str(data, "msgtype", required=True, limit=32)
-    text = ""
+    text = image = ""
     if msgtype == "text":
         body = data.get("text")
         if not isinstance(body, dict):
             raise BadPayload("text is missing")
         text = _str(body, "content", limit=TEXT_MAX)
+    elif msgtype in ("picture", "richText"):
+        text, image = _picture(data.get("content"), msgtype)
     expires = data.get("sessionWebhookExpiredTime", 0)
     if not isinstance(expires, int) or isinstance(expires, bool):
         raise BadPayload("sessionWebhookExpiredTime is not a number")
@@ -105,4 +118,29 @@ def parse(raw: bytes) -> RobotMessage:
         session_webhook_expires_ms=expires,
         robot_code=_str(data, "robotCode"),
         at_staff_ids=tuple(at_staff),
+        image=image,
     )
+
+
+def _picture(content: object, msgtype: str) -> tuple[str, str]:
+    """(words, downloadCode) of a picture or richText message; odd shapes give ("", "")."""
+    if not isinstance(content, dict):
+        return "", ""
+    if msgtype == "picture":
+        parts: list[object] = [content]
+    else:
+        items = content.get("richText")
+        parts = items if isinstance(items, list) else []
+    words: list[str] = []
+    image = ""
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        said = part.get("text")
+        if isinstance(said, str):
+            words.append(said)
+        code = part.get("downloadCode") or part.get("pictureDownloadCode")
+        if not image and isinstance(code, str) and 0 < len(code) <= IMAGE_MAX:
+            image = code
+    text = " ".join(words)
+    return (text if len(text) <= TEXT_MAX else ""), image

@@ -168,7 +168,7 @@ class DingTalkStream(LongConnection):
         if message is None:
             await ws.send_json(_ack(message_id, {"response": None}))
             return
-        recorded = message.msgtype == "text"
+        recorded = message.routed
         if not recorded:
             reply = Reply(NON_TEXT_HINT)
         else:

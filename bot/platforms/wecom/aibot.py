@@ -18,7 +18,7 @@ from bot.platforms.payload import json_object
 from bot.platforms.wecom.callback import NOT_TEXT, WELCOME, as_text, body, query, refuse
 from bot.platforms.wecom.client import SessionGetter, post_json
 from bot.platforms.wecom.crypto import CallbackRejected, WeComCrypto, check_timestamp
-from bot.platforms.wecom.payload import ids_of, incoming, text_of
+from bot.platforms.wecom.payload import ids_of, image_of, incoming, text_of
 from bot.platforms.wecom.replying import WORKING, InTime
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,10 @@ class AibotAdapter:
         if ids is None:
             raise CallbackRejected(400, "no msgid or sender")
         msgid, sender = ids
-        text = text_of(payload)
-        if text is None:
+        text, image = text_of(payload), image_of(payload)
+        if text is None and not image:
             return _stream(msgid, NOT_TEXT)
-        msg = incoming(payload, msgid, sender, text)
+        msg = incoming(payload, msgid, sender, text or "", image)
         if msg.chat_type == "group" and msg.chat_id not in self._groups_seen:
             # The operator copies a group's chatid from here into [[groups]] chat_id: once
             # per group and process is enough (a line per message cost ~20 µs each).

@@ -32,7 +32,7 @@ from bot.platforms.longconn.connection import (
 )
 from bot.platforms.longconn.lease import Lease
 from bot.platforms.wecom.callback import as_text
-from bot.platforms.wecom.payload import ids_of, incoming, text_of
+from bot.platforms.wecom.payload import ids_of, image_of, incoming, text_of
 from bot.platforms.wecom.splitting import split_text
 from bot.ratelimit import SlidingWindow
 from bot.sending import GroupTarget, SendError
@@ -158,8 +158,10 @@ class WeComLongConnection(LongConnection):
         if not req_id or not isinstance(body, dict):
             log.warning("wecom: a message frame without req_id or body, skipped")
             return
-        ids, text = ids_of(body), text_of(body)
-        msg = incoming(body, *ids, text) if ids is not None and text is not None else None
+        ids, text, image = ids_of(body), text_of(body), image_of(body)
+        msg = None
+        if ids is not None and (text is not None or image):
+            msg = incoming(body, *ids, text or "", image)
         if msg is None:
             content, stream_id = NOT_TEXT, req_id
         else:

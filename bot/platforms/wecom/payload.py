@@ -8,6 +8,7 @@ from typing import Any
 from bot.messages import IncomingMessage
 
 TEXT_MAX = 4000  # longer "commands" are not commands
+IMAGE_URL_MAX = 1000  # what a meeting note keeps (storage.models.MeetingNote.image)
 
 
 def get_path(data: object, *path: str) -> object:
@@ -44,7 +45,27 @@ def text_of(payload: dict[str, Any]) -> str | None:
     return text
 
 
-def incoming(payload: dict[str, Any], msgid: str, sender: str, text: str) -> IncomingMessage:
+def image_of(payload: dict[str, Any]) -> str:
+    """The picture's URL: of an image message (single chats only) or the first image of a
+    mixed one (图文混排, how a picture reaches the bot in a group: @ and an image); "" for
+    none. WeCom's URL serves the picture encrypted with the bot's key, for 5 minutes."""
+    msgtype = payload.get("msgtype")
+    url: object = None
+    if msgtype == "image":
+        url = get_path(payload, "image", "url")
+    elif msgtype == "mixed":
+        items = get_path(payload, "mixed", "msg_item")
+        if isinstance(items, list):
+            urls = [get_path(i, "image", "url") for i in items if get_path(i, "msgtype") == "image"]
+            url = next((u for u in urls if isinstance(u, str)), None)
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return ""
+    return url if len(url) <= IMAGE_URL_MAX else ""
+
+
+def incoming(
+    payload: dict[str, Any], msgid: str, sender: str, text: str, image: str = ""
+) -> IncomingMessage:
     """The platform-neutral message; a group chat is its chatid, a single chat the sender."""
     group = payload.get("chattype") == "group"
     chat_id = payload.get("chatid") if group else sender
@@ -55,4 +76,5 @@ def incoming(payload: dict[str, Any], msgid: str, sender: str, text: str) -> Inc
         chat_id=chat_id if isinstance(chat_id, str) and chat_id else sender,
         sender_id=sender,
         text=text,
+        image=image,
     )
