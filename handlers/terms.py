@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Context, Services
 from bot.messages import Reply
 from bot.router import ArgError, Command
-from handlers.args import parse_date, shown
+from handlers.args import parse_date, plain_text, shown
 from handlers.periods import Period
 from handlers.roster import RosterError, read_table
 from storage import members, terms
@@ -148,6 +148,10 @@ def branch_lines(row: TermState, today: date) -> list[str]:
 # ---- 换届 in chat ----------------------------------------------------------------------
 
 
+def parse_branch_name(rest: str) -> str:
+    return plain_text(rest, "支部名称", 60)
+
+
 async def show_terms(ctx: Context, rest: str) -> Reply:
     today = ctx.today
     if ctx.role is Role.ADMIN:
@@ -160,6 +164,8 @@ async def show_terms(ctx: Context, rest: str) -> Reply:
         branch_id = branch.id
     else:
         branch_id = ctx.require_member().branch_id
+        if rest and rest != (ctx.branch.name if ctx.branch else ""):
+            return Reply("您只能查看本支部的换届情况，请发送：换届")
     found = await states(ctx.session, today, [branch_id])
     if not found:
         return Reply("没有找到您所在的支部，请联系管理员。")
@@ -349,8 +355,9 @@ COMMANDS = [
     Command(
         name="换届",
         role=Role.SECRETARY,
-        usage="换届",
-        summary="本支部的换届时间（管理员：全县支部换届情况）",
+        usage="换届 [支部]",
+        summary="本支部的任期和届满时间（管理员：全县换届情况，或写支部名看一个）",
         run=show_terms,
+        parse=parse_branch_name,
     ),
 ]

@@ -177,6 +177,10 @@ async def test_secretary_sees_her_branchs_term(app: App, chat) -> None:
     reply = await chat.text("chen", "换届", chat="wr-school")
     assert "届满日期：2026年6月1日（已超期 183 天）" in reply and "尽快组织换届选举" in reply
     assert BUREAU not in reply
+    assert await chat.text("chen", f"换届 {BUREAU}", chat="wr-school") == (
+        "您只能查看本支部的换届情况，请发送：换届"
+    )
+    assert "任期 5 年" in await chat.text("chen", f"换届 {SCHOOL}", chat="wr-school")
 
 
 async def test_admin_sees_the_county_table(app: App, chat) -> None:
@@ -198,6 +202,7 @@ async def test_admin_sees_the_county_table(app: App, chat) -> None:
     ]
     one = await chat.text("zhou", f"换届 {SCHOOL}")
     assert one.startswith(f"🗳️ {SCHOOL} 换届情况\n本届选举：2024年3月1日")
+    assert "60 字以内" in await chat.text("zhou", "换届 " + "支" * 61)
     assert await chat.text("zhou", "换届 县第一中学") == (
         f"没有叫“县第一中学”的支部。（您是不是要写：{SCHOOL}、{SECOND}？）"
     )
