@@ -319,9 +319,16 @@ def name_lines(
 
 
 async def export_workbook(
-    s: AsyncSession, services: Services, branch_id: int | None, period: Period, now: datetime
+    s: AsyncSession,
+    services: Services,
+    branch_id: int | None,
+    period: Period,
+    now: datetime,
+    *,
+    private: bool = False,
 ) -> bytes | None:
-    """The .xlsx of a branch (None: every branch) for `period`; None if the branch is gone."""
+    """The .xlsx of a branch (None: every branch) for `period`; None if the branch is gone.
+    `private`: asked for in a direct chat (handlers.export_sheets.year_sheets)."""
     if branch_id is None:
         scope = Scope(tuple(await members.all_branches(s)), county=True)
     else:
@@ -348,7 +355,7 @@ async def export_workbook(
         branch_names={b.id: b.name for b in scope.branches if b.id is not None},
         attendance=await ledger.attendance_rows(s, scope.branch_ids, data.window),
         study=await ledger.study_rows(s, scope.branch_ids, data.window),
-        extra=await year_sheets(s, services, scope.branch_ids, period, now),
+        extra=await year_sheets(s, services, scope.branch_ids, period, now, private=private),
     )
 
 

@@ -6,16 +6,21 @@ only 谈心 情况 in a direct chat with the bot lists them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.context import Context
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.context import Context, Services
 from bot.messages import Reply
 from bot.router import ArgError, Command
 from handlers.args import plain_text, shown
 from handlers.meetings import _who
+from handlers.periods import Period
 from storage import members, talks
 from storage.models import Branch, Member, Role
+from storage.xlsx_sheet import DATETIME, Sheet
 
 NOTE_LIMIT = 200
 STATUS_WORD = "情况"
@@ -116,6 +121,34 @@ async def talk_status(ctx: Context, branch: Branch) -> Reply:
     else:
         parts.append("谈话要点请私聊本机器人发送“谈心 情况”查看。")
     return Reply("\n\n".join(parts))
+
+
+async def export_sheet(
+    s: AsyncSession,
+    services: Services,
+    branch_ids: Sequence[int] | None,
+    period: Period,
+    now: datetime,
+    *,
+    private: bool = False,
+) -> Sheet | None:
+    """谈心谈话 of the period; the 要点 column only in a workbook asked for in a direct chat
+    (a link posted in a group can be opened by every member)."""
+    tz = services.clock.tz
+    since, until = period.bounds(tz)
+    rows = await talks.for_export(s, branch_ids, since, until)
+    headers = ["支部", "谈话时间", "谈话人", "谈话对象"] + (["要点"] if private else [])
+    return Sheet(
+        "谈心谈话",
+        headers,
+        [26, 17, 10, 10, 40][: len(headers)],
+        [
+            [branch, t.at.astimezone(tz).replace(tzinfo=None), by, who]
+            + ([t.note] if private else [])
+            for t, branch, who, by in rows
+        ],
+        {2: DATETIME},
+    )
 
 
 COMMANDS = [

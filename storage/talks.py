@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.members import EXPECTED_STATUSES
-from storage.models import Member, Talk
+from storage.models import Branch, Member, Talk
 
 
 async def add(
@@ -33,6 +34,25 @@ async def in_span(
         .where(Talk.branch_id == branch_id, Talk.at >= since, Talk.at < until)
         .order_by(col(Talk.at), col(Talk.id))
     )
+    return (await s.exec(stmt)).all()
+
+
+async def for_export(
+    s: AsyncSession, branch_ids: Sequence[int] | None, since: datetime, until: datetime
+) -> Sequence[tuple[Talk, str, str, str]]:
+    """Talks in [since, until) of the branches (None: all): the talk, its branch's name, the
+    name of who was talked with and of who recorded it; by branch (id), then time."""
+    by = aliased(Member)
+    stmt = (
+        select(Talk, Branch.name, Member.name, by.name)
+        .join(Branch, col(Branch.id) == col(Talk.branch_id))
+        .join(Member, col(Member.id) == col(Talk.member_id))
+        .join(by, col(by.id) == col(Talk.by_member_id))
+        .where(Talk.at >= since, Talk.at < until)
+        .order_by(col(Talk.branch_id), col(Talk.at), col(Talk.id))
+    )
+    if branch_ids is not None:
+        stmt = stmt.where(col(Talk.branch_id).in_(branch_ids))
     return (await s.exec(stmt)).all()
 
 

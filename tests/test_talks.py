@@ -129,3 +129,42 @@ async def test_q4_monthly_push_mentions_the_talks(app, chat, clock: FakeClock) -
     clock.set(at("2027-10-01 09:00"))
     text = await push("2027-10")
     assert "今年还有 4 名党员未谈心谈话" in text and "谈心 情况" in text
+
+
+async def _talk_sheet(app, clock, branch: int | None, private: bool) -> list[list[object]]:
+    import io
+
+    from openpyxl import load_workbook
+
+    from handlers.periods import parse_period
+    from handlers.summary import export_workbook
+
+    async with app.db.read() as s:
+        body = await export_workbook(
+            s, app.services, branch, parse_period("本月", clock.now().date()), clock.now(),
+            private=private,
+        )  # fmt: skip
+    assert body is not None
+    ws = load_workbook(io.BytesIO(body))["谈心谈话"]
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+async def test_the_export_lists_talks_with_notes_only_when_asked_privately(app, chat, clock):
+    from datetime import datetime
+
+    await chat.text("li", f"谈心 王党员 {NOTE}")
+    clock.set(at("2026-12-03 15:30"))
+    await chat.text("li", "谈心 孙预备")
+    await chat.text("chen", "谈心 刘老师 谈教学", chat="wr-school")
+    bureau = await branch_id(app, BUREAU)
+    first, second = datetime(2026, 12, 1, 8, 10), datetime(2026, 12, 3, 15, 30)
+    assert await _talk_sheet(app, clock, bureau, private=True) == [
+        ["支部", "谈话时间", "谈话人", "谈话对象", "要点"],
+        [BUREAU, first, "李书记", "王党员", NOTE],
+        [BUREAU, second, "李书记", "孙预备", None],
+    ]
+    # A workbook whose link was posted in a group: who and when, never the 要点.
+    rows = await _talk_sheet(app, clock, None, private=False)
+    assert rows[0] == ["支部", "谈话时间", "谈话人", "谈话对象"]
+    assert [r[3] for r in rows[1:]] == ["王党员", "孙预备", "刘老师"]  # by branch, then time
+    assert NOTE not in str(rows)
