@@ -18,7 +18,7 @@ from storage.models import MeetingNote
 from tests.conftest import at
 from tests.dingtalk_harness import dingtalk_bot
 from tests.fakes.dingtalk import callback_payload
-from tests.fakes.wecom import aibot_image, aibot_text
+from tests.fakes.wecom import aibot_image, aibot_text, app_image
 from tests.test_schedules_reminders import recorder
 
 pytest_plugins = ["tests.fakes.wecom_fixtures"]
@@ -327,3 +327,12 @@ class dt_chat:
     async def text(self, sender: str, text: str) -> str:
         answer = await self.dt.say(text, sender=sender, group=False)
         return answer["text"]["content"]
+
+
+async def test_wecom_app_picture_in_the_direct_chat_is_attached(bot, clock) -> None:
+    await _aibot_meeting(bot, clock)
+    clock.set(at("2026-12-03 17:03"))
+    resp = await bot.post_app(app_image(7101, "li", "https://wework.example/app/1"))
+    reply = bot.wecom_app.open_xml_reply(await resp.text())
+    assert "（图片 1 张）" in (reply.findtext("Content") or "")
+    assert await _image_notes(bot.app) == ["https://wework.example/app/1"]

@@ -150,6 +150,17 @@ def app_text(msgid: int, user: str, text: str) -> str:
     )
 
 
+def app_image(msgid: int, user: str, url: str, media_id: str = "media-1") -> str:
+    """A 自建应用 image message's XML (direct chats only) as WeCom sends it."""
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>1764547800</CreateTime>"
+        f"<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[{url}]]></PicUrl>"
+        f"<MediaId><![CDATA[{media_id}]]></MediaId>"
+        f"<MsgId>{msgid}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>"
+    )
+
+
 @dataclass
 class FakeWeCom:
     """The WeCom API on loopback: gettoken, message/send, webhook/send, aibot/response."""

@@ -95,7 +95,7 @@ class AppCallbackAdapter:
                 message = _read(parse_message(xml))
             except Exception:
                 raise CallbackRejected(400, "malformed message") from None
-            if message.msgtype == "text" and message.msg_id <= 0:
+            if message.msgtype in ("text", "image") and message.msg_id <= 0:
                 # Without its id a retry could not be told from a new message.
                 raise CallbackRejected(400, "text without MsgId")
         except CallbackRejected as exc:
@@ -115,7 +115,9 @@ class AppCallbackAdapter:
         sender = message.sender
         if message.msgtype == "event" or not sender:
             return None
-        if message.msgtype != "text":
+        # A picture may be for a secretary's 纪要 (handlers.minutes): the dispatcher decides.
+        picture = message.msgtype == "image" and bool(message.image)
+        if message.msgtype != "text" and not picture:
             return NOT_TEXT
         msg = IncomingMessage(
             platform="wecom",
@@ -125,6 +127,7 @@ class AppCallbackAdapter:
             chat_id=sender,
             sender_id=sender,
             text=message.content,
+            image=message.image if picture else "",
         )
 
         async def later(reply: Reply) -> None:
@@ -151,6 +154,7 @@ class AppMessage:
     agent: int
     msg_id: int
     content: str
+    image: str  # an image message's PicUrl (else its MediaId); "" for others
 
 
 def _read(message: object) -> AppMessage:
@@ -163,8 +167,9 @@ def _read(message: object) -> AppMessage:
         getattr(message, "agent", None) or 0,
         getattr(message, "id", None) or 0,
         getattr(message, "content", None) or "",
+        getattr(message, "image", None) or getattr(message, "media_id", None) or "",
     )
-    kinds = (str, str, str, int, int, str)
+    kinds = (str, str, str, int, int, str, str)
     if not all(isinstance(v, k) for v, k in zip(values, kinds, strict=True)):
         raise ValueError("a field of an unexpected type")
     return AppMessage(*values)  # type: ignore[arg-type]
