@@ -738,6 +738,29 @@ class AttendanceRow:
     entered_by: str = ""  # the secretary who entered it afterwards (补签, 补假)
 
 
+async def meeting_tallies(
+    s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
+) -> list[tuple[int, datetime, int, int]]:
+    """Each counted meeting of the window: branch, start, expected, came (出席 + 迟到).
+
+    The member counts above, summed per meeting instead of per member (same expected and
+    counted rules), so a month's sums equal that month's 汇总 figures: the 看板's trends."""
+    came = col(Attendance.status).in_(
+        [AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value]
+    )
+    stmt = (
+        select(Event.branch_id, Event.starts_at, func.count(col(Member.id)), _sum_if(came))
+        .select_from(Member)
+        .join(Event, and_(expected_at_event(), meetings_counted(w)))
+        .outerjoin(
+            Attendance, and_(Attendance.event_id == Event.id, Attendance.member_id == Member.id)
+        )
+        .where(_scope(branch_ids))
+        .group_by(col(Event.id), col(Event.branch_id), col(Event.starts_at))
+    )
+    return [(b, at, int(n), int(c or 0)) for b, at, n, c in (await s.exec(stmt)).all()]
+
+
 async def attendance_rows(
     s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
 ) -> list[AttendanceRow]:

@@ -330,3 +330,22 @@ async def test_the_demo_serves_the_console_and_prints_a_working_link(tmp_path) -
     assert again == 403
     out = "\n".join(printed)
     assert "这是李卫东本人的看板链接（本支部）" in out
+
+
+async def test_the_trend_agrees_with_the_summary(app, chat, client, clock) -> None:
+    """The county's 12-month sparkline and the branch chart count by 汇总's rules."""
+    assert "已安排" in await chat.text("li", "安排 主题党日 2026-12-02 09:00 会议室")
+    clock.set(at("2026-12-02 09:00"))
+    for who in ("wang", "li"):
+        assert "签到成功" in await chat.text(who, "签到")
+    clock.set(at("2026-12-02 09:20"))
+    assert "迟到" in await chat.text("sun", "签到")
+    clock.set(at("2026-12-02 10:30"))  # sign-in closed at 10:00: the meeting counts
+    summary = await chat.text("li", "汇总")
+    assert "组织生活出勤 75%（3/4）" in summary  # 周管理 absent
+    await log_in(chat, client, "zhou")
+    _, html = await page(client, "/console/county")
+    (bureau_row,) = [r for r in html.split("<tr") if f">{BUREAU}</a>" in r]
+    assert "12月 75%" in bureau_row and "11月 无" in bureau_row
+    _, html = await page(client, f"/console/branch/{await branch_id(app, BUREAU)}")
+    assert "组织生活出勤（3/4）" in html and "75%" in html

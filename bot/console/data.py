@@ -66,7 +66,7 @@ class BranchRow:
     branch: BranchSummary
     failed: int
     reasons: list[str]  # why it needs attention; empty when it does not
-    trend: Trend
+    trend: list[float | None]  # 组织生活出勤率, month by month
 
 
 @dataclass(frozen=True)
@@ -79,35 +79,47 @@ class CountyView:
     sorts: dict[str, str] = field(default_factory=lambda: SORTS)
 
 
-async def _trends(
-    s: AsyncSession,
-    services: Services,
-    branches: Sequence[Branch],
-    now: datetime,
-    county: bool,
-) -> tuple[list[date], dict[int, Trend]]:
-    """Each branch's three rates, month by month, over the last TREND_MONTHS months."""
+def trend_months(services: Services, now: datetime) -> list[date]:
     today = now.astimezone(services.clock.tz).date()
-    months = [month_start(today, -i) for i in range(TREND_MONTHS - 1, -1, -1)]
-    by_branch: dict[int, list[Counts | None]] = {
-        b.id: [None] * len(months) for b in branches if b.id is not None
+    return [month_start(today, -i) for i in range(TREND_MONTHS - 1, -1, -1)]
+
+
+async def attendance_trends(
+    s: AsyncSession, services: Services, branch_ids: Sequence[int] | None, now: datetime
+) -> tuple[list[date], dict[int, list[float | None]]]:
+    """Each branch's 组织生活出勤率 month by month over the last TREND_MONTHS months, from
+    one query of per-meeting tallies (the 汇总 rules), summed by month here."""
+    months = trend_months(services, now)
+    span = Period(months[0], month_start(months[-1], 1) - timedelta(days=1), "")
+    tallies = await ledger.meeting_tallies(s, branch_ids, accounting.window(services, span, now))
+    index = {m: i for i, m in enumerate(months)}
+    sums: dict[int, list[list[int]]] = {}
+    tz = services.clock.tz
+    for branch_id, starts, expected, came in tallies:
+        i = index[starts.astimezone(tz).date().replace(day=1)]
+        cell = sums.setdefault(branch_id, [[0, 0] for _ in months])[i]
+        cell[0] += expected
+        cell[1] += came
+    return months, {
+        b: [c / e if e else None for e, c in cells] for b, cells in sums.items()
     }
-    for i, first in enumerate(months):
-        figures = await accounting.branch_figures(
-            s, services, branches, month_period(first), now, county=county
-        )
-        for f in figures:
-            if f.branch_id in by_branch:
-                by_branch[f.branch_id][i] = f.counts
-    trends = {}
-    for branch_id, counts in by_branch.items():
-        trends[branch_id] = Trend(
-            months,
-            [c.attendance_rate if c else None for c in counts],
-            [c.checkin_rate if c else None for c in counts],
-            [c.study_rate if c else None for c in counts],
-        )
-    return months, trends
+
+
+async def branch_trend(
+    s: AsyncSession, services: Services, branch: Branch, now: datetime
+) -> Trend:
+    """One branch's three rates, month by month: the 汇总 figures of each month."""
+    months = trend_months(services, now)
+    counts: list[Counts | None] = []
+    for first in months:
+        figures = await accounting.branch_figures(s, services, (branch,), month_period(first), now)
+        counts.append(figures[0].counts if figures else None)
+    return Trend(
+        months,
+        [c.attendance_rate if c else None for c in counts],
+        [c.checkin_rate if c else None for c in counts],
+        [c.study_rate if c else None for c in counts],
+    )
 
 
 def _reasons(b: BranchSummary, failed: int) -> list[str]:
@@ -142,8 +154,8 @@ async def county(
     all_branches = tuple(await members.all_branches(s))
     data = await load_summary(s, services, Scope(all_branches, county=True), period, now)
     failed = await console.failed_by_branch(s, now - FAILED_SINCE)
-    months, trends = await _trends(s, services, all_branches, now, county=True)
-    empty = Trend(months, [None] * len(months), [None] * len(months), [None] * len(months))
+    months, trends = await attendance_trends(s, services, None, now)
+    empty: list[float | None] = [None] * len(months)
     rows = [
         BranchRow(b, failed.get(b.branch_id, 0), _reasons(b, failed.get(b.branch_id, 0)),
                   trends.get(b.branch_id, empty))
@@ -224,7 +236,7 @@ async def branch(
          rules.meeting_label(e.kind, e.party_group), e.place)
         for e in await events.upcoming(s, branch_id, now)
     ]  # fmt: skip
-    _, trends = await _trends(s, services, (found,), now, county=False)
+    trend = await branch_trend(s, services, found, now)
     return BranchView(
         found,
         data.branches[0] if data.branches else None,
@@ -233,7 +245,7 @@ async def branch(
         sorted(tasks.values(), key=lambda t: t.task_id),
         unbound,
         upcoming,
-        trends[branch_id],
+        trend,
     )
 
 
