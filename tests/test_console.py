@@ -349,3 +349,32 @@ async def test_the_trend_agrees_with_the_summary(app, chat, client, clock) -> No
     assert "12月 75%" in bureau_row and "11月 无" in bureau_row
     _, html = await page(client, f"/console/branch/{await branch_id(app, BUREAU)}")
     assert "组织生活出勤（3/4）" in html and "75%" in html
+
+
+async def test_the_county_puts_an_ended_term_first_and_exports_the_ledger(app, chat, client):
+    import io
+    from datetime import date
+
+    from openpyxl import load_workbook
+
+    from storage import terms
+
+    school = await branch_id(app, SCHOOL)
+    async with app.db.write() as s:
+        await terms.record(s, school, date(2023, 11, 20), 3, "test", app.clock.now())
+        await terms.record(
+            s, await branch_id(app, BUREAU), date(2025, 3, 1), 3, "test", app.clock.now()
+        )
+    await log_in(chat, client, "zhou")
+    _, html = await page(client, "/console/county")
+    rows = html.split("<tr")[2:]  # after the header row
+    assert f">{SCHOOL}</a>" in rows[0] and "换届已到期" in rows[0]
+    assert f">{BUREAU}</a>" in rows[1] and "<td>正常</td>" in rows[1]
+    _, html = await page(client, "/console/exports")
+    assert "/console/export?kind=ledger&amp;scope=all&amp;p=" in html
+    resp = await client.get("/console/export?kind=ledger&scope=all&p=本年")
+    assert resp.status == 200
+    assert "清风台账_20260101-20261231.xlsx" in resp.headers["Content-Disposition"].replace(
+        "%E6%B8%85%E9%A3%8E%E5%8F%B0%E8%B4%A6", "清风台账"
+    )
+    load_workbook(io.BytesIO(await resp.read()))  # a real workbook

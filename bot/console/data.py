@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import as_utc
 from bot.context import Services
-from handlers import accounting
+from handlers import accounting, terms
 from handlers.periods import Period
 from handlers.summary import Scope, load_summary
 from schedules import report, rules
@@ -67,6 +67,7 @@ class BranchRow:
     failed: int
     reasons: list[str]  # why it needs attention; empty when it does not
     trend: list[float | None]  # 组织生活出勤率, month by month
+    term: str  # 换届: 已到期 / 6个月内到期 / 正常 / 未登记
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ async def branch_trend(
     )
 
 
-def _reasons(b: BranchSummary, failed: int) -> list[str]:
+def _reasons(b: BranchSummary, failed: int, term: terms.Status) -> list[str]:
     c = b.counts
     out = []
+    if term in (terms.Status.ENDED, terms.Status.SOON):
+        out.append(f"换届{term.value}")
     for label, rate in (("出勤", c.attendance_rate), ("签到", c.checkin_rate),
                         ("学习", c.study_rate)):  # fmt: skip
         if rate is not None and rate < LOW_RATE:
@@ -155,12 +158,14 @@ async def county(
     data = await load_summary(s, services, Scope(all_branches, county=True), period, now)
     failed = await console.failed_by_branch(s, now - FAILED_SINCE)
     months, trends = await attendance_trends(s, services, None, now)
+    today = now.astimezone(services.clock.tz).date()
+    term = {t.branch.id: t.status for t in await terms.states(s, today)}
     empty: list[float | None] = [None] * len(months)
-    rows = [
-        BranchRow(b, failed.get(b.branch_id, 0), _reasons(b, failed.get(b.branch_id, 0)),
-                  trends.get(b.branch_id, empty))
-        for b in data.branches
-    ]  # fmt: skip
+    rows = []
+    for b in data.branches:
+        status, n = term.get(b.branch_id, terms.Status.NONE), failed.get(b.branch_id, 0)
+        reasons = _reasons(b, n, status)
+        rows.append(BranchRow(b, n, reasons, trends.get(b.branch_id, empty), status.value))
     rows.sort(key=_sort_key(sort))  # type: ignore[arg-type]
     totals = _sum_counts([b.counts for b in data.branches])
     return CountyView(

@@ -20,6 +20,7 @@ from bot.console.pages import environment, render, stylesheet
 from bot.console.session import COOKIE, SESSION_TTL, Viewer, csrf_ok, new_token, viewer
 from bot.console_links import BadLogin, console_key, read_login
 from bot.context import Services
+from handlers.minutes import ledger_workbook
 from handlers.periods import Period, PeriodError, parse_period
 from handlers.summary import export_workbook
 from storage import console, outbox
@@ -275,14 +276,18 @@ class Console:
         if scope == "all" and not who.is_admin:
             return self._message(403, "无权导出", "您只能导出本支部的数据。", who)
         branch_id = None if scope == "all" else who.branch.id
+        ledger = request.query.get("kind") == "ledger"
         async with self.db.read() as s:
-            # Private: only the signed-in secretary or admin downloads it.
-            body = await export_workbook(
-                s, self.services, branch_id, period, self._now(), private=True
-            )
+            if ledger:
+                body = await ledger_workbook(s, self.services, branch_id, period, self._now())
+            else:  # private: only the signed-in secretary or admin downloads it
+                body = await export_workbook(
+                    s, self.services, branch_id, period, self._now(), private=True
+                )
         if body is None:
             return self._message(404, "没有这个支部", "这个支部已不存在。", who)
-        name = f"清风汇总_{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
+        stem = "清风台账" if ledger else "清风汇总"
+        name = f"{stem}_{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
         disposition = f"attachment; filename=\"qingfeng.xlsx\"; filename*=UTF-8''{quote(name)}"
         return web.Response(
             body=body, content_type=XLSX, headers={"Content-Disposition": disposition}
