@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from bot.console import svg
+
+if TYPE_CHECKING:
+    import jinja2
 
 HERE = Path(__file__).parent
 
 
 def environment() -> jinja2.Environment:
+    # Imported here: a process that never serves a page (most of them) does not pay for it.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,  # every value from the database is escaped

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -25,6 +25,9 @@ from handlers.periods import Period, PeriodError, parse_period
 from handlers.summary import export_workbook
 from storage import console, outbox
 from storage.engine import Database
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class Console:
         self.db = db
         self.services = services
         self.wake = wake  # runs the outbox worker soon, after a resend
-        self.env = environment()
+        self._env: jinja2.Environment | None = None  # made at the first page
         self._key: bytes | None = None
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
@@ -99,7 +102,9 @@ class Console:
     def _page(
         self, name: str, status: int = 200, who: Viewer | None = None, **context: Any
     ) -> web.Response:
-        body = render(self.env, name, who=who, **context)
+        if self._env is None:
+            self._env = environment()
+        body = render(self._env, name, who=who, **context)
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
 
     def _message(
