@@ -93,6 +93,21 @@ async def branch_figures(
     return await accounting.branch_summaries(s, ids, window(services, period, now), dues)
 
 
+async def branch_figures_by_period(
+    s: AsyncSession,
+    services: Services,
+    branches: Sequence[Branch],
+    periods: Sequence[Period],
+    now: datetime,
+) -> list[list[BranchSummary]]:
+    """branch_figures of each period (a trend's months), in a few statements."""
+    ids = [b.id for b in branches if b.id is not None]
+    windows = [
+        (window(services, p, now), checkin_dues(services, branches, p, now)) for p in periods
+    ]
+    return await accounting.branch_summaries_by_window(s, ids, windows)
+
+
 async def member_figures(
     s: AsyncSession,
     services: Services,

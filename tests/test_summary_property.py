@@ -395,3 +395,19 @@ async def test_my_record_is_my_row_of_the_summary_and_the_rows_add_up(
     assert sum(sum(f.events) for f in mine.values()) == head["组织生活出勤"][1]
     assert sum(f.study[0] + f.study[1] for f in mine.values()) == head["学习完成"][0]
     assert sum(sum(f.study) for f in mine.values()) == head["学习完成"][1]
+
+    # The 看板's trend asks for several months in one statement: the same figures as one
+    # month at a time (the month before, this one with its open slots, and the next).
+    from handlers import accounting
+    from handlers.periods import parse_period
+    from storage import members
+
+    periods = [parse_period(m, MONTH_FIRST) for m in ("2026-10", "2026-11", "2026-12")]
+    async with app.db.read() as s:
+        branches = await members.all_branches(s)
+        together = await accounting.branch_figures_by_period(
+            s, app.services, branches, periods, month.now
+        )
+        for period, figures in zip(periods, together, strict=True):
+            alone = await accounting.branch_figures(s, app.services, branches, period, month.now)
+            assert figures == alone, period

@@ -111,10 +111,10 @@ async def branch_trend(
 ) -> Trend:
     """One branch's three rates, month by month: the 汇总 figures of each month."""
     months = trend_months(services, now)
-    counts: list[Counts | None] = []
-    for first in months:
-        figures = await accounting.branch_figures(s, services, (branch,), month_period(first), now)
-        counts.append(figures[0].counts if figures else None)
+    by_month = await accounting.branch_figures_by_period(
+        s, services, (branch,), [month_period(m) for m in months], now
+    )
+    counts = [figures[0].counts if figures else None for figures in by_month]
     return Trend(
         months,
         [c.attendance_rate if c else None for c in counts],
