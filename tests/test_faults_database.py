@@ -74,6 +74,8 @@ async def test_full_disk_gets_an_apology_then_recovers(quick_app, clock, caplog)
     con.close()
     caplog.set_level(logging.ERROR)
     replies = [await chat.text("sun", "帮助", message_id=f"fill-{i}") for i in range(200)]
+    # Then short replies: a page a long 帮助 reply no longer fits may still take a short one.
+    replies += [await chat.text("sun", "学习", message_id=f"fill-short-{i}") for i in range(50)]
     assert BUSY_REPLY in replies
     assert "database or disk is full" in caplog.text
     before = await count(quick_app, InboundMessage)
