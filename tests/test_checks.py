@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.app import App
 from bot.cli import cli
+from bot.clock import SHANGHAI
 from bot.config import load_settings
 from schedules import checks
 from schedules.holidays import HolidayCalendar
@@ -121,6 +122,7 @@ async def test_check_command(tmp_path: Path) -> None:
     settings = load_settings(config, env={})
     assert settings.groups[0].platform == "wecom"
     r = await asyncio.to_thread(runner.invoke, cli, ["check", "--config", str(config)])
-    if not HolidayCalendar().is_estimated(date.today().year + (date.today().month == 12)):
+    today = datetime.now(SHANGHAI).date()  # the CLI's today, whatever TZ the tests run in
+    if not HolidayCalendar().is_estimated(today.year + (today.month == 12)):
         assert r.exit_code == 0, r.output
         assert r.output.strip() == "检查通过：没有发现会让推送失败的问题。"
