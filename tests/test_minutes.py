@@ -336,3 +336,14 @@ async def test_wecom_app_picture_in_the_direct_chat_is_attached(bot, clock) -> N
     reply = bot.wecom_app.open_xml_reply(await resp.text())
     assert "（图片 1 张）" in (reply.findtext("Content") or "")
     assert await _image_notes(bot.app) == ["https://wework.example/app/1"]
+
+
+async def test_the_admin_gets_the_county_directly_and_a_groups_branch_there(
+    app, chat, held, client
+) -> None:
+    reply = await chat.text("zhou", "台账", direct=True)
+    assert reply.startswith("📒 全县 · 台账 · 本年") and "会议 1 次" in reply
+    ws = (await _workbook(client, reply))["党员大会"]
+    assert [c.value for c in ws[2]][3] == "县教育局机关党支部"
+    reply = await chat.text("zhou", "台账", chat="wr-school")
+    assert reply.startswith("📒 县第一中学党支部 · 台账 · 本年") and "会议 0 次" in reply
