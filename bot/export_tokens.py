@@ -25,12 +25,16 @@ from handlers.periods import Period
 from storage import app_secrets
 
 SECRET_NAME = "export"
-_TOKEN = re.compile(r"([12])\.(all|\d{1,9})\.(\d{8})\.(\d{8})\.(\d{1,12})\.([A-Za-z0-9_-]{43})")
+_TOKEN = re.compile(r"([123])\.(all|\d{1,9})\.(\d{8})\.(\d{8})\.(\d{1,12})\.([A-Za-z0-9_-]{43})")
 # The leading version names the workbook, inside the signature: a summary link cannot be
 # turned into a 台账 link or back.
 SUMMARY = "summary"
 LEDGER = "ledger"
-_VERSIONS = {SUMMARY: "1", LEDGER: "2"}
+# The summary asked for in a direct chat: with what only the secretary and admin may see
+# (谈心要点, 评议等次); a link posted in a group can be opened by every member.
+PRIVATE = "private"
+_VERSIONS = {SUMMARY: "1", LEDGER: "2", PRIVATE: "3"}
+_KINDS = {v: k for k, v in _VERSIONS.items()}
 
 
 class BadToken(Exception):
@@ -42,7 +46,7 @@ class ExportGrant:
     branch_id: int | None  # None: every branch
     period: Period
     expires: datetime
-    kind: str = SUMMARY  # SUMMARY or LEDGER
+    kind: str = SUMMARY  # SUMMARY, PRIVATE or LEDGER
 
 
 @overload
@@ -89,8 +93,7 @@ def read_token(key: bytes, token: str, now: datetime) -> ExportGrant:
     except ValueError:
         raise BadToken("malformed") from None
     branch_id = None if m[2] == "all" else int(m[2])
-    kind = LEDGER if m[1] == _VERSIONS[LEDGER] else SUMMARY
-    return ExportGrant(branch_id, Period(first, last, _label(first, last)), expires, kind)
+    return ExportGrant(branch_id, Period(first, last, _label(first, last)), expires, _KINDS[m[1]])
 
 
 def _label(first: date, last: date) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.context import Services
-from bot.export_tokens import LEDGER, BadToken, export_key, read_token
+from bot.export_tokens import LEDGER, PRIVATE, BadToken, export_key, read_token
 from handlers.minutes import ledger_workbook
 from handlers.summary import export_workbook
 from storage.engine import Database
@@ -43,11 +43,16 @@ class ExportRoute:
             log.info("导出链接被拒绝：%s", exc)
             return REFUSED
         # The 台账 of meeting records (台账) or the summary (导出): the token says which.
-        build, name = (
-            (ledger_workbook, "清风台账") if grant.kind == LEDGER else (export_workbook, "清风汇总")
-        )
         async with self.db.read() as s:
-            body = await build(s, self.services, grant.branch_id, grant.period, now)
+            if grant.kind == LEDGER:
+                name = "清风台账"
+                body = await ledger_workbook(s, self.services, grant.branch_id, grant.period, now)
+            else:
+                name = "清风汇总"
+                body = await export_workbook(
+                    s, self.services, grant.branch_id, grant.period, now,
+                    private=grant.kind == PRIVATE,
+                )  # fmt: skip
         if body is None:
             return "链接对应的支部已不存在。"
         return f"{name}_{grant.period.first:%Y%m%d}-{grant.period.last:%Y%m%d}.xlsx", body

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Context, Services
-from bot.export_tokens import ExportGrant, export_url
+from bot.export_tokens import PRIVATE, SUMMARY, ExportGrant, export_url
 from bot.messages import Reply
 from bot.router import ArgError, Command
 from handlers import accounting, text
@@ -252,9 +252,14 @@ async def summarize(ctx: Context, rest: str) -> Reply:
 async def export_link_text(ctx: Context, scope: Scope, period: Period) -> str:
     settings = ctx.settings
     expires = ctx.now + timedelta(hours=settings.server.export_ttl_hours)
-    url = await export_url(ctx.session, settings, ExportGrant(scope.branch_id, period, expires))
+    # Asked for in a direct chat, the workbook also holds 谈心要点 and 评议等次; a link
+    # posted in a group can be opened by every member, so that one leaves them out.
+    private = ctx.msg.chat_type == "direct"
+    grant = ExportGrant(scope.branch_id, period, expires, PRIVATE if private else SUMMARY)
+    url = await export_url(ctx.session, settings, grant)
     until = expires.astimezone(ctx.services.clock.tz)
-    return f"📎 Excel 明细（{text.when(until)} 前有效）：\n{url}"
+    note = "" if private else "；谈心要点、评议等次只在私聊发送“导出”得到的文件里"
+    return f"📎 Excel 明细（{text.when(until)} 前有效{note}）：\n{url}"
 
 
 async def export(ctx: Context, rest: str) -> Reply:

@@ -123,3 +123,23 @@ async def test_a_link_before_any_was_issued_is_refused(client):
     forged = "1.all.20261101.20261130.9999999999." + "A" * 43
     resp = await client.get(f"/exports/{forged}")
     assert resp.status == 403
+
+
+async def test_a_group_link_leaves_out_the_secretarys_notes_and_grades(chat, client):
+    """A link posted in a group can be opened by every member: 谈心要点 and 评议等次 only
+    in the workbook asked for in a direct chat."""
+    await chat.text("li", "谈心 王党员 家里有困难")
+    await chat.text("li", "评议 王党员 优秀", direct=True)
+    group_reply = await chat.text("li", "导出")
+    assert "谈心要点、评议等次只在私聊发送“导出”得到的文件里" in group_reply
+    for path, private in (
+        (await link_path(chat, "li"), False),
+        (await link_path(chat, "li", direct=True), True),
+    ):
+        resp = await client.get(path)
+        assert resp.status == 200
+        wb = load_workbook(io.BytesIO(await resp.read()))
+        cells = {str(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row}
+        assert ("家里有困难" in cells) is private
+        assert ("优秀" in cells) is private
+        assert "王党员" in {r[3] for r in wb["谈心谈话"].iter_rows(min_row=2, values_only=True)}
