@@ -1,12 +1,18 @@
-"""评议 姓名 等次: the secretary records a member's 民主评议 grade for the year.
+"""评议 姓名 等次 [年度]: the secretary records a member's 民主评议 grade for a year.
 
 A grade is seen by the member (我的, in a direct chat), the secretary and the admin only:
-a reply in a group never names it, only 评议 情况 in a direct chat lists them, and the
-export has the column only when asked for in a direct chat.
+it is entered in a direct chat with the bot (a message in a group is read by everyone),
+only 评议 情况 in a direct chat lists them, and the export has the column only when asked
+for in a direct chat.
+
+The year: the meeting in the window early in the year (default January–February)
+appraises the year before, so up to the window's last month a grade goes to last year;
+`评议 王芳 优秀 2026` names the year.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,20 +37,38 @@ GRADE_LIST = "、".join(GRADES)
 PRIVATE_NOTE = "仅本人、支部书记和管理员可见"
 
 
+YEAR = re.compile(r"(\d{4})年?(?:度)?")
+
+
 @dataclass(frozen=True)
 class AppraisalArgs:
     name: str = ""  # "" for 评议 情况
     grade: str = ""
+    year: int | None = None  # None: appraisal_year()
 
 
 def parse_appraisal(rest: str) -> AppraisalArgs:
-    parts = rest.split(maxsplit=1)
-    if not parts:
+    words = rest.split()
+    if not words:
         raise ArgError(f"请写姓名和等次（{GRADE_LIST}），如：评议 王芳 优秀；或发送：评议 情况")
-    if parts[0] == STATUS_WORD and len(parts) == 1:
-        return AppraisalArgs()
-    grade = parts[1].strip() if len(parts) > 1 else ""
-    return AppraisalArgs(plain_text(parts[0], "姓名", 60), grade)
+    year = None
+    if len(words) > 1 and (m := YEAR.fullmatch(words[-1])):
+        year = int(m[1])
+        if not 2000 <= year <= 2100:
+            raise ArgError(f"年度“{shown(words[-1])}”不对，请写四位年份，如 2026")
+        words = words[:-1]
+    if words == [STATUS_WORD]:
+        return AppraisalArgs(year=year)
+    grade = " ".join(words[1:])
+    return AppraisalArgs(plain_text(words[0], "姓名", 60), grade, year)
+
+
+def appraisal_year(ctx: Context) -> int:
+    """The year a grade entered today is for: last year up to the end of the window's
+    last month when the window lies early in the year, this year otherwise."""
+    today = ctx.today
+    last = ctx.settings.meetings.yearly_window[1]
+    return today.year - 1 if last <= 6 and today.month <= last else today.year
 
 
 def _private(ctx: Context) -> bool:
@@ -85,8 +109,12 @@ async def appraise(ctx: Context, args: AppraisalArgs) -> Reply:
     branch = await _branch(ctx)
     if isinstance(branch, Reply):
         return branch
+    year = args.year or appraisal_year(ctx)
     if not args.name:
-        return await appraisal_status(ctx, branch)
+        return await appraisal_status(ctx, branch, year)
+    if not _private(ctx):
+        # Refused before anything else: the command itself already showed the grade.
+        return Reply("评定等次请私聊本机器人录入：群里的消息所有人都能看到。")
     if args.grade not in GRADES:
         return Reply(f"评定等次须是：{GRADE_LIST}，如：评议 {shown(args.name)} 合格")
     who = await _target(ctx, args, branch)
@@ -95,21 +123,15 @@ async def appraise(ctx: Context, args: AppraisalArgs) -> Reply:
     if who.status not in EXPECTED_STATUSES:
         return Reply(f"民主评议只评议党员和预备党员，{who.name}是{who.status}。")
     by = ctx.require_member()
-    year = ctx.today.year
     before = await appraisals.set_grade(ctx.session, who, year, args.grade, by.id, ctx.now)
     verb = "已记录" if before is None else "已更新"
-    what = f"{who.name} {year}年民主评议等次"
-    if _private(ctx):
-        change = args.grade if before is None else f"{before} → {args.grade}"
-        return Reply(f"✅ {verb} {what}：{change}（{PRIVATE_NOTE}）。")
-    replaced = "，替换此前录入的等次" if before is not None else ""
-    return Reply(f"✅ {verb} {what}（{PRIVATE_NOTE}{replaced}）。")
+    change = args.grade if before is None else f"{before} → {args.grade}"
+    return Reply(f"✅ {verb} {who.name} {year}年民主评议等次：{change}（{PRIVATE_NOTE}）。")
 
 
-async def appraisal_status(ctx: Context, branch: Branch) -> Reply:
-    """Who has no grade this year; the grades themselves only in a direct chat."""
+async def appraisal_status(ctx: Context, branch: Branch, year: int) -> Reply:
+    """Who has no grade for the year; the grades themselves only in a direct chat."""
     assert branch.id is not None
-    year = ctx.today.year
     left = await appraisals.ungraded(ctx.session, branch.id, year)
     if left:
         head = f"{branch.name} {year}年尚未评定等次的党员：{len(left)} 人"
@@ -180,8 +202,8 @@ COMMANDS = [
     Command(
         name="评议",
         role=Role.SECRETARY,
-        usage="评议 姓名 等次 / 评议 情况",
-        summary=f"录入民主评议等次（{PRIVATE_NOTE}）；情况：今年谁还没评",
+        usage="评议 姓名 等次 [年度] / 评议 情况 [年度]",
+        summary=f"私聊录入民主评议等次（{PRIVATE_NOTE}；评议窗口期内录入的记为上一年度）；情况：谁还没评",
         run=appraise,
         parse=parse_appraisal,
     ),

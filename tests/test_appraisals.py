@@ -39,18 +39,18 @@ async def grades(app: App) -> list[tuple[str, int, str]]:
 # ---- recording ------------------------------------------------------------------------------
 
 
-async def test_secretary_records_in_the_group_without_the_grade_in_the_reply(app, chat) -> None:
+async def test_a_grade_is_entered_in_a_direct_chat_never_in_a_group(app, chat) -> None:
+    # In a group everyone reads the command itself: refused, nothing written.
     reply = await chat.text("li", "评议 王党员 优秀")
-    assert reply == f"✅ 已记录 王党员 2026年民主评议等次（{SHOWN_TO}）。"
+    assert reply == "评定等次请私聊本机器人录入：群里的消息所有人都能看到。"
+    assert await grades(app) == []
+    reply = await chat.text("li", "评议 王党员 优秀", direct=True)
+    assert reply == f"✅ 已记录 王党员 2026年民主评议等次：优秀（{SHOWN_TO}）。"
     assert await grades(app) == [("王党员", 2026, "优秀")]
     async with app.db.read() as s:
         (row,) = (await s.exec(select(Appraisal))).all()
     assert row.by_member_id == await member_id(app, "李书记")
     assert row.branch_id == await branch_id(app, BUREAU)
-    # A second grade the same year replaces the first, and says so.
-    reply = await chat.text("li", "评议 王党员 基本合格")
-    assert reply == f"✅ 已更新 王党员 2026年民主评议等次（{SHOWN_TO}，替换此前录入的等次）。"
-    assert await grades(app) == [("王党员", 2026, "基本合格")]
 
 
 async def test_in_a_direct_chat_the_reply_names_the_grade_and_the_change(app, chat) -> None:
@@ -61,9 +61,27 @@ async def test_in_a_direct_chat_the_reply_names_the_grade_and_the_change(app, ch
     assert await grades(app) == [("孙预备", 2026, "优秀")]
 
 
+async def test_early_in_the_year_a_grade_is_for_the_year_before(app, chat, clock) -> None:
+    """The window's meeting (January–February) appraises the year that just ended."""
+    clock.set(at("2027-02-17 16:00"))
+    reply = await chat.text("li", "评议 王党员 优秀", direct=True)
+    assert reply == f"✅ 已记录 王党员 2026年民主评议等次：优秀（{SHOWN_TO}）。"
+    reply = await chat.text("li", "评议 孙预备 合格 2027年", direct=True)
+    assert "孙预备 2027年民主评议等次：合格" in reply
+    clock.set(at("2027-03-01 09:00"))  # after the window: this year's
+    assert "周管理 2027年" in await chat.text("li", "评议 周管理 合格", direct=True)
+    assert await grades(app) == [("王党员", 2026, "优秀"), ("孙预备", 2027, "合格"),
+                                 ("周管理", 2027, "合格")]  # fmt: skip
+    status = await chat.text("li", "评议 情况 2026", direct=True)
+    assert status.startswith(f"{BUREAU} 2026年尚未评定等次的党员：3 人\n\n周管理、李书记、孙预备")
+    bad = await chat.text("li", "评议 王党员 优秀 1899", direct=True)
+    assert bad.startswith("年度“1899”不对，请写四位年份")  # and the usage line, as ArgError gives
+    assert len(await grades(app)) == 3
+
+
 @pytest.mark.parametrize("grade", ["良好", "", "优秀 合格", "称职"])
 async def test_a_bad_grade_is_refused_in_one_line_listing_the_four(app, chat, grade) -> None:
-    reply = await chat.text("li", f"评议 王党员 {grade}".strip())
+    reply = await chat.text("li", f"评议 王党员 {grade}".strip(), direct=True)
     assert reply == REFUSED
     assert await grades(app) == []
 
@@ -71,13 +89,14 @@ async def test_a_bad_grade_is_refused_in_one_line_listing_the_four(app, chat, gr
 @pytest.mark.parametrize(
     ("who", "text", "where", "expected"),
     [
-        ("li", "评议 刘老师 合格", "wr-bureau", "本支部没有叫“刘老师”的同志。"),
+        ("li", "评议 刘老师 合格", "", "本支部没有叫“刘老师”的同志。"),
         ("li", "评议 刘老师 合格", "wr-school", "您只能评议本支部的党员。"),
-        ("li", "评议 钱群众 合格", "wr-bureau", "民主评议只评议党员和预备党员，钱群众是群众。"),
+        ("li", "评议 钱群众 合格", "", "民主评议只评议党员和预备党员，钱群众是群众。"),
     ],
 )
 async def test_refusals_write_nothing(app, chat, who, text, where, expected) -> None:
-    assert await chat.text(who, text, chat=where) == expected
+    kw = {"chat": where} if where else {"direct": True}
+    assert await chat.text(who, text, **kw) == expected
     assert await grades(app) == []
 
 
@@ -88,8 +107,9 @@ async def test_a_member_may_not_grade(app, chat) -> None:
     assert "书记" in await chat.text("wang", "评议 情况", direct=True)
 
 
-async def test_admin_grades_in_a_branch_group_and_by_a_unique_name_directly(app, chat) -> None:
-    assert "已记录 刘老师" in await chat.text("zhou", "评议 刘老师 优秀", chat="wr-school")
+async def test_admin_grades_anyone_by_a_unique_name_directly(app, chat) -> None:
+    assert "私聊" in await chat.text("zhou", "评议 刘老师 优秀", chat="wr-school")
+    assert "已记录 刘老师" in await chat.text("zhou", "评议 刘老师 优秀", direct=True)
     assert "已记录 新同志" in await chat.text("zhou", "评议 新同志 合格", direct=True)
     assert await grades(app) == [("刘老师", 2026, "优秀"), ("新同志", 2026, "合格")]
 
@@ -138,12 +158,12 @@ async def test_only_the_member_the_secretary_and_the_admin_see_a_grade(app, chat
 
 async def test_status_lists_exactly_the_ungraded_of_the_year(app, chat, clock: FakeClock) -> None:
     for name in ("周管理", "李书记", "王党员", "孙预备"):
-        await chat.text("li", f"评议 {name} 合格")
+        await chat.text("li", f"评议 {name} 合格", direct=True)
     assert await chat.text("li", "评议 情况") == (
         f"👍 {BUREAU} 2026年的党员都已评定等次。\n\n评定等次请私聊本机器人发送“评议 情况”查看。"
     )
-    clock.set(at("2027-02-17 16:00"))  # a new year: nobody graded yet
-    await chat.text("li", "评议 王党员 优秀")
+    clock.set(at("2027-03-17 16:00"))  # past the window: this year, nobody graded yet
+    await chat.text("li", "评议 王党员 优秀", direct=True)
     status = await chat.text("li", "评议 情况")
     assert status.startswith(f"{BUREAU} 2027年尚未评定等次的党员：3 人\n\n周管理、李书记、孙预备\n")
     assert ("王党员", 2027, "优秀") in await grades(app) and len(await grades(app)) == 5
@@ -156,9 +176,9 @@ async def test_export_sheet_has_the_grades_of_the_years_in_scope(
     app, chat, clock: FakeClock
 ) -> None:
     clock.set(at("2026-12-01 10:00"))
-    await chat.text("li", "评议 王党员 优秀")
+    await chat.text("li", "评议 王党员 优秀", direct=True)
     clock.set(at("2026-12-02 11:30"))
-    await chat.text("chen", "评议 刘老师 合格", chat="wr-school")
+    await chat.text("chen", "评议 刘老师 合格", direct=True)
     year = Period(date(2026, 1, 1), date(2026, 12, 31), "本年")
 
     # A workbook asked for in a group: who was graded, never the grade.
