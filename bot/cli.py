@@ -709,6 +709,8 @@ def branch_merge(
     )
     if r.cancelled:
         typer.echo(f"{source} 自动安排的 {r.cancelled} 场会议与 {target} 的同类会议重复，已取消。")
+    if r.terms:
+        typer.echo(f"{source} 的 {r.terms} 条换届记录已删除：合并后以 {target} 的支委会任期为准。")
     if any(b.name == source for b in settings.branches) or any(
         g.branch == source for g in settings.groups
     ):

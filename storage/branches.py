@@ -13,20 +13,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, events, members, outbox
 from storage.models import (
     Account,
+    Appraisal,
     Branch,
+    BranchTerm,
     Event,
     EventKind,
     Group,
     Member,
     MemberChange,
+    Pledge,
     StudyTask,
+    Talk,
 )
 
 # The platforms a person binds to be reached; "console" and the like do not count.
@@ -234,6 +238,7 @@ class Merged:
     events: int
     tasks: int
     cancelled: int  # upcoming planned meetings that doubled the target's own
+    terms: int = 0  # the source's 换届 records, dropped: the target's committee stands
 
 
 def _period(event: Event) -> tuple[int, int]:
@@ -304,19 +309,30 @@ async def merge(
     for m in people:
         await _record(s, who, m, "调动", f"支部 {src.name} → {dst.name}（支部合并）")
     counts = []
-    for model in (Member, Group, StudyTask):
+    # Talks, grades and a branch's own pledges follow their people; the source's 换届
+    # records go: after a merger the target's committee is the one whose term runs.
+    for model in (Member, Group, StudyTask, Talk, Appraisal, Pledge):
         stmt = update(model).where(col(model.branch_id) == src.id).values(branch_id=dst.id)
         counts.append(int((await s.exec(stmt)).rowcount or 0))  # type: ignore[call-overload]
+    dropped = await s.exec(  # type: ignore[call-overload]
+        delete(BranchTerm).where(col(BranchTerm.branch_id) == src.id)
+    )
     await s.delete(src)
     await s.flush()
-    return Merged(counts[0], counts[1], len(moved), counts[2], cancelled)
+    return Merged(
+        counts[0], counts[1], len(moved), counts[2], cancelled, int(dropped.rowcount or 0)
+    )
 
 
 async def remove(s: AsyncSession, name: str) -> None:
-    """Only an empty branch: history (left members, meetings) keeps a branch."""
+    """Only an empty branch: history (left members, meetings, talks, grades) keeps a
+    branch; its 换届 records go with it."""
     branch = await branch_named(s, name)
     held = []
-    for label, model in (("人员", Member), ("群", Group), ("会议", Event), ("学习任务", StudyTask)):
+    for label, model in (
+        ("人员", Member), ("群", Group), ("会议", Event), ("学习任务", StudyTask),
+        ("谈心记录", Talk), ("评议记录", Appraisal), ("廉洁承诺", Pledge),
+    ):  # fmt: skip
         stmt = select(func.count()).select_from(model).where(model.branch_id == branch.id)
         n = (await s.exec(stmt)).one()
         if n:
@@ -326,5 +342,7 @@ async def remove(s: AsyncSession, name: str) -> None:
             f"支部“{name}”还有{'、'.join(held)}，不能删除；"
             "可用 qingfeng branch merge 合并到其他支部。"
         )
+    terms = delete(BranchTerm).where(col(BranchTerm.branch_id) == branch.id)
+    await s.exec(terms)  # type: ignore[call-overload]
     await s.delete(branch)
     await s.flush()

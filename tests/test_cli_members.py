@@ -221,3 +221,61 @@ def test_phone_written_as_people_write_it(config: Path) -> None:
     assert code == 0 and "刘老师 已从" in out
     code, out = run(config, "member", "leave", "１３９００００００１２")
     assert code == 0 and "刘老师（13900000012）已设为离开" in out
+
+
+def _db_rows(config: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(config.parent / "q.db")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_merge_and_remove_with_the_branchs_year_recorded(config: Path) -> None:
+    """换届, 谈心 and 评议 records do not block a merger: talks and grades follow their
+    people, the source's terms go; an empty branch's terms go with it."""
+    for branch, day in ((SCHOOL, "2023-12-20"), (BUREAU, "2025-03-01")):
+        code, out = run(config, "branch", "term", branch, "--elected", day)
+        assert code == 0, out
+
+    async def talk_and_grade() -> None:
+        from datetime import UTC, datetime
+
+        from storage.models import Appraisal, Talk
+
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
+        async with db.write() as s:
+            school = await members.branch_by_name(s, SCHOOL)
+            (liu,) = await members.members_named(s, "刘老师")
+            (chen,) = await members.members_named(s, "陈书记")
+            assert school and school.id and liu.id and chen.id
+            now = datetime.now(UTC)
+            s.add(Talk(branch_id=school.id, member_id=liu.id, by_member_id=chen.id, at=now))
+            s.add(Appraisal(branch_id=school.id, member_id=liu.id, year=2026, grade="优秀",
+                            by_member_id=chen.id, at=now))  # fmt: skip
+        await db.dispose()
+
+    asyncio.run(talk_and_grade())
+    code, out = run(config, "branch", "merge", SCHOOL, BUREAU)
+    assert code == 0, out
+    assert f"{SCHOOL} 的 1 条换届记录已删除：合并后以 {BUREAU} 的支委会任期为准。" in out
+    (bureau_id,) = _db_rows(config, f"SELECT id FROM branches WHERE name = '{BUREAU}'")[0]
+    assert _db_rows(config, "SELECT branch_id FROM talks") == [(bureau_id,)]
+    assert _db_rows(config, "SELECT branch_id, grade FROM appraisals") == [(bureau_id, "优秀")]
+    assert _db_rows(config, "SELECT branch_id, elected_on FROM branch_terms") == [
+        (bureau_id, "2025-03-01")
+    ]
+
+    async def add_empty() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
+        async with db.write() as s:
+            await members.get_or_create_branch(s, "县二中党支部")
+        await db.dispose()
+
+    asyncio.run(add_empty())
+    assert run(config, "branch", "term", "县二中党支部", "--elected", "2024-06-01")[0] == 0
+    code, out = run(config, "branch", "remove", "县二中党支部")
+    assert code == 0 and "已删除" in out
+    assert len(_db_rows(config, "SELECT * FROM branch_terms")) == 1
