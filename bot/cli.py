@@ -734,11 +734,16 @@ def branch_term(
     elected: Annotated[
         str | None, typer.Option("--elected", help="换届选举日期 YYYY-MM-DD")
     ] = None,
-    years: Annotated[int, typer.Option("--years", help="任期（年）")] = 3,
+    years_given: Annotated[
+        int | None, typer.Option("--years", help="任期（年，默认 3）")
+    ] = None,
     file: Annotated[
         Path | None, typer.Option("--import", help="批量登记：.xlsx 或 .csv（支部、换届日期）")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="确认批量登记（不加只预览）")] = False,
+    remove: Annotated[
+        str | None, typer.Option("--remove", help="删除登记错了的一条（写它的选举日期）")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """换届：登记支部的换届选举日期和任期；不写支部则列出全县换届情况。"""
@@ -747,9 +752,40 @@ def branch_term(
     from handlers.args import parse_date
     from storage.engine import Database
 
+    # Options that do nothing where they are given would be silently dropped: refuse them.
+    if (elected is not None or remove is not None) and name is None:
+        raise _fail("--elected、--remove 要写在支部名称后面，如：branch term 支部 --elected 日期")
+    if years_given is not None and elected is None:
+        raise _fail("--years 要和 --elected 一起用（批量登记的任期写在文件的“任期”列）")
+    if yes and file is None:
+        raise _fail("--yes 只用于 --import 批量登记")
+    if remove is not None and (elected is not None or file is not None):
+        raise _fail("--remove 不能和 --elected、--import 同时使用")
+    years = 3 if years_given is None else years_given
     settings = _settings(config)
     now = SystemClock().now()
     today = now.astimezone(settings.tz).date()
+    if remove is not None:
+        assert name is not None
+        try:
+            day = parse_date(remove)
+        except ArgError as exc:
+            raise _fail(str(exc)) from None
+        from storage import branches as ops
+        from storage import terms as term_store
+
+        async def drop(s: Any) -> list[Any]:
+            branch = await ops.branch_named(s, name)
+            assert branch.id is not None
+            if not await term_store.remove(s, branch.id, day):
+                raise ops.OperatorError(f"{name} 没有 {day} 的换届记录，未做任何修改。")
+            return await rules.states(s, today, [branch.id])
+
+        (row,) = _operate(config, drop, write=True)
+        typer.echo(f"已删除 {name} {day} 的换届记录。现在：")
+        for line in rules.branch_lines(row, today):
+            typer.echo(line)
+        return
     if file is not None:
         if name is not None or elected is not None:
             raise _fail("--import 与支部名称、--elected 不能同时使用")

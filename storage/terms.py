@@ -52,6 +52,16 @@ async def record(
     return Recorded.UPDATED
 
 
+async def remove(s: AsyncSession, branch_id: int, elected_on: date) -> bool:
+    """Delete one record (entered by mistake); whether there was one."""
+    term = await find(s, branch_id, elected_on)
+    if term is None:
+        return False
+    await s.delete(term)
+    await s.flush()
+    return True
+
+
 async def latest(s: AsyncSession, branch_ids: Iterable[int] | None = None) -> dict[int, BranchTerm]:
     """Each branch's current term: its latest election (a later one supersedes)."""
     stmt = select(BranchTerm).order_by(col(BranchTerm.branch_id), col(BranchTerm.elected_on))

@@ -313,12 +313,34 @@ def test_cli_records_updates_and_lists(config: Path) -> None:
         ((SCHOOL, "--elected", "2023-13-01"), "没有这一天：2023-13-01"),
         ((SCHOOL, "--elected", "2099-01-01"), "选举日期不能晚于今天：2099-01-01"),
         ((SCHOOL, "--elected", "2023-12-20", "--years", "0"), "任期应为 1–5 年：0"),
+        (
+            ("--elected", "2023-12-20"),
+            "--elected、--remove 要写在支部名称后面，如：branch term 支部 --elected 日期",
+        ),
+        (
+            (SCHOOL, "--years", "5"),
+            "--years 要和 --elected 一起用（批量登记的任期写在文件的“任期”列）",
+        ),
+        ((SCHOOL, "--yes"), "--yes 只用于 --import 批量登记"),
+        (
+            (SCHOOL, "--remove", "2023-12-20"),
+            f"{SCHOOL} 没有 2023-12-20 的换届记录，未做任何修改。",
+        ),
     ],
 )
 def test_cli_refuses_with_one_line(config: Path, args: tuple[str, ...], error: str) -> None:
     code, out = run(config, *args)
     assert code == 1 and shows(out, error)
     assert stored(config) == []
+
+
+def test_cli_removes_a_record_entered_by_mistake(config: Path) -> None:
+    assert run(config, SCHOOL, "--elected", "2023-12-20")[0] == 0
+    assert run(config, SCHOOL, "--elected", "2025-12-20")[0] == 0  # meant 2023: silences
+    code, out = run(config, SCHOOL, "--remove", "2025-12-20")
+    assert code == 0 and shows(out, f"已删除 {SCHOOL} 2025-12-20 的换届记录。现在：")
+    assert "本届选举：2023年12月20日，任期 3 年" in out
+    assert stored(config) == [(SCHOOL, date(2023, 12, 20), 3)]
 
 
 TERMS_CSV = f"""各支部换届情况
