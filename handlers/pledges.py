@@ -23,6 +23,7 @@ from handlers.periods import Period
 from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from storage import accounting as ledger
 from storage import members, pledges
+from storage.accounting import task_cutoff
 from storage.models import Pledge, Role
 from storage.xlsx_sheet import DATE, DATETIME, Sheet
 
@@ -39,14 +40,22 @@ async def confirm(ctx: Context, number: int | None) -> Reply:
     assert member.id is not None
     s = ctx.session
     if number is None:
-        found = await pledges.open_pledges(s, member.branch_id, ctx.today)
+        # The newest open pledge the member owes; else the newest overdue one (it counts
+        # as 未承诺 in 我的 and 未承诺 until confirmed, late).
+        tz = ctx.services.clock.tz
+        found = [
+            p
+            for p in await pledges.pledges_in_scope(s, member.branch_id)
+            if as_utc(member.created_at) < task_cutoff(p.due, as_utc(p.created_at), tz)
+        ]
         if not found:
             return Reply("目前没有待确认的廉洁承诺。")
         done = await pledges.confirmed_ids(s, member.id, [p.id for p in found if p.id])
         pending = [p for p in found if p.id not in done]
         if not pending:
             return Reply("👍 您已确认全部廉洁承诺。")
-        pledge = pending[0]
+        still_open = [p for p in pending if p.due is None or p.due >= ctx.today]
+        pledge = (still_open or pending)[0]
     else:
         one = await pledges.pledge_for_branch(s, number, member.branch_id)
         if one is None:

@@ -50,14 +50,9 @@ async def pledge_for_branch(s: AsyncSession, pledge_id: int, branch_id: int) -> 
     return (await s.exec(stmt)).first()
 
 
-async def open_pledges(s: AsyncSession, branch_id: int, today: date) -> Sequence[Pledge]:
-    """Pledges of the branch or the county not past their due date, newest first."""
-    stmt = (
-        select(Pledge)
-        .where(_in_scope(branch_id))
-        .where(or_(col(Pledge.due).is_(None), col(Pledge.due) >= today))
-        .order_by(col(Pledge.id).desc())
-    )
+async def pledges_in_scope(s: AsyncSession, branch_id: int) -> Sequence[Pledge]:
+    """Every pledge of the branch or the county, newest first."""
+    stmt = select(Pledge).where(_in_scope(branch_id)).order_by(col(Pledge.id).desc())
     return (await s.exec(stmt)).all()
 
 

@@ -93,12 +93,17 @@ async def test_confirm_once_for_every_member_and_late_after_due(app, chat, clock
     assert await chat.text("qian", "已承诺") == "👍 您已确认全部廉洁承诺。"
     assert await chat.text("wang", "承诺 99") == "没有编号为 99 的廉洁承诺。"
     clock.set(at("2026-12-11 09:00"))
-    assert await chat.text("wang", "承诺") == "目前没有待确认的廉洁承诺。"  # past due: not open
-    assert await chat.text("wang", f"承诺 {pid}") == (
+    # Past due, still owed: without a number it is the one confirmed, late.
+    assert await chat.text("wang", "承诺") == (
+        f"✅ 已确认承诺 #{pid}《{TITLE}》\n已过截止日期 12月10日(周四)，记为逾期。"
+    )
+    assert await chat.text("sun", f"承诺 {pid}") == (
         f"✅ 已确认承诺 #{pid}《{TITLE}》\n已过截止日期 12月10日(周四)，记为逾期。"
     )
     qian, wang = await member_id(app, "钱群众"), await member_id(app, "王党员")
-    assert await confirmations(app) == [(pid, qian, False), (pid, wang, True)]
+    sun = await member_id(app, "孙预备")
+    assert await confirmations(app) == [(pid, qian, False), (pid, wang, True), (pid, sun, True)]
+    assert await chat.text("wang", "承诺") == "👍 您已确认全部廉洁承诺。"
 
 
 async def test_not_pledged_lists_exact_names_for_secretary_and_admin(app, chat):
