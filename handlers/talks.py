@@ -137,6 +137,8 @@ async def export_sheet(
     tz = services.clock.tz
     since, until = period.bounds(tz)
     rows = await talks.for_export(s, branch_ids, since, until)
+    if not rows:
+        return None  # like the other year sheets: none when there is nothing in it
     headers = ["支部", "谈话时间", "谈话人", "谈话对象"] + (["要点"] if private else [])
     return Sheet(
         "谈心谈话",
