@@ -154,7 +154,12 @@ async def attach_image(ctx: Context) -> Reply:
     await minutes.add(ctx.session, event.id, member.id, ctx.now, image=image)
     notes = await minutes.notes_of(ctx.session, event.id)
     images = sum(1 for n in notes if n.image)
-    return Reply(f"📎 已附到纪要：{title(event, ctx.services.clock.tz)}（图片 {images} 张）")
+    # Only the platform's reference is kept, and those expire (a WeCom URL in minutes):
+    # say so, so the original goes into the paper 台账 too.
+    return Reply(
+        f"📎 已附到纪要：{title(event, ctx.services.clock.tz)}（图片 {images} 张）\n"
+        "平台的图片链接有时效，原图请另存入支部台账。"
+    )
 
 
 # ---- 台账 -------------------------------------------------------------------------------

@@ -260,7 +260,8 @@ async def test_wecom_aibot_picture_in_the_group_within_10_minutes_is_attached(bo
     url = "https://wework.example/pic/1"
     reply = await bot.aibot_reply(aibot_image("a-3", "li", url, chatid="wr-0"))
     assert reply["stream"]["content"] == (
-        f"📎 已附到纪要：党课 #{number}（12月3日(周四) 15:00）（图片 1 张）"
+        f"📎 已附到纪要：党课 #{number}（12月3日(周四) 15:00）（图片 1 张）\n"
+        "平台的图片链接有时效，原图请另存入支部台账。"
     )
     # A picture with words (图文混排 with 纪要) attaches along with them.
     url2 = "https://wework.example/pic/2"
