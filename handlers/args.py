@@ -120,3 +120,42 @@ def parse_link(word: str, limit: int = 500) -> str:
     if not ok:
         raise ArgError(f"链接不对：{shown(word)}")
     return link
+
+
+DUE_WORDS = ("截止", "截至")
+
+
+def parse_published(
+    rest: str, what: str, flags: tuple[str, ...] = ()
+) -> tuple[str, str, date | None, bool]:
+    """`标题 [链接] [截止 YYYY-MM-DD]` as 发布学习 and 发布承诺 take it: the link, the 截止
+    date and any of `flags` anywhere among the title words. (title, link, due, whether a
+    flag was given); `what` names the thing in the refusal of an empty title."""
+    words = rest.split()
+    link, due, title_words, flagged = "", None, [], False
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if is_link(w):
+            if link:
+                raise ArgError("只能写一个链接。")
+            link = parse_link(w)
+        elif w in DUE_WORDS or (w.startswith(DUE_WORDS) and len(w) > 2):
+            if due is not None:
+                raise ArgError("只能写一个截止日期。")
+            if w in DUE_WORDS:
+                if i + 1 == len(words):
+                    raise ArgError("截止后请写日期 YYYY-MM-DD。")
+                i += 1
+                due = parse_date(words[i])
+            else:
+                due = parse_date(w[2:])
+        elif w in flags:
+            flagged = True
+        else:
+            title_words.append(w)
+        i += 1
+    title = plain_text(" ".join(title_words), "标题", 100)
+    if not title:
+        raise ArgError(f"请写{what}的标题。")
+    return title, link, due, flagged

@@ -8,9 +8,9 @@ from datetime import date
 
 from bot.context import Context
 from bot.messages import Mention, Reply
-from bot.router import ArgError, Command
+from bot.router import Command
 from handlers import text
-from handlers.args import is_link, parse_date, parse_link, parse_task_number, plain_text
+from handlers.args import parse_published, parse_task_number
 from handlers.study import _title, for_everyone
 from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from storage import accounting, members, study
@@ -122,42 +122,14 @@ class NewTask:
     audience: str = StudyAudience.PARTY.value
 
 
-DUE_WORDS = ("截止", "截至")
 ALL_WORDS = ("全体", "全员")  # for every member on the roster, 群众 included
 
 
 def parse_new_task(rest: str) -> NewTask:
-    """标题 [链接] [截止 YYYY-MM-DD] [全体]: the link, the 截止 date and 全体 anywhere among
-    the title words. Without 全体 the task is for 党员 and 预备党员."""
-    words = rest.split()
-    link, due, title_words = "", None, []
-    audience = StudyAudience.PARTY.value
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if is_link(w):
-            if link:
-                raise ArgError("只能写一个链接。")
-            link = parse_link(w)
-        elif w in DUE_WORDS or (w.startswith(DUE_WORDS) and len(w) > 2):
-            if due is not None:
-                raise ArgError("只能写一个截止日期。")
-            if w in DUE_WORDS:
-                if i + 1 == len(words):
-                    raise ArgError("截止后请写日期 YYYY-MM-DD。")
-                i += 1
-                due = parse_date(words[i])
-            else:
-                due = parse_date(w[2:])
-        elif w in ALL_WORDS:
-            audience = StudyAudience.ALL.value
-        else:
-            title_words.append(w)
-        i += 1
-    title = plain_text(" ".join(title_words), "标题", 100)
-    if not title:
-        raise ArgError("请写学习任务的标题。")
-    return NewTask(title, link, due, audience)
+    """标题 [链接] [截止 YYYY-MM-DD] [全体]: without 全体 the task is for 党员 and 预备党员."""
+    title, link, due, everyone = parse_published(rest, "学习任务", ALL_WORDS)
+    audience = StudyAudience.ALL if everyone else StudyAudience.PARTY
+    return NewTask(title, link, due, audience.value)
 
 
 async def publish(ctx: Context, args: NewTask) -> Reply:

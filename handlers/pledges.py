@@ -15,10 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import as_utc
 from bot.context import Context, Services
 from bot.messages import Reply
-from bot.router import ArgError, Command
+from bot.router import Command
 from handlers import accounting, text
-from handlers.args import is_link, parse_date, parse_link, parse_task_number, plain_text
-from handlers.nudge import DUE_WORDS, mentions_of, outside_own_group
+from handlers.args import parse_published, parse_task_number
+from handlers.nudge import mentions_of, outside_own_group
 from handlers.periods import Period
 from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from storage import accounting as ledger
@@ -84,33 +84,8 @@ class NewPledge:
 
 
 def parse_new_pledge(rest: str) -> NewPledge:
-    """标题 [链接] [截止 YYYY-MM-DD]: the link and the 截止 date anywhere among the title
-    words (as 发布学习 reads them)."""
-    words = rest.split()
-    link, due, title_words = "", None, []
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if is_link(w):
-            if link:
-                raise ArgError("只能写一个链接。")
-            link = parse_link(w)
-        elif w in DUE_WORDS or (w.startswith(DUE_WORDS) and len(w) > 2):
-            if due is not None:
-                raise ArgError("只能写一个截止日期。")
-            if w in DUE_WORDS:
-                if i + 1 == len(words):
-                    raise ArgError("截止后请写日期 YYYY-MM-DD。")
-                i += 1
-                due = parse_date(words[i])
-            else:
-                due = parse_date(w[2:])
-        else:
-            title_words.append(w)
-        i += 1
-    title = plain_text(" ".join(title_words), "标题", 100)
-    if not title:
-        raise ArgError("请写承诺的标题。")
+    """标题 [链接] [截止 YYYY-MM-DD], read as 发布学习 reads them."""
+    title, link, due, _ = parse_published(rest, "承诺")
     return NewPledge(title, link, due)
 
 

@@ -393,6 +393,33 @@ async def _pledges_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Wind
 # ---- per member counts -----------------------------------------------------------------
 
 
+def _confirmed_counts(
+    name: str,
+    item: Any,
+    confirmation: Any,
+    item_key: Any,
+    owed: ColumnElement[bool],
+    scope: ColumnElement[bool],
+) -> Any:
+    """Per member in scope: the items owed (study tasks or pledges), confirmed, late."""
+    return (
+        select(
+            col(Member.id).label("mid"),
+            func.count(col(item.id)).label("total"),
+            func.count(col(confirmation.id)).label("confirmed"),
+            _sum_if(col(confirmation.late).is_(True)).label("late"),
+        )
+        .select_from(Member)
+        .join(item, owed)
+        .outerjoin(
+            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
+        )
+        .where(scope)
+        .group_by(col(Member.id))
+        .subquery(name)
+    )
+
+
 def _member_counts(
     branch_ids: Sequence[int] | None,
     member_ids: Sequence[int] | None,
@@ -448,65 +475,23 @@ def _member_counts(
     )
 
     z = func.coalesce
+    # Study tasks and pledges are counted alike, each in its own subquery ("st", "pl"),
+    # left out when nothing of the kind counts in the window.
+    confirmed = [
+        _confirmed_counts(prefix, item, confirmation, fk, owed.joins(), scope)
+        for prefix, item, confirmation, fk, owed in (
+            ("st", StudyTask, StudyConfirmation, StudyConfirmation.task_id, tasks),
+            ("pl", Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, pledges),
+        )
+        if owed.cutoffs
+    ]
+    by_name = {sq.name: sq for sq in confirmed}
     columns: list[Any] = []
-    st = None
-    if tasks.cutoffs:
-        st = (
-            select(
-                col(Member.id).label("mid"),
-                func.count(col(StudyTask.id)).label("total"),
-                func.count(col(StudyConfirmation.id)).label("confirmed"),
-                _sum_if(col(StudyConfirmation.late).is_(True)).label("late"),
-            )
-            .select_from(Member)
-            .join(StudyTask, tasks.joins())
-            .outerjoin(
-                StudyConfirmation,
-                and_(
-                    StudyConfirmation.task_id == StudyTask.id,
-                    StudyConfirmation.member_id == Member.id,
-                ),
-            )
-            .where(scope)
-            .group_by(col(Member.id))
-            .subquery("st")
-        )
-        columns = [
-            z(st.c.total, 0).label("st_total"),
-            z(st.c.confirmed, 0).label("st_confirmed"),
-            z(st.c.late, 0).label("st_late"),
-        ]
-    else:  # no task counts in the window: skip the join
-        columns = [literal(0).label(f) for f in ("st_total", "st_confirmed", "st_late")]
-    pl = None
-    if pledges.cutoffs:
-        pl = (
-            select(
-                col(Member.id).label("mid"),
-                func.count(col(Pledge.id)).label("total"),
-                func.count(col(PledgeConfirmation.id)).label("confirmed"),
-                _sum_if(col(PledgeConfirmation.late).is_(True)).label("late"),
-            )
-            .select_from(Member)
-            .join(Pledge, pledges.joins())
-            .outerjoin(
-                PledgeConfirmation,
-                and_(
-                    PledgeConfirmation.pledge_id == Pledge.id,
-                    PledgeConfirmation.member_id == Member.id,
-                ),
-            )
-            .where(scope)
-            .group_by(col(Member.id))
-            .subquery("pl")
-        )
-        columns += [
-            z(pl.c.total, 0).label("pl_total"),
-            z(pl.c.confirmed, 0).label("pl_confirmed"),
-            z(pl.c.late, 0).label("pl_late"),
-        ]
-    else:  # no pledge counts in the window: skip the join
-        columns += [literal(0).label(f) for f in ("pl_total", "pl_confirmed", "pl_late")]
+    for prefix in ("st", "pl"):
+        found = by_name.get(prefix)
+        for f in ("total", "confirmed", "late"):
+            value = z(found.c[f], 0) if found is not None else literal(0)
+            columns.append(value.label(f"{prefix}_{f}"))
 
     if splits_today:
         morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
@@ -539,10 +524,8 @@ def _member_counts(
         .outerjoin(ck_sq, ck_sq.c.mid == Member.id)
         .outerjoin(ev, ev.c.mid == Member.id)
     )
-    if st is not None:
-        stmt = stmt.outerjoin(st, st.c.mid == Member.id)
-    if pl is not None:
-        stmt = stmt.outerjoin(pl, pl.c.mid == Member.id)
+    for sq in confirmed:
+        stmt = stmt.outerjoin(sq, sq.c.mid == Member.id)
     return stmt.where(scope)
 
 
