@@ -393,6 +393,9 @@ async def _pledges_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Wind
 # ---- per member counts -----------------------------------------------------------------
 
 
+_NO_PLEDGES = _Pledges(())
+
+
 def _confirmed_counts(
     name: str,
     item: Any,
@@ -427,7 +430,7 @@ def _member_counts(
     dues: Sequence[CheckinDue],
     tasks: _Tasks,
     joins: Sequence[datetime],
-    pledges: _Pledges = _Pledges(()),
+    pledges: _Pledges = _NO_PLEDGES,
 ) -> Select[Any]:
     """One row per active member in scope with every count (a subquery)."""
     scope = _scope(branch_ids, member_ids)
