@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # 清风 开发脚本：第一次运行时自动创建 .venv 并安装依赖。
 #   ./run.sh demo            演示（SQLite + 示例县，无需任何密钥）
-#   ./run.sh test            运行全部测试：SQLite 上 TZ=Asia/Shanghai 与 TZ=UTC 各一遍，
-#                            再在 PostgreSQL 上一遍（连不上则跳过并说明；地址见 QINGFENG_TEST_POSTGRES）
+#   ./run.sh test            运行全部测试两遍（同时跑）：SQLite 上 TZ=Asia/Shanghai，PostgreSQL 上 TZ=UTC
+#                            （连不上 PostgreSQL 则说明原因，第二遍改在 SQLite 上；地址见 QINGFENG_TEST_POSTGRES）
 #   ./run.sh test-lowest     用 pyproject 允许的最低版本（tests/constraints-lowest.txt）装进 .venv-lowest，
 #                            跑 ruff 和全部测试一遍（SQLite，TZ=UTC）；CI 在 test 之后运行
 #   ./run.sh install         生产服务器用：重建 .venv，只装运行所需，不装测试工具
@@ -86,18 +86,27 @@ case "$cmd" in
     .venv/bin/ruff check --output-format concise .
     browser_check
     pg="${QINGFENG_TEST_POSTGRES:-postgresql+asyncpg://$(id -un)@127.0.0.1:5432/postgres}"
-    echo "== SQLite, TZ=Asia/Shanghai" >&2
-    env -u QINGFENG_TEST_POSTGRES TZ=Asia/Shanghai .venv/bin/pytest -q "$@"
+    # 两遍：SQLite 用 TZ=Asia/Shanghai，PostgreSQL 用 TZ=UTC（服务器时区不同，结果必须一样）；
+    # 连不上 PostgreSQL 时第二遍改在 SQLite 上跑 TZ=UTC。两遍同时跑（各用一个核），
+    # 输出先写进文件，都跑完后依次打印。
     if reason=$(.venv/bin/python -m tests.pg_check "$pg"); then
-      echo "== SQLite, TZ=UTC" >&2
-      env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv/bin/pytest -q "$@"
-      echo "== PostgreSQL, TZ=UTC" >&2
-      QINGFENG_TEST_POSTGRES="$pg" TZ=UTC .venv/bin/pytest -q "$@"
+      second="PostgreSQL, TZ=UTC"; second_db="$pg"
     else
       echo "跳过 PostgreSQL 测试：$reason" >&2
-      echo "== SQLite, TZ=UTC" >&2
-      env -u QINGFENG_TEST_POSTGRES TZ=UTC .venv/bin/pytest -q "$@"
-    fi ;;
+      second="SQLite, TZ=UTC"; second_db=""
+    fi
+    logs="$(mktemp -d)"
+    env -u QINGFENG_TEST_POSTGRES TZ=Asia/Shanghai .venv/bin/pytest -q "$@" >"$logs/1" 2>&1 &
+    first_pid=$!
+    QINGFENG_TEST_POSTGRES="$second_db" TZ=UTC .venv/bin/pytest -q -p no:cacheprovider "$@" \
+      >"$logs/2" 2>&1 &
+    second_pid=$!
+    rc1=0; wait "$first_pid" || rc1=$?
+    rc2=0; wait "$second_pid" || rc2=$?
+    echo "== SQLite, TZ=Asia/Shanghai" >&2; cat "$logs/1"
+    echo "== $second" >&2; cat "$logs/2"
+    rm -rf "$logs"
+    [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] ;;
   *)
     exec .venv/bin/qingfeng "$cmd" "$@" ;;
 esac

@@ -48,15 +48,19 @@ DEMO_HELP = """演示命令：
 「看板」和「导出」的链接在演示运行期间可用本机浏览器打开；导出的 Excel 同时存到当前目录。"""
 
 
-def local_port(preferred: int = 8080) -> int:
-    """`preferred` when nothing listens there, else any free port: the demo's web pages."""
+def local_socket(preferred: int = 8080) -> socket.socket:
+    """A listening socket for the demo's web pages: on `preferred` when it is free, else
+    any free port. Bound here and kept, so no other program can take the port between
+    choosing it and serving (two demos at once each get their own)."""
     for port in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        return sock
     raise OSError("no free port on 127.0.0.1")
 
 
@@ -307,7 +311,22 @@ async def run_demo(
     out: Callable[[str], None],
     config: str | None = None,
 ) -> None:
-    settings = demo_settings(db_path, config, local_port())
+    sock = local_socket()
+    try:
+        await _run(sock, db_path, start, stdin, out, config)
+    finally:
+        sock.close()  # closing twice is harmless; an early failure must not leak it
+
+
+async def _run(
+    sock: socket.socket,
+    db_path: Path,
+    start: datetime | None,
+    stdin: TextIO,
+    out: Callable[[str], None],
+    config: str | None,
+) -> None:
+    settings = demo_settings(db_path, config, int(sock.getsockname()[1]))
     clock = FakeClock(start or datetime.now(settings.tz), settings.tz)
     app = App(settings, clock=clock, platforms=[ConsolePlatform(out)])
     try:
@@ -321,8 +340,7 @@ async def run_demo(
         runner = web.AppRunner(app.web_app(), access_log=None)
         await runner.setup()
         try:
-            server = settings.server
-            await web.TCPSite(runner, server.host, server.port).start()
+            await web.SockSite(runner, sock).start()
             await _converse(app, Demo(app, clock, out), db_path, stdin, out)
         finally:
             await runner.cleanup()

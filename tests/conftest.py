@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -151,16 +153,60 @@ async def _empty_tables(db: Database) -> None:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+SQLITE = "sqlite+aiosqlite:///"
+
+
+def _fresh_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL that does not exist yet; None otherwise."""
+    if not url.startswith(SQLITE):
+        return None
+    path = Path(url[len(SQLITE) :])
+    return None if path.exists() else path
+
+
+class _MigratedTemplate:
+    """One SQLite file migrated to head per test run; each test's database starts as a copy
+    of it. Running the eleven migrations for every test was most of a test's set-up (the
+    migrations themselves are tested from an empty file in test_storage)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+
+    async def copy_to(self, url: str) -> bool:
+        """Copy the template to `url`'s file; False when it is not a fresh SQLite file."""
+        target = _fresh_sqlite_file(url)
+        if target is None:
+            return False
+        if self.path is None:  # tests run one at a time: no lock needed
+            path = Path(tempfile.mkdtemp(prefix="qingfeng-template-")) / "migrated.db"
+            db = Database(f"{SQLITE}{path}")
+            try:
+                await upgrade(db)
+            finally:
+                await db.dispose()  # closes the WAL into the main file
+            self.path = path
+        _copy(self.path, target)
+        return True
+
+
+def _copy(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
+
+
+TEMPLATE = _MigratedTemplate()
+
+
 @asynccontextmanager
 async def started_app(
     settings: Settings, clock: FakeClock, roster_file: Path, on_postgres: bool
 ) -> AsyncIterator[App]:
     """An App on a fresh schema (emptied, on PostgreSQL) with the test roster, started;
     stopped and shut down on leaving."""
+    copied = not on_postgres and await TEMPLATE.copy_to(settings.database.url)
     application = App(settings, clock=clock)
     if on_postgres:
         await _empty_tables(application.db)
-    else:
+    elif not copied:
         await upgrade(application.db)
     await import_roster(application.db, roster_file, clock.now())
     async with application:
