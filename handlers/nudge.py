@@ -154,20 +154,32 @@ async def publish(ctx: Context, args: NewTask) -> Reply:
     branch = await members.branch_by_id(ctx.session, branch_id) if branch_id else None
     where = branch.name if branch else "全县"
     who = "全体人员" if for_everyone(task) else "党员、预备党员"
-    lines = [f"📚 新学习任务 {_title(task)}", f"范围：{where} · {who}"]
-    if task.due:
-        lines.append(f"截止 {text.day(task.due)}")
-    if task.link:
-        lines.append(task.link)
-    lines.append(f"学完请发送「学习 {task.id}」确认。")
+    head = [f"📚 新学习任务 {_title(task)}", f"范围：{where} · {who}"]
+    ask = f"学完请发送「学习 {task.id}」确认。"
+    return await announce(
+        ctx, head, task.due, task.link, ask, branch_id, "study_task", f"study-task:{task.id}"
+    )
+
+
+async def announce(
+    ctx: Context,
+    head: list[str],
+    due: date | None,
+    link: str,
+    ask: str,
+    branch_id: int | None,
+    kind: str,
+    key: str,
+) -> Reply:
+    """A published study task or pledge: its notice pushed to the branch's groups (every
+    group for None), and the reply saying where it went."""
+    lines = [*head, *([f"截止 {text.day(due)}"] if due else []), *([link] if link else []), ask]
     notice = "\n".join(lines)
     pusher = ctx.services.pusher
     if pusher is None:
         tail = "（推送未开启，请把本消息转发到支部群。）"
     else:
-        n = await pusher.to_branch_groups(
-            ctx.session, branch_id, "study_task", f"study-task:{task.id}", Reply(notice)
-        )
+        n = await pusher.to_branch_groups(ctx.session, branch_id, kind, key, Reply(notice))
         tail = f"已推送到 {n} 个群。" if n else "（没有可推送的群，请把本消息转发到支部群。）"
     return Reply(f"✅ 已发布\n{notice}\n{tail}")
 

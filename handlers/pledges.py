@@ -18,7 +18,7 @@ from bot.messages import Reply
 from bot.router import Command
 from handlers import accounting, text
 from handlers.args import parse_published, parse_task_number
-from handlers.nudge import mentions_of, outside_own_group
+from handlers.nudge import announce, mentions_of, outside_own_group
 from handlers.periods import Period
 from handlers.summary import Refusal, Scope, name_lines, paragraphs, resolve_scope
 from storage import accounting as ledger
@@ -98,22 +98,11 @@ async def publish(ctx: Context, args: NewPledge) -> Reply:
         ctx.session, args.title, args.link, None, args.due, member.id, created_at=ctx.now
     )
     assert pledge.id is not None
-    lines = [f"🤝 廉洁自律承诺 {title_of(pledge)}", f"范围：全县 · {WHO}"]
-    if pledge.due:
-        lines.append(f"截止 {text.day(pledge.due)}")
-    if pledge.link:
-        lines.append(pledge.link)
-    lines.append(f"请阅读后发送「承诺 {pledge.id}」确认。")
-    notice = "\n".join(lines)
-    pusher = ctx.services.pusher
-    if pusher is None:
-        tail = "（推送未开启，请把本消息转发到支部群。）"
-    else:
-        n = await pusher.to_branch_groups(
-            ctx.session, None, "pledge", f"pledge:{pledge.id}", Reply(notice)
-        )
-        tail = f"已推送到 {n} 个群。" if n else "（没有可推送的群，请把本消息转发到支部群。）"
-    return Reply(f"✅ 已发布\n{notice}\n{tail}")
+    head = [f"🤝 廉洁自律承诺 {title_of(pledge)}", f"范围：全县 · {WHO}"]
+    ask = f"请阅读后发送「承诺 {pledge.id}」确认。"
+    return await announce(
+        ctx, head, pledge.due, pledge.link, ask, None, "pledge", f"pledge:{pledge.id}"
+    )
 
 
 async def _pledge_and_scope(ctx: Context, number: int | None) -> tuple[Pledge, Scope]:
