@@ -723,13 +723,27 @@ async def study_roll(
     """The members of the branches `task` expects, confirmed or not."""
     assert task.id is not None
     cutoff = task_cutoff(task.due, task.created_at, tz)
+    owed = and_(StudyTask.id == task.id, study_expected(cutoff))
+    return await _roll(
+        s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, owed, branch_ids
+    )
+
+
+async def _roll(
+    s: AsyncSession,
+    item: Any,
+    confirmation: Any,
+    item_key: Any,
+    owed: ColumnElement[bool],
+    branch_ids: Sequence[int],
+) -> StudyRoll:
+    """Who in the branches owes the one study task or pledge (`owed`), confirmed or not."""
     stmt = (
-        select(Member.branch_id, Member.name, Member.id, StudyConfirmation.id)
+        select(Member.branch_id, Member.name, Member.id, confirmation.id)
         .select_from(Member)
-        .join(StudyTask, and_(StudyTask.id == task.id, study_expected(cutoff)))
+        .join(item, owed)
         .outerjoin(
-            StudyConfirmation,
-            and_(StudyConfirmation.task_id == task.id, StudyConfirmation.member_id == Member.id),
+            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
         )
         .where(_scope(branch_ids))
         .order_by(col(Member.branch_id), col(Member.id))
@@ -852,31 +866,43 @@ async def study_rows(
     tasks = await _tasks_in(s, branch_ids, w)
     if not tasks.cutoffs:
         return []
+    rows = await _confirmation_rows(
+        s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, tasks.joins(), branch_ids
+    )
+    return [StudyRow(*r) for r in rows]
+
+
+async def _confirmation_rows(
+    s: AsyncSession,
+    item: Any,
+    confirmation: Any,
+    item_key: Any,
+    owed: ColumnElement[bool],
+    branch_ids: Sequence[int] | None,
+) -> list[tuple[int, str, date | None, str, str, datetime | None, bool]]:
+    """Each member owing each study task or pledge (`owed`): id, title, due, branch,
+    name, when confirmed, late; by item, branch, member (the export's rows)."""
     stmt = (
         select(
-            StudyTask.id,
-            StudyTask.title,
-            StudyTask.due,
+            item.id,
+            item.title,
+            item.due,
             Branch.name,
             Member.name,
-            StudyConfirmation.at,
-            StudyConfirmation.late,
+            confirmation.at,
+            confirmation.late,
         )
-        .select_from(StudyTask)
-        .join(Member, tasks.joins())
+        .select_from(item)
+        .join(Member, owed)
         .join(Branch, Branch.id == Member.branch_id)
         .outerjoin(
-            StudyConfirmation,
-            and_(
-                StudyConfirmation.task_id == StudyTask.id,
-                StudyConfirmation.member_id == Member.id,
-            ),
+            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
         )
         .where(_scope(branch_ids))
-        .order_by(col(StudyTask.id), col(Member.branch_id), col(Member.id))
+        .order_by(col(item.id), col(Member.branch_id), col(Member.id))
     )
     rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
-    return [StudyRow(t, ti, d, b, n, at, bool(late)) for t, ti, d, b, n, at, late in rows]
+    return [(i, ti, d, b, n, at, bool(late)) for i, ti, d, b, n, at, late in rows]
 
 
 # ---- 廉洁承诺 ----------------------------------------------------------------------------
@@ -888,25 +914,10 @@ async def pledge_roll(
     """The members of the branches `pledge` expects, confirmed or not."""
     assert pledge.id is not None
     cutoff = task_cutoff(pledge.due, pledge.created_at, tz)
-    stmt = (
-        select(Member.branch_id, Member.name, Member.id, PledgeConfirmation.id)
-        .select_from(Member)
-        .join(Pledge, and_(Pledge.id == pledge.id, pledge_expected(cutoff)))
-        .outerjoin(
-            PledgeConfirmation,
-            and_(
-                PledgeConfirmation.pledge_id == pledge.id,
-                PledgeConfirmation.member_id == Member.id,
-            ),
-        )
-        .where(_scope(branch_ids))
-        .order_by(col(Member.branch_id), col(Member.id))
+    owed = and_(Pledge.id == pledge.id, pledge_expected(cutoff))
+    return await _roll(
+        s, Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, owed, branch_ids
     )
-    roll = StudyRoll([], [])
-    for b, n, i, confirmed in (await s.exec(stmt)).all():
-        assert i is not None
-        (roll.done if confirmed is not None else roll.missing).append((b, n, i))
-    return roll
 
 
 @dataclass(frozen=True)
@@ -928,28 +939,7 @@ async def pledge_rows(
     pledges = await _pledges_in(s, branch_ids, w)
     if not pledges.cutoffs:
         return []
-    stmt = (
-        select(
-            Pledge.id,
-            Pledge.title,
-            Pledge.due,
-            Branch.name,
-            Member.name,
-            PledgeConfirmation.at,
-            PledgeConfirmation.late,
-        )
-        .select_from(Pledge)
-        .join(Member, pledges.joins())
-        .join(Branch, Branch.id == Member.branch_id)
-        .outerjoin(
-            PledgeConfirmation,
-            and_(
-                PledgeConfirmation.pledge_id == Pledge.id,
-                PledgeConfirmation.member_id == Member.id,
-            ),
-        )
-        .where(_scope(branch_ids))
-        .order_by(col(Pledge.id), col(Member.branch_id), col(Member.id))
+    rows = await _confirmation_rows(
+        s, Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, pledges.joins(), branch_ids
     )
-    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
-    return [PledgeRow(p, ti, d, b, n, at, bool(late)) for p, ti, d, b, n, at, late in rows]
+    return [PledgeRow(*r) for r in rows]
