@@ -24,7 +24,7 @@ from bot.context import Context, Services
 from bot.messages import Reply
 from bot.router import ArgError, Command
 from handlers.args import plain_text, shown
-from handlers.meetings import _who
+from handlers.meetings import _who, county_who
 from handlers.periods import Period
 from storage import appraisals, members
 from storage.appraisals import GRADES
@@ -93,15 +93,8 @@ async def _target(ctx: Context, args: AppraisalArgs, branch: Branch) -> Member |
     assert branch.id is not None
     example = "评议 {name} " + args.grade
     if ctx.role is Role.ADMIN and _private(ctx):
-        # The admin in a direct chat: anyone in the county whose name is unique.
-        found = await members.members_named(ctx.session, args.name)
-        others = {m.branch_id for m in found}
-        if len(others) > 1:
-            return Reply(
-                f"有 {len(found)} 位“{shown(args.name)}”在不同支部，请在该支部的群里录入。"
-            )
-        if len(others) == 1:
-            return await _who(ctx, others.pop(), args.name, example)
+        # The admin in a direct chat: anyone in the county.
+        return await county_who(ctx, args.name, example, branch.id)
     return await _who(ctx, branch.id, args.name, example)
 
 

@@ -209,6 +209,28 @@ async def _who(ctx: Context, branch_id: int, written: str, example: str) -> Memb
     return found[0]
 
 
+async def county_who(
+    ctx: Context, written: str, example: str, fallback_branch_id: int
+) -> Member | Reply:
+    """The admin's pick from the whole county (a direct chat has no branch): the one person
+    of that name, or of that name and phone tail; several are told apart by the tail as in
+    _who; nobody of that name anywhere: what _who says for `fallback_branch_id`."""
+    found = await members.members_named(ctx.session, written)
+    if not found and (m := _NAME_PHONE.fullmatch(half_width(written))):
+        same = await members.members_named(ctx.session, m[1])
+        found = [p for p in same if p.phone.endswith(m[2])]
+    if not found:
+        return await _who(ctx, fallback_branch_id, written, example)
+    if len(found) > 1:
+        tails = "、".join(p.phone[-4:] for p in found)
+        first = found[0]
+        return Reply(
+            f"全县有 {len(found)} 位“{first.name}”（手机尾号 {tails}），请在姓名后加"
+            f"手机后四位，如：{example.format(name=first.name + first.phone[-4:])}"
+        )
+    return found[0]
+
+
 async def _make_up_target(
     ctx: Context, args: MakeUp, example: str
 ) -> tuple[Event, Member] | Reply:

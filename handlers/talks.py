@@ -15,8 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Context, Services
 from bot.messages import Reply
 from bot.router import ArgError, Command
-from handlers.args import plain_text, shown
-from handlers.meetings import _who
+from handlers.args import plain_text
+from handlers.meetings import _who, county_who
 from handlers.periods import Period
 from storage import members, talks
 from storage.models import Branch, Member, Role
@@ -66,15 +66,8 @@ async def _target(ctx: Context, args: TalkArgs, branch: Branch) -> Member | Repl
     example = "谈心 {name}" + (f" {args.note}" if args.note else "")
     in_branch_group = ctx.group is not None and ctx.group.branch_id is not None
     if ctx.role is Role.ADMIN and not in_branch_group:
-        # The admin in a direct chat: anyone in the county whose name is unique.
-        found = await members.members_named(ctx.session, args.name)
-        others = {m.branch_id for m in found}
-        if len(others) > 1:
-            return Reply(
-                f"有 {len(found)} 位“{shown(args.name)}”在不同支部，请在该支部的群里记录。"
-            )
-        if len(others) == 1:
-            return await _who(ctx, others.pop(), args.name, example)
+        # The admin in a direct chat: anyone in the county.
+        return await county_who(ctx, args.name, example, branch.id)
     return await _who(ctx, branch.id, args.name, example)
 
 

@@ -209,3 +209,24 @@ async def test_export_sheet_has_the_grades_of_the_years_in_scope(
         [2026, SCHOOL, "刘老师", "合格", "陈书记", datetime(2026, 12, 2, 11, 30)]
     ]
     assert later is None  # no grades in 2027: no sheet
+
+
+async def test_admin_tells_apart_namesakes_in_two_branches_by_the_phone_tail(
+    app, chat, tmp_path
+) -> None:
+    from handlers.roster import import_roster
+    from tests.conftest import ROSTER
+
+    extra = tmp_path / "dup.csv"
+    extra.write_text(ROSTER + f"王党员,{SCHOOL},党员,成员,13900000033,,,,\n", encoding="utf-8")
+    await import_roster(app.db, extra, chat.clock.now())
+    reply = await chat.text("zhou", "评议 王党员 优秀", direct=True)
+    assert reply == (
+        "全县有 2 位“王党员”（手机尾号 0003、0033），请在姓名后加手机后四位，"
+        "如：评议 王党员0003 优秀"
+    )
+    assert await grades(app) == []
+    assert "已记录 王党员" in await chat.text("zhou", "评议 王党员0033 优秀", direct=True)
+    async with app.db.read() as s:
+        (row,) = (await s.exec(select(Appraisal))).all()
+    assert row.branch_id == await branch_id(app, SCHOOL)
