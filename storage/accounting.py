@@ -31,13 +31,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     and_,
@@ -48,7 +50,9 @@ from sqlalchemy import (
     literal,
     null,
     or_,
+    true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -83,6 +87,19 @@ class Window:
     end: datetime
     now: datetime
     tz: ZoneInfo
+
+
+def _span(windows: Sequence[Window]) -> Window:
+    """The window from the first of `windows` to the last. They must not overlap: each
+    row of a multi-window count falls in one."""
+    if len(windows) == 1:
+        return windows[0]
+    ordered = sorted(windows, key=lambda w: w.start)
+    for a, b in pairwise(ordered):
+        if b.start < a.end or b.first <= a.last:
+            raise ValueError(f"overlapping windows {a.first}~{a.last} and {b.first}~{b.last}")
+    first, last = ordered[0], ordered[-1]
+    return Window(first.first, last.last, first.start, last.end, first.now, first.tz)
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,16 @@ class Counts:
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def sum_counts(counts: Sequence[Counts]) -> Counts:
+    """The sums of several rows' figures, as SQL's SUM gives them (checkin_due stays None
+    when no row has a daily check-in)."""
+    sums: dict[str, int | None] = {}
+    for f in fields(Counts):
+        present = [v for c in counts if (v := getattr(c, f.name)) is not None]
+        sums[f.name] = sum(present) if present or f.name != "checkin_due" else None
+    return Counts(**sums)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -343,9 +370,7 @@ async def _dated_rows(
         )
     )  # fmt: skip
     if branch_ids is not None:
-        stmt = stmt.where(
-            or_(col(model.branch_id).is_(None), col(model.branch_id).in_(branch_ids))
-        )
+        stmt = stmt.where(or_(col(model.branch_id).is_(None), col(model.branch_id).in_(branch_ids)))
     rows = (await s.exec(stmt.order_by(col(model.id)))).all()
     return [(i, d, c) for i, d, c in rows if i is not None]
 
@@ -397,29 +422,48 @@ async def _pledges_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Wind
 _NO_PLEDGES = _Pledges(())
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One window of a _member_counts query, with what counts in it."""
+
+    w: Window
+    dues: Sequence[CheckinDue]
+    tasks: _Tasks
+    pledges: _Pledges = _NO_PLEDGES
+
+
+def _item_window(item_id: Any, ids: Sequence[Sequence[int]]) -> list[Any]:
+    """With several windows: a column `w`, the window each study task or pledge (ids per
+    window) is dated in; an item is dated in one. Nothing for a single window."""
+    if len(ids) == 1:
+        return []
+    return [case(*((col(item_id).in_(i), literal(n)) for n, i in enumerate(ids) if i)).label("w")]
+
+
 def _confirmed_counts(
     name: str,
     item: Any,
     confirmation: Any,
     item_key: Any,
-    owed: ColumnElement[bool],
+    owed: _Tasks | _Pledges,
+    key: Sequence[Any],
     scope: ColumnElement[bool],
 ) -> Any:
-    """Per member in scope: the items owed (study tasks or pledges), confirmed, late."""
+    """Per member in scope: the items owed (study tasks or pledges), confirmed, late; per
+    window too when `key` (_item_window) numbers the items' windows."""
     return (
         select(
+            *key,
             col(Member.id).label("mid"),
             func.count(col(item.id)).label("total"),
             func.count(col(confirmation.id)).label("confirmed"),
             _sum_if(col(confirmation.late).is_(True)).label("late"),
         )
         .select_from(Member)
-        .join(item, owed)
-        .outerjoin(
-            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
-        )
+        .join(item, owed.joins())
+        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
         .where(scope)
-        .group_by(col(Member.id))
+        .group_by(*key, col(Member.id))
         .subquery(name)
     )
 
@@ -427,41 +471,76 @@ def _confirmed_counts(
 def _member_counts(
     branch_ids: Sequence[int] | None,
     member_ids: Sequence[int] | None,
-    w: Window,
-    dues: Sequence[CheckinDue],
-    tasks: _Tasks,
+    parts: Sequence[_Part],
     joins: Sequence[datetime],
-    pledges: _Pledges = _NO_PLEDGES,
 ) -> Select[Any]:
-    """One row per active member in scope with every count (a subquery)."""
+    """One row per active member in scope with every count (a subquery). With several
+    windows (disjoint, e.g. a trend's months) one row per member and window, the window's
+    index in column `w`: one statement built once, not one per window."""
     scope = _scope(branch_ids, member_ids)
+    span = _span([p.w for p in parts])
+    dues = [d for p in parts for d in p.dues]
     # Without daily check-in nothing depends on today: take the cheap path below.
     today = dues[0].today if dues else date.max
-    # Once the period is over every check-in in it is in a closed slot; only a period
-    # reaching today needs today's split by whether its slots have closed.
-    splits_today = today <= w.last
+    # Once a period is over every check-in in it is in a closed slot; only a period
+    # reaching today needs today's split by whether its slots have closed (in the other
+    # windows of a trend that split comes to the same: no check-in falls on today).
+    splits_today = any(today <= p.w.last for p in parts)
+    # Several windows: a table of them (a CTE), joined by range. Rows are numbered by the
+    # window they fall in and counted per member and window; SQLite then searches the
+    # check-ins index once per window (a CASE over the windows costs more than the sums).
+    win = None
+    if len(parts) > 1:
+        win = union_all(
+            *(
+                select(
+                    literal(i).label("w"),
+                    literal(p.w.first, Date()).label("d0"),
+                    literal(p.w.last, Date()).label("d1"),
+                    literal(p.w.start, UTCDateTime()).label("t0"),
+                    literal(p.w.end, UTCDateTime()).label("t1"),
+                )
+                for i, p in enumerate(parts)
+            )
+        ).cte("win")
+    keys = [] if win is None else [win.c.w]
     counted = [
+        *keys,
         col(CheckIn.member_id).label("mid"),
         _sum_if(col(CheckIn.on_time).is_(True)).label("on_time"),
         func.count().label("n"),
     ]
     if splits_today:
-        counted += [
-            _sum_if(col(CheckIn.day) < today).label("past"),
-            _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.MORNING.value)).label("tm"),
-            _sum_if(and_(CheckIn.day == today, CheckIn.slot == Slot.EVENING.value)).label("te"),
-        ]
-    ck = (
-        select(*counted)
-        .where(col(CheckIn.day) >= w.first, col(CheckIn.day) <= w.last)
-        .group_by(col(CheckIn.member_id))
-    )
-    if branch_ids is not None or member_ids is not None:
-        ck = ck.where(col(CheckIn.member_id).in_(select(Member.id).where(scope)))
-    ck_sq = ck.subquery("ck")
+        counted.append(_sum_if(col(CheckIn.day) == today).label("today"))
+
+    def per_member(stmt: Select[Any]) -> Select[Any]:
+        """Check-ins of the members in scope, counted per member (and window)."""
+        if win is None:
+            stmt = stmt.where(col(CheckIn.day) >= span.first, col(CheckIn.day) <= span.last)
+        else:
+            in_window = and_(col(CheckIn.day) >= win.c.d0, col(CheckIn.day) <= win.c.d1)
+            stmt = stmt.select_from(CheckIn).join(win, in_window)
+        if branch_ids is not None or member_ids is not None:
+            stmt = stmt.where(col(CheckIn.member_id).in_(select(Member.id).where(scope)))
+        return stmt.group_by(*keys, col(CheckIn.member_id))
+
+    # The counts read only the (member, day, on_time) index; today's slots, which need
+    # the row, come from a second subquery of today's check-ins alone.
+    ck_sq = per_member(select(*counted)).subquery("ck")
+    td_sq = None
+    if splits_today:
+        td_sq = per_member(
+            select(
+                *keys,
+                col(CheckIn.member_id).label("mid"),
+                _sum_if(CheckIn.slot == Slot.MORNING.value).label("tm"),
+                _sum_if(CheckIn.slot == Slot.EVENING.value).label("te"),
+            ).where(CheckIn.day == today)
+        ).subquery("td")
 
     ev = (
         select(
+            *keys,
             col(Member.id).label("mid"),
             func.count(col(Event.id)).label("expected"),
             _sum_if(Attendance.status == AttendanceStatus.PRESENT.value).label("present"),
@@ -469,26 +548,35 @@ def _member_counts(
             _sum_if(Attendance.status == AttendanceStatus.LEAVE.value).label("leave"),
         )
         .select_from(Member)
-        .join(Event, and_(expected_at_event(), meetings_counted(w)))
-        .outerjoin(
+        .join(Event, and_(expected_at_event(), meetings_counted(span)))
+    )
+    if win is not None:
+        ev = ev.join(win, and_(col(Event.starts_at) >= win.c.t0, col(Event.starts_at) < win.c.t1))
+    ev_sq = (
+        ev.outerjoin(
             Attendance, and_(Attendance.event_id == Event.id, Attendance.member_id == Member.id)
         )
         .where(scope)
-        .group_by(col(Member.id))
+        .group_by(*keys, col(Member.id))
         .subquery("ev")
     )
 
     z = func.coalesce
     # Study tasks and pledges are counted alike, each in its own subquery ("st", "pl"),
-    # left out when nothing of the kind counts in the window.
-    confirmed = [
-        _confirmed_counts(prefix, item, confirmation, fk, owed.joins(), scope)
-        for prefix, item, confirmation, fk, owed in (
-            ("st", StudyTask, StudyConfirmation, StudyConfirmation.task_id, tasks),
-            ("pl", Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, pledges),
-        )
-        if owed.cutoffs
-    ]
+    # left out when nothing of the kind counts in any window. An item is dated in one
+    # window, so the windows' items together say whom each one expects.
+    confirmed = []
+    for prefix, item, confirmation, fk, tasks in (
+        ("st", StudyTask, StudyConfirmation, StudyConfirmation.task_id, True),
+        ("pl", Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, False),
+    ):
+        of = [p.tasks if tasks else p.pledges for p in parts]
+        cutoffs = tuple(c for o in of for c in o.cutoffs)
+        if not cutoffs:
+            continue
+        owed = _Tasks(cutoffs) if tasks else _Pledges(cutoffs)
+        key = _item_window(item.id, [o.ids for o in of])
+        confirmed.append(_confirmed_counts(prefix, item, confirmation, fk, owed, key, scope))
     by_name = {sq.name: sq for sq in confirmed}
     columns: list[Any] = []
     for prefix in ("st", "pl"):
@@ -497,42 +585,61 @@ def _member_counts(
             value = z(found.c[f], 0) if found is not None else literal(0)
             columns.append(value.label(f"{prefix}_{f}"))
 
-    if splits_today:
+    if td_sq is not None:
         morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
         evening_closed = [d.branch_id for d in dues if Slot.EVENING.value in d.closed_today]
         done = (
-            z(ck_sq.c.past, 0)
-            + case((col(Member.branch_id).in_(morning_closed), z(ck_sq.c.tm, 0)), else_=0)
-            + case((col(Member.branch_id).in_(evening_closed), z(ck_sq.c.te, 0)), else_=0)
+            z(ck_sq.c.n, 0)
+            - z(ck_sq.c.today, 0)
+            + case((col(Member.branch_id).in_(morning_closed), z(td_sq.c.tm, 0)), else_=0)
+            + case((col(Member.branch_id).in_(evening_closed), z(td_sq.c.te, 0)), else_=0)
         )
     else:
         done = z(ck_sq.c.n, 0)
-    stmt = (
-        select(
-            col(Member.id).label("member_id"),
-            col(Member.name).label("name"),
-            # type_coerce: a plain expression, so the subquery's column collection does not
-            # copy the foreign key (SQLAlchemy rebuilds ForeignKey objects for every proxy,
-            # the largest part of building the statement; a trend builds twelve).
-            type_coerce(col(Member.branch_id), Integer).label("branch_id"),
-            col(Member.status).label("status"),
-            col(Member.created_at).label("joined_at"),
-            z(ck_sq.c.on_time, 0).label("ck_on_time"),
-            (z(ck_sq.c.n, 0) - z(ck_sq.c.on_time, 0)).label("ck_late"),
-            _due_expr(dues, joins).label("ck_due"),
-            done.label("ck_done"),
-            z(ev.c.expected, 0).label("ev_expected"),
-            z(ev.c.present, 0).label("ev_present"),
-            z(ev.c.late, 0).label("ev_late"),
-            z(ev.c.leave, 0).label("ev_leave"),
-            *columns,
+
+    due: ColumnElement[Any]
+    if win is None:
+        due = _due_expr(parts[0].dues, joins)
+
+        def on(sq: Any) -> ColumnElement[bool]:
+            return sq.c.mid == Member.id
+    else:
+        numbers = win
+        due = case(
+            *((win.c.w == i, _due_expr(p.dues, joins)) for i, p in enumerate(parts)),
+            else_=cast(null(), Integer),
         )
-        .select_from(Member)
-        .outerjoin(ck_sq, ck_sq.c.mid == Member.id)
-        .outerjoin(ev, ev.c.mid == Member.id)
-    )
+
+        def on(sq: Any) -> ColumnElement[bool]:
+            return and_(sq.c.mid == Member.id, sq.c.w == numbers.c.w)
+
+    stmt = select(
+        *keys,
+        col(Member.id).label("member_id"),
+        col(Member.name).label("name"),
+        # type_coerce: a plain expression, so the subquery's column collection does not
+        # copy the foreign key (SQLAlchemy rebuilds ForeignKey objects for every proxy,
+        # the largest part of building the statement).
+        type_coerce(col(Member.branch_id), Integer).label("branch_id"),
+        col(Member.status).label("status"),
+        col(Member.created_at).label("joined_at"),
+        z(ck_sq.c.on_time, 0).label("ck_on_time"),
+        (z(ck_sq.c.n, 0) - z(ck_sq.c.on_time, 0)).label("ck_late"),
+        due.label("ck_due"),
+        done.label("ck_done"),
+        z(ev_sq.c.expected, 0).label("ev_expected"),
+        z(ev_sq.c.present, 0).label("ev_present"),
+        z(ev_sq.c.late, 0).label("ev_late"),
+        z(ev_sq.c.leave, 0).label("ev_leave"),
+        *columns,
+    ).select_from(Member)
+    if win is not None:
+        stmt = stmt.join(win, true())
+    stmt = stmt.outerjoin(ck_sq, on(ck_sq)).outerjoin(ev_sq, on(ev_sq))
+    if td_sq is not None:
+        stmt = stmt.outerjoin(td_sq, on(td_sq))
     for sq in confirmed:
-        stmt = stmt.outerjoin(sq, sq.c.mid == Member.id)
+        stmt = stmt.outerjoin(sq, on(sq))
     return stmt.where(scope)
 
 
@@ -604,7 +711,8 @@ async def member_summaries(
     tasks = await _tasks_in(s, branch_ids, w)
     pledges = await _pledges_in(s, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids, member_ids), dues)
-    sq = _member_counts(branch_ids, member_ids, w, dues, tasks, joins, pledges).subquery("mc")
+    part = _Part(w, dues, tasks, pledges)
+    sq = _member_counts(branch_ids, member_ids, [part], joins).subquery("mc")
     stmt = select(
         sq.c.member_id, sq.c.name, sq.c.branch_id, sq.c.status, sq.c.joined_at, *_columns(sq)
     ).order_by(sq.c.branch_id, sq.c.member_id)
@@ -619,7 +727,7 @@ async def branch_summaries(
     tasks = await _tasks_in(s, branch_ids, w)
     pledges = await _pledges_in(s, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids), dues)
-    sq = _member_counts(branch_ids, None, w, dues, tasks, joins, pledges).subquery("mc")
+    sq = _member_counts(branch_ids, None, [_Part(w, dues, tasks, pledges)], joins).subquery("mc")
     stmt = (
         select(sq.c.branch_id, Branch.name, func.count(), *_branch_sums(sq))
         .join(Branch, Branch.id == sq.c.branch_id)
@@ -648,31 +756,26 @@ async def branch_summaries_by_window(
     branch_ids: Sequence[int],
     windows: Sequence[tuple[Window, Sequence[CheckinDue]]],
 ) -> list[list[BranchSummary]]:
-    """branch_summaries for each window (e.g. the 12 months of a trend), the same counts in
-    four statements instead of four per window: the tasks, pledges and join instants of
-    the whole span once, then one UNION ALL of each window's sums."""
+    """branch_summaries for each window (e.g. the 12 months of a trend; they must not
+    overlap), the same counts in four statements however many windows: the tasks, pledges
+    and join instants of the whole span once, then one _member_counts numbering its
+    rows by window, summed per window and branch."""
     if not windows:
         return []
-    span = Window(
-        min(w.first for w, _ in windows), max(w.last for w, _ in windows),
-        min(w.start for w, _ in windows), max(w.end for w, _ in windows),
-        windows[0][0].now, windows[0][0].tz,
-    )  # fmt: skip
+    span = _span([w for w, _ in windows])
     tasks = await _dated_rows(s, StudyTask, branch_ids, span)
     pledges = await _dated_rows(s, Pledge, branch_ids, span)
     joins = await _joins_within(s, _scope(branch_ids), [d for _, ds in windows for d in ds])
-    parts = []
-    for i, (w, dues) in enumerate(windows):
-        sq = _member_counts(
-            branch_ids, None, w, dues, _Tasks(_cutoffs(tasks, w)), joins,
-            _Pledges(_cutoffs(pledges, w)),
-        ).subquery(f"mc{i}")  # fmt: skip
-        parts.append(
-            select(literal(i).label("w"), sq.c.branch_id, func.count(), *_branch_sums(sq))
-            .group_by(sq.c.branch_id)
-        )
-    union = parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
-    rows = (await s.exec(union)).all()  # type: ignore[call-overload]
+    parts = [
+        _Part(w, dues, _Tasks(_cutoffs(tasks, w)), _Pledges(_cutoffs(pledges, w)))
+        for w, dues in windows
+    ]
+    sq = _member_counts(branch_ids, None, parts, joins).subquery("mc")
+    number = sq.c.w if len(parts) > 1 else literal(0).label("w")
+    stmt = select(number, sq.c.branch_id, func.count(), *_branch_sums(sq)).group_by(
+        *([sq.c.w] if len(parts) > 1 else []), sq.c.branch_id
+    )
+    rows = (await s.exec(stmt)).all()  # type: ignore[call-overload]
     names = dict(
         (await s.exec(select(Branch.id, Branch.name).where(col(Branch.id).in_(branch_ids)))).all()
     )
@@ -724,9 +827,7 @@ async def study_roll(
     assert task.id is not None
     cutoff = task_cutoff(task.due, task.created_at, tz)
     owed = and_(StudyTask.id == task.id, study_expected(cutoff))
-    return await _roll(
-        s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, owed, branch_ids
-    )
+    return await _roll(s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, owed, branch_ids)
 
 
 async def _roll(
@@ -742,9 +843,7 @@ async def _roll(
         select(Member.branch_id, Member.name, Member.id, confirmation.id)
         .select_from(Member)
         .join(item, owed)
-        .outerjoin(
-            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
-        )
+        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
         .where(_scope(branch_ids))
         .order_by(col(Member.branch_id), col(Member.id))
     )
@@ -803,9 +902,7 @@ async def meeting_tallies(
 
     The member counts above, summed per meeting instead of per member (same expected and
     counted rules), so a month's sums equal that month's 汇总 figures: the 看板's trends."""
-    came = col(Attendance.status).in_(
-        [AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value]
-    )
+    came = col(Attendance.status).in_([AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value])
     stmt = (
         select(Event.branch_id, Event.starts_at, func.count(col(Member.id)), _sum_if(came))
         .select_from(Member)
@@ -895,9 +992,7 @@ async def _confirmation_rows(
         .select_from(item)
         .join(Member, owed)
         .join(Branch, Branch.id == Member.branch_id)
-        .outerjoin(
-            confirmation, and_(item_key == item.id, confirmation.member_id == Member.id)
-        )
+        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
         .where(_scope(branch_ids))
         .order_by(col(item.id), col(Member.branch_id), col(Member.id))
     )

@@ -31,6 +31,8 @@ from storage.models import (
     CheckIn,
     Event,
     Member,
+    Pledge,
+    PledgeConfirmation,
     StudyConfirmation,
     StudyTask,
 )
@@ -211,7 +213,8 @@ async def write_month(app: App, month: Month) -> tuple[list[tuple[int, date, str
     now = month.now
     checkins: list[tuple[int, date, str, bool]] = []  # (member index, day, slot, on time)
     async with app.db.write() as s:
-        for table in (Attendance, Event, StudyConfirmation, StudyTask, CheckIn):
+        for table in (Attendance, Event, StudyConfirmation, StudyTask, PledgeConfirmation,
+                      Pledge, CheckIn):  # fmt: skip
             await s.exec(sa.delete(table))  # type: ignore[call-overload]
         for name, p in zip(NAMES, month.people, strict=True):
             joined = min(p.joined, now)  # nobody joins in the future
@@ -411,3 +414,29 @@ async def test_my_record_is_my_row_of_the_summary_and_the_rows_add_up(
         for period, figures in zip(periods, together, strict=True):
             alone = await accounting.branch_figures(s, app.services, branches, period, month.now)
             assert figures == alone, period
+
+    # 廉洁承诺 are counted like study tasks, window by window too: the tasks again as
+    # pledges (which expect every 身份), compared the same way.
+    async with app.db.write() as s:
+        copies: dict[int, int] = {}
+        for task in (await s.exec(sa.select(StudyTask))).scalars():  # type: ignore[call-overload]
+            pledge = Pledge(title=task.title, branch_id=task.branch_id, due=task.due,
+                            created_at=task.created_at)  # fmt: skip
+            s.add(pledge)
+            await s.flush()
+            copies[task.id] = pledge.id
+        confirmations = (await s.exec(sa.select(StudyConfirmation))).scalars()  # type: ignore[call-overload]
+        for c in confirmations:
+            s.add(PledgeConfirmation(pledge_id=copies[c.task_id], member_id=c.member_id,
+                                     at=c.at, late=c.late))  # fmt: skip
+    async with app.db.read() as s:
+        together = await accounting.branch_figures_by_period(
+            s, app.services, branches, periods, month.now
+        )
+        for period, figures in zip(periods, together, strict=True):
+            alone = await accounting.branch_figures(s, app.services, branches, period, month.now)
+            assert figures == alone, period
+            # A pledge expects everyone a task with the same dates expects, and more.
+            for f in figures:
+                c = f.counts
+                assert c.pl_total >= c.st_total and c.pl_confirmed >= c.st_confirmed, period
