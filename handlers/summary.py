@@ -93,14 +93,15 @@ async def load_summary(
     """Branch sums (ranked for the county) and, for one branch, its members' rows: both
     from the accounting rules (handlers.accounting), like 我的."""
     w = accounting.window(services, period, now)
-    branches = await accounting.branch_figures(
-        s, services, scope.branches, period, now, county=scope.county
-    )
     member_rows: list[MemberSummary] = []
     if scope.county:
+        branches = await accounting.branch_figures(
+            s, services, scope.branches, period, now, county=True
+        )
         branches.sort(key=lambda b: (-b.score, b.branch_id))
     else:
         member_rows = await accounting.member_figures(s, services, scope.branches, period, now)
+        branches = accounting.branch_sums(services, scope.branches, member_rows)
     return SummaryData(period, w, scope, branches, member_rows)
 
 

@@ -5,10 +5,12 @@ Plain dataclasses in, templates out: nothing here writes.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,13 +18,14 @@ from bot.clock import as_utc
 from bot.context import Services
 from handlers import accounting, terms
 from handlers.periods import Period
-from handlers.summary import Scope, load_summary
+from handlers.summary import Scope, SummaryData, load_summary
 from schedules import report, rules
 from schedules.occurrences import branch_shapes
 from storage import accounting as ledger
 from storage import branches as branch_store
 from storage import console, events, members
 from storage.accounting import BranchSummary, Counts, MemberSummary
+from storage.engine import Database
 from storage.models import Branch, OutboxState
 
 TREND_MONTHS = 12
@@ -101,14 +104,10 @@ async def attendance_trends(
         cell = sums.setdefault(branch_id, [[0, 0] for _ in months])[i]
         cell[0] += expected
         cell[1] += came
-    return months, {
-        b: [c / e if e else None for e, c in cells] for b, cells in sums.items()
-    }
+    return months, {b: [c / e if e else None for e, c in cells] for b, cells in sums.items()}
 
 
-async def branch_trend(
-    s: AsyncSession, services: Services, branch: Branch, now: datetime
-) -> Trend:
+async def branch_trend(s: AsyncSession, services: Services, branch: Branch, now: datetime) -> Trend:
     """One branch's three rates, month by month: the 汇总 figures of each month."""
     months = trend_months(services, now)
     by_month = await accounting.branch_figures_by_period(
@@ -152,35 +151,36 @@ def _sort_key(sort: str) -> object:
 
 
 async def county(
-    s: AsyncSession, services: Services, period: Period, now: datetime, sort: str
+    db: Database, services: Services, period: Period, now: datetime, sort: str
 ) -> CountyView:
-    all_branches = tuple(await members.all_branches(s))
-    data = await load_summary(s, services, Scope(all_branches, county=True), period, now)
-    failed = await console.failed_by_branch(s, now - FAILED_SINCE)
-    months, trends = await attendance_trends(s, services, None, now)
-    today = now.astimezone(services.clock.tz).date()
-    term = {t.branch.id: t.status for t in await terms.states(s, today)}
+    # The month's figures and the twelve months' trends are the page's two large queries,
+    # independent of each other: each reads in its own session, both at once (SQLite runs
+    # each connection in its own thread and lets go of the GIL while a query runs).
+    async def figures() -> tuple[SummaryData, dict[int | None, int], dict[int, terms.Status]]:
+        async with db.read() as s:
+            all_branches = tuple(await members.all_branches(s))
+            data = await load_summary(s, services, Scope(all_branches, county=True), period, now)
+            failed = await console.failed_by_branch(s, now - FAILED_SINCE)
+            today = now.astimezone(services.clock.tz).date()
+            term = {t.branch.id: t.status for t in await terms.states(s, today)}
+        return data, failed, term
+
+    async def trends() -> tuple[list[date], dict[int, list[float | None]]]:
+        async with db.read() as s:
+            return await attendance_trends(s, services, None, now)
+
+    (data, failed, term), (months, by_branch) = await asyncio.gather(figures(), trends())
     empty: list[float | None] = [None] * len(months)
     rows = []
     for b in data.branches:
         status, n = term.get(b.branch_id, terms.Status.NONE), failed.get(b.branch_id, 0)
         reasons = _reasons(b, n, status)
-        rows.append(BranchRow(b, n, reasons, trends.get(b.branch_id, empty), status.value))
+        rows.append(BranchRow(b, n, reasons, by_branch.get(b.branch_id, empty), status.value))
     rows.sort(key=_sort_key(sort))  # type: ignore[arg-type]
-    totals = _sum_counts([b.counts for b in data.branches])
+    totals = ledger.sum_counts([b.counts for b in data.branches])
     return CountyView(
         rows, totals, sum(b.members for b in data.branches), failed.get(None, 0), months
     )
-
-
-def _sum_counts(counts: Sequence[Counts]) -> Counts:
-    sums: dict[str, int | None] = {}
-    for f in fields(Counts):
-        values = [getattr(c, f.name) for c in counts]
-        present = [v for v in values if v is not None]
-        # checkin_due stays None when no branch has a daily check-in.
-        sums[f.name] = sum(present) if present or f.name != "checkin_due" else None
-    return Counts(**sums)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -216,11 +216,41 @@ class BranchView:
 
 
 async def branch(
-    s: AsyncSession, services: Services, branch_id: int, period: Period, now: datetime
+    db: Database, services: Services, branch_id: int, period: Period, now: datetime
 ) -> BranchView | None:
-    found = await members.branch_by_id(s, branch_id)
+    async with db.read() as s:
+        found = await members.branch_by_id(s, branch_id)
     if found is None:
         return None
+
+    async def trend() -> Trend:  # the page's largest query, read at the same time
+        async with db.read() as s:
+            return await branch_trend(s, services, found, now)
+
+    async def lists() -> _Lists:
+        async with db.read() as s:
+            return await _branch_lists(s, services, found, period, now)
+
+    trend_view, rest = await asyncio.gather(trend(), lists())
+    return BranchView(found, *rest, trend_view)
+
+
+class _Lists(NamedTuple):
+    """The branch page but its trend, in BranchView's order."""
+
+    summary: BranchSummary | None
+    members: list[MemberSummary]
+    meetings: list[Meeting]
+    tasks: list[Task]
+    unbound: list[str]
+    upcoming: list[tuple[int | None, datetime, str, str]]
+
+
+async def _branch_lists(
+    s: AsyncSession, services: Services, found: Branch, period: Period, now: datetime
+) -> _Lists:
+    assert found.id is not None
+    branch_id = found.id
     tz = services.clock.tz
     scope = Scope((found,), county=False)
     data = await load_summary(s, services, scope, period, now)
@@ -241,16 +271,13 @@ async def branch(
          rules.meeting_label(e.kind, e.party_group), e.place)
         for e in await events.upcoming(s, branch_id, now)
     ]  # fmt: skip
-    trend = await branch_trend(s, services, found, now)
-    return BranchView(
-        found,
+    return _Lists(
         data.branches[0] if data.branches else None,
         data.members,
         sorted(meetings.values(), key=lambda m: m.starts_at),
         sorted(tasks.values(), key=lambda t: t.task_id),
         unbound,
         upcoming,
-        trend,
     )
 
 
@@ -321,6 +348,4 @@ async def calendar(
             )
         )
     label = names[0] if branch_id is not None and names else ""
-    return CalendarView(
-        month, month_start(month, -1), month_start(month, 1), rows, out, label
-    )
+    return CalendarView(month, month_start(month, -1), month_start(month, 1), rows, out, label)

@@ -207,8 +207,7 @@ class Console:
         if isinstance(period, web.Response):
             return period
         sort = request.query.get("sort", "")
-        async with self.db.read() as s:
-            view = await data.county(s, self.services, period, self._now(), sort)
+        view = await data.county(self.db, self.services, period, self._now(), sort)
         return self._page("county.html", who=who, view=view, period=period, sort=sort)
 
     async def branch(self, request: web.Request) -> web.StreamResponse:
@@ -221,8 +220,7 @@ class Console:
         period = self._period(request)
         if isinstance(period, web.Response):
             return period
-        async with self.db.read() as s:
-            view = await data.branch(s, self.services, branch_id, period, self._now())
+        view = await data.branch(self.db, self.services, branch_id, period, self._now())
         if view is None:
             return self._message(404, "没有这个支部", "这个支部已不存在。", who)
         return self._page("branch.html", who=who, view=view, period=period)
