@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.context import Services
 from bot.messages import Mention, Reply
 from handlers import text
-from schedules import minutes, pledges, rules, terms, yearly
+from schedules import deadlines, minutes, pledges, rules, terms, yearly
 from schedules.holidays import HolidayCalendar
 from schedules.monthly import monthly_summary
 from schedules.templates import Templates
@@ -192,34 +192,9 @@ class Planner:
     async def _study_deadlines(
         self, s: AsyncSession, all_groups: list[Group], low: datetime, high: datetime
     ) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        first = low.astimezone(self.tz).date() + timedelta(days=1)
-        last = high.astimezone(self.tz).date() + timedelta(days=1)
-        for task in await reminders.tasks_due_between(s, first, last):
-            assert task.due is not None
-            due = rules.study_deadline_due(task.due, self.tz)
-            if not low <= due <= high:
-                continue
-            targets = [
-                g
-                for g in all_groups
-                if g.branch_id is not None and task.branch_id in (None, g.branch_id)
-            ]
-            payload = json.dumps(
-                {"text": "", "ref": {"kind": "study_deadline", "task_id": task.id}},
-                ensure_ascii=False,
-            )
-            rows += [
-                {
-                    "key": f"study:{task.id}:deadline:g{g.id}",
-                    "kind": "study_deadline",
-                    "due_at": due.astimezone(UTC),
-                    "payload": payload,
-                    "group_id": g.id,
-                }
-                for g in targets
-            ]
-        return rows
+        tasks = await reminders.tasks_due_between(s, *deadlines.due_dates(low, high, self.tz))
+        return deadlines.rows(tasks, all_groups, low, high, self.tz,
+                              kind="study_deadline", key="study", ref_field="task_id")  # fmt: skip
 
     async def render(self, session: SessionOpener, row: Outbox) -> Reply | None:
         """The message a row sends now; None when there is nothing to say any more.

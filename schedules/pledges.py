@@ -7,15 +7,14 @@ branch group the pledge reaches, naming and @-mentioning who has not confirmed i
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Mention, Reply
 from handlers import text
-from schedules import rules
+from schedules import deadlines
 from storage import accounting, members, pledges
 from storage.models import Group, Outbox, Pledge
 
@@ -29,30 +28,9 @@ async def plan(
     planner: Planner, s: AsyncSession, all_groups: list[Group], low: datetime, high: datetime
 ) -> list[dict[str, Any]]:
     """Outbox rows due in [low, high]."""
-    rows: list[dict[str, Any]] = []
-    # The push comes the day before the due date: look one day further on both ends.
-    first = low.astimezone(planner.tz).date() + timedelta(days=1)
-    last = high.astimezone(planner.tz).date() + timedelta(days=1)
-    for pledge in await pledges.due_between(s, first, last):
-        assert pledge.due is not None
-        due = rules.study_deadline_due(pledge.due, planner.tz)
-        if not low <= due <= high:
-            continue
-        payload = json.dumps(
-            {"text": "", "ref": {"kind": KIND, "pledge_id": pledge.id}}, ensure_ascii=False
-        )
-        rows += [
-            {
-                "key": f"pledge:{pledge.id}:deadline:g{g.id}",
-                "kind": KIND,
-                "due_at": due.astimezone(UTC),
-                "payload": payload,
-                "group_id": g.id,
-            }
-            for g in all_groups
-            if g.branch_id is not None and pledge.branch_id in (None, g.branch_id)
-        ]
-    return rows
+    due = await pledges.due_between(s, *deadlines.due_dates(low, high, planner.tz))
+    return deadlines.rows(due, all_groups, low, high, planner.tz,
+                          kind=KIND, key="pledge", ref_field="pledge_id")  # fmt: skip
 
 
 async def _deadline(
