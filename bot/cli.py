@@ -10,7 +10,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -360,12 +360,13 @@ def calendar_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """列出某年的全部提醒：日期、时间、类型和推送对象（未公布的年份标“估算”）。"""
+    from schedules import terms
     from schedules.holidays import HolidayCalendar
     from schedules.report import calendar_lines
     from schedules.rules import plan_year
 
     settings = _settings(config)
-    names, shapes = _branches(settings)
+    names, shapes, ends = _branches(settings)
     if branch is not None:
         names = [n for n in names if n == branch] or [branch]
     cal = HolidayCalendar(settings.calendar.overrides)
@@ -373,6 +374,9 @@ def calendar_cmd(
         planned = plan_year(settings, cal, year, names, shapes)
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    ends = {n: end for n, end in ends.items() if n in names}
+    planned = sorted(planned + terms.planned(ends, year, cal, settings.tz),
+                     key=lambda p: (p.due, p.branch, p.label))  # fmt: skip
     if branch is not None:
         planned = [p for p in planned if p.branch in ("", branch)]
     if cal.is_estimated(year):
@@ -383,10 +387,14 @@ def calendar_cmd(
         typer.echo(line)
 
 
-def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
+def _branches(
+    settings: Settings,
+) -> tuple[list[str], dict[str, BranchShape], dict[str, date]]:
     """Branches from the config, plus those in the database when it is there and current,
-    with each one's 党小组 and committee from the roster (which meetings it holds)."""
+    with each one's 党小组 and committee from the roster (which meetings it holds) and
+    the end of its term of office where a 换届 is recorded."""
     from schedules.occurrences import branch_shapes
+    from schedules.terms import term_ends
     from storage import members
     from storage.checks import sqlite_file_missing
     from storage.engine import Database
@@ -394,28 +402,30 @@ def _branches(settings: Settings) -> tuple[list[str], dict[str, BranchShape]]:
 
     names = [b.name for b in settings.branches] + [g.branch for g in settings.groups if g.branch]
 
-    async def from_db() -> tuple[list[str], dict[str, BranchShape]]:
+    async def from_db() -> tuple[list[str], dict[str, BranchShape], dict[str, date]]:
         db = Database(settings.database.url)
         try:
             if not await is_up_to_date(db):
-                return [], {}
+                return [], {}, {}
             async with db.read() as s:
                 branches = await members.all_branches(s)
                 by_id = await branch_shapes(s)
+                ends = await term_ends(s)
             shapes = {b.name: by_id[b.id] for b in branches if b.id in by_id}
-            return [b.name for b in branches], shapes
+            return [b.name for b in branches], shapes, ends
         finally:
             await db.dispose()
 
     shapes: dict[str, BranchShape] = {}
+    ends: dict[str, date] = {}
     if sqlite_file_missing(settings.database.url) is not None:
-        return list(dict.fromkeys(names)), shapes  # connecting would create an empty file
+        return list(dict.fromkeys(names)), shapes, ends  # connecting would create a file
     try:
-        found, shapes = _run(from_db())
+        found, shapes, ends = _run(from_db())
         names += found
     except Exception:  # no database yet: the config's branches are enough for a calendar
         pass
-    return list(dict.fromkeys(names)), shapes
+    return list(dict.fromkeys(names)), shapes, ends
 
 
 # A group, so that `outbox` alone still lists and `outbox resend` requeues.

@@ -48,6 +48,8 @@ def target_label(p: rules.Planned) -> str:
         return "所有群"
     if p.audience == rules.SECRETARIES:
         return f"{p.branch}书记" if p.branch else "各支部书记"
+    if p.audience == rules.ADMINS:
+        return "管理员（私信）"
     return f"{p.branch}的群"
 
 

@@ -29,10 +29,13 @@ PREVIEW_DAYS_BEFORE = 3
 PREVIEW_REACH = timedelta(days=15)
 FIRST_TEACHERS_DAY = 1985
 
-# Who receives a push: every group, the branch's groups, or the branch's secretaries.
+# Who receives a push: every group, the branch's groups, the branch's secretaries, or
+# the county admins (privately).
 ALL_GROUPS = "all"
 BRANCH_GROUPS = "branch"
 SECRETARIES = "secretaries"
+ADMINS = "admins"
+YEARLY_CHECK_AT = time(17, 0)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class Planned:
     key: str  # unique per occurrence; the target is appended
     due: datetime  # local, aware
     label: str  # what `qingfeng calendar` shows
-    audience: str  # ALL_GROUPS, BRANCH_GROUPS or SECRETARIES
+    audience: str  # ALL_GROUPS, BRANCH_GROUPS, SECRETARIES or ADMINS
     template: str
     fields: dict[str, object] = field(default_factory=dict)
     estimated: bool = False
@@ -242,6 +245,14 @@ def yearly_events(
                   estimated)
         for kind, day, t in ((YEARLY[0], org, YEARLY_RULE.at), (YEARLY[1], appraisal, at))
     ]  # fmt: skip
+
+
+def yearly_check_due(settings: Settings, calendar: HolidayCalendar, year: int) -> datetime:
+    """The admins' list of branches without a 组织生活会 / 民主评议: the window's last
+    working day, 17:00 local."""
+    _, end = yearly_window(settings, year)
+    day = calendar.workday_on_or_before(end - timedelta(days=1))
+    return datetime.combine(day, YEARLY_CHECK_AT, settings.tz)
 
 
 def event_fields(
@@ -481,5 +492,13 @@ def plan_year(
                 out += event_reminders(
                     key, label, branch, ev.starts, ev.place, ev.estimated, calendar
                 )
+    # The admins' list of branches that have not held the yearly meetings (sent only if
+    # some have not).
+    out.append(
+        Planned("yearly_missing", f"yearly_missing:{year}",
+                yearly_check_due(settings, calendar, year),
+                f"{'、'.join(k.value for k in YEARLY)}未召开支部名单（都已召开则不发）",
+                ADMINS, "", estimated=calendar.is_estimated(year))
+    )  # fmt: skip
     out = [p for p in out if p.due.year == year]
     return sorted(out, key=lambda p: (p.due, p.branch, p.label))

@@ -10,8 +10,10 @@ recorded meanwhile silences them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +29,7 @@ from handlers.terms import (
     term_end,
     time_left,
 )
+from schedules import rules
 from storage import members, reminders, terms
 from storage.models import Group, Outbox
 
@@ -52,6 +55,38 @@ def weekly_day(day: date, calendar: HolidayCalendar) -> date | None:
 
 def first_notice_day(end: date, calendar: HolidayCalendar) -> date:
     return calendar.next_workday(end)
+
+
+async def term_ends(s: AsyncSession) -> dict[str, date]:
+    """Each branch's current term's end, by branch name (those with a term recorded)."""
+    current = await terms.latest(s)
+    return {b.name: term_end(current[b.id]) for b in await members.all_branches(s)
+            if b.id in current}  # fmt: skip
+
+
+def planned(
+    ends: Mapping[str, date], year: int, calendar: HolidayCalendar, tz: ZoneInfo
+) -> list[rules.Planned]:
+    """The year's 换届 pushes for `qingfeng calendar` and the 看板: the secretary's
+    reminders, and the admins' first notice once a term has ended (then weekly, until a
+    new election is recorded; each is sent only if it still applies then)."""
+    out = []
+    for branch, end in ends.items():
+        for months in REMIND_MONTHS:
+            day = remind_day(end, months, calendar)
+            out.append(
+                rules.Planned("term_due", f"term:{branch}:{months}m",
+                              datetime.combine(day, AT, tz),
+                              f"换届提醒（{end.isoformat()} 届满，提前{months}个月）",
+                              rules.SECRETARIES, "", branch=branch)
+            )  # fmt: skip
+        first = first_notice_day(end, calendar)
+        out.append(
+            rules.Planned("term_ended", f"term_ended:{branch}", datetime.combine(first, AT, tz),
+                          f"{branch}换届已到期督促（未登记新一届时每周重复）",
+                          rules.ADMINS, "", branch=branch)
+        )  # fmt: skip
+    return [p for p in out if p.due.year == year]
 
 
 def _payload(ref: dict[str, Any]) -> str:

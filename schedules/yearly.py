@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Reply
-from schedules.rules import YEARLY, yearly_window
+from schedules.rules import YEARLY, yearly_check_due, yearly_window
 from storage import appraisals, reminders
 from storage.models import Group, Outbox
 
@@ -23,14 +23,6 @@ if TYPE_CHECKING:
     from schedules.occurrences import Planner, Render
 
 KIND = "yearly_missing"
-CHECK_AT = time(17, 0)
-
-
-def check_due(planner: Planner, year: int) -> datetime:
-    """The window's last working day, 17:00 local."""
-    _, end = yearly_window(planner.settings, year)
-    day = planner.calendar.workday_on_or_before(end - timedelta(days=1))
-    return datetime.combine(day, CHECK_AT, planner.tz)
 
 
 async def plan(
@@ -40,7 +32,7 @@ async def plan(
     rows: list[dict[str, Any]] = []
     years = {low.astimezone(planner.tz).year, high.astimezone(planner.tz).year}
     for year in sorted(years):
-        due = check_due(planner, year)
+        due = yearly_check_due(planner.settings, planner.calendar, year)
         if not low <= due <= high:
             continue
         payload = json.dumps({"text": "", "ref": {"kind": KIND, "year": year}}, ensure_ascii=False)

@@ -378,3 +378,27 @@ async def test_the_county_puts_an_ended_term_first_and_exports_the_ledger(app, c
         "%E6%B8%85%E9%A3%8E%E5%8F%B0%E8%B4%A6", "清风台账"
     )
     load_workbook(io.BytesIO(await resp.read()))  # a real workbook
+
+
+async def test_the_calendar_shows_term_reminders_of_the_viewers_scope(app, chat, client) -> None:
+    """A recorded 换届 brings its pushes into the month's calendar: the secretary's
+    reminder (a month before the end) on her branch's page, not on another branch's."""
+    from datetime import date
+
+    from storage import terms
+
+    school = await branch_id(app, SCHOOL)
+    async with app.db.write() as s:
+        await terms.record(s, school, date(2024, 1, 20), 3, "test", at("2026-12-01 09:00"))
+    await log_in(chat, client, "zhou")  # the admin sees the county's month
+    status, html = await page(client, "/console/calendar?m=2026-12")
+    assert status == 200
+    # 2027-01-20 less a month: 2026-12-20 is a Sunday, so Friday the 18th.
+    assert re.search(
+        rf"12月18日 09:00</span> 换届提醒（2027-01-20 届满，提前1个月） "
+        rf'<span class="muted">→ {SCHOOL}书记</span>',
+        html,
+    )
+    await log_in(chat, client, "li")  # the bureau's secretary: her branch only
+    status, html = await page(client, "/console/calendar?m=2026-12")
+    assert status == 200 and "换届提醒" not in html and "主题党日预告" in html

@@ -406,3 +406,37 @@ def test_cli_import_refuses_bad_rows_and_writes_nothing(config: Path, tmp_path: 
     code, out = run(config, "--import", str(file), "--yes")
     assert code == 1 and "第 3 行：没有叫“县一中”的支部。" in out
     assert stored(config) == []
+
+
+def test_cli_calendar_lists_the_term_pushes_and_the_yearly_check(config: Path) -> None:
+    """`qingfeng calendar` shows the pushes that come from recorded terms and the admins'
+    yearly check, with whom they go to, beside the rule pushes."""
+    assert run(config, SCHOOL, "--elected", "2023-12-20")[0] == 0
+
+    def calendar(*args: str) -> list[str]:
+        r = CliRunner().invoke(cli, ["calendar", *args, "--config", str(config)])
+        assert r.exit_code == 0, r.output
+        return r.output.splitlines()
+
+    out = calendar("2026")
+    # 6, 3 and 1 months before 2026-12-20, moved to the last working day before a rest
+    # day (06-20 a Saturday, 06-19 端午); 09-20 is a 国庆 make-up working day.
+    for day in ("2026-06-18 周四", "2026-09-20 周日", "2026-11-20 周五"):
+        assert any(
+            line.startswith(f"{day} 09:00  换届提醒（2026-12-20 届满")
+            and line.endswith(f"→ {SCHOOL}书记")
+            for line in out
+        ), day
+    assert (
+        f"2026-12-21 周一 09:00  {SCHOOL}换届已到期督促（未登记新一届时每周重复）  → 管理员（私信）"
+        in out
+    )
+    # The window's last working day: 02-28, a Saturday made a working day after 春节.
+    yearly = "组织生活会、民主评议未召开支部名单（都已召开则不发）"
+    assert f"2026-02-28 周六 17:00  {yearly}  → 管理员（私信）" in out
+    dated = [line[:16] for line in out if line[:4] == "2026"]
+    assert dated == sorted(dated)
+    # --branch keeps that branch's and the county's pushes only.
+    other = calendar("2026", "--branch", BUREAU)
+    assert not any("换届" in line for line in other)
+    assert any("未召开支部名单" in line for line in other)

@@ -120,7 +120,10 @@ def test_calendar_cli_lists_them_with_their_pushes(tmp_path: Path) -> None:
         f"2027-02-17 周三 08:00  {APPRAISAL}当日提醒  → {BUREAU}的群  [估算]",
     ):
         assert line in out, "\n".join(x for x in out if "2027-02" in x)
-    assert not [x for x in out if ORG in x and not x.startswith("2027-02-1")]
+    # The admins' list at the window's end (its last working day, 17:00).
+    check = f"2027-02-26 周五 17:00  {ORG}、{APPRAISAL}未召开支部名单（都已召开则不发）"
+    assert f"{check}  → 管理员（私信）  [估算]" in out
+    assert not [x for x in out if ORG in x and not x.startswith(("2027-02-1", check))]
 
 
 # ---- through the planner and the chat ------------------------------------------------------
