@@ -124,8 +124,10 @@ class Dispatcher:
             branch=found.branch,
             group=found.group,
         )
-        if msg.image and not split_command(msg.text)[0]:
-            reply = await attach_image(ctx)  # a picture alone: for a meeting's 纪要
+        if msg.image and self.router.match(split_command(msg.text)[0]) is None:
+            # A picture alone, or with words that are no command (a caption such as
+            # "会议现场"): for a meeting's 纪要. With a command, the command has it.
+            reply = await attach_image(ctx)
         else:
             reply = await self.router.dispatch(ctx)
         # The id is recorded last, with its reply, in the same transaction as the handler's

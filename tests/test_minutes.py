@@ -271,6 +271,11 @@ async def test_wecom_aibot_picture_in_the_group_within_10_minutes_is_attached(bo
     # The same picture delivered again is not attached twice.
     await bot.aibot_reply(aibot_image("a-3", "li", url, chatid="wr-0"))
     assert await _image_notes(bot.app) == [url, url2]
+    # A picture with a caption that is no command is attached like one alone.
+    url3 = "https://wework.example/pic/3"
+    captioned = aibot_image("a-8", "li", url3, chatid="wr-0", text="会议现场")
+    assert "图片 3 张" in (await bot.aibot_reply(captioned))["stream"]["content"]
+    assert await _image_notes(bot.app) == [url, url2, url3]
 
 
 async def test_wecom_aibot_picture_after_10_minutes_or_from_others_is_not_kept(bot, clock):
