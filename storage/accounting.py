@@ -98,6 +98,8 @@ def _span(windows: Sequence[Window]) -> Window:
     for a, b in pairwise(ordered):
         if b.start < a.end or b.first <= a.last:
             raise ValueError(f"overlapping windows {a.first}~{a.last} and {b.first}~{b.last}")
+        if a.now != b.now:  # one cut-off for the meetings counted
+            raise ValueError("windows counted together share one `now`")
     first, last = ordered[0], ordered[-1]
     return Window(first.first, last.last, first.start, last.end, first.now, first.tz)
 
@@ -511,7 +513,8 @@ def _member_counts(
         func.count().label("n"),
     ]
     if splits_today:
-        counted.append(_sum_if(col(CheckIn.day) == today).label("today"))
+        # Check-ins dated after today (a summary asked "as of" a past moment) are not done.
+        counted.append(_sum_if(col(CheckIn.day) < today).label("past"))
 
     def per_member(stmt: Select[Any]) -> Select[Any]:
         """Check-ins of the members in scope, counted per member (and window)."""
@@ -586,11 +589,10 @@ def _member_counts(
             columns.append(value.label(f"{prefix}_{f}"))
 
     if td_sq is not None:
-        morning_closed = [d.branch_id for d in dues if Slot.MORNING.value in d.closed_today]
-        evening_closed = [d.branch_id for d in dues if Slot.EVENING.value in d.closed_today]
+        morning_closed = sorted({d.branch_id for d in dues if Slot.MORNING.value in d.closed_today})
+        evening_closed = sorted({d.branch_id for d in dues if Slot.EVENING.value in d.closed_today})
         done = (
-            z(ck_sq.c.n, 0)
-            - z(ck_sq.c.today, 0)
+            z(ck_sq.c.past, 0)
             + case((col(Member.branch_id).in_(morning_closed), z(td_sq.c.tm, 0)), else_=0)
             + case((col(Member.branch_id).in_(evening_closed), z(td_sq.c.te, 0)), else_=0)
         )

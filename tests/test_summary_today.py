@@ -56,3 +56,18 @@ async def test_member_who_joined_mid_period_owes_only_later_slots(app, chat, clo
     # before 孙 joined: 3 slots.
     assert "孙预备 按时0 迟到0 缺3" in reply
     assert "王党员 按时0 迟到0 缺42" in reply
+
+
+async def test_a_summary_as_of_a_past_moment_counts_no_later_check_in(app, chat, clock):
+    """`qingfeng summary --at` asks about a moment already past: check-ins dated after it
+    are in the database but not done by then (孙 owes the 1st's morning either way)."""
+    await backdate(app)
+    await chat.say("wang", "签到")  # 12-01 08:10
+    for day in ("2026-12-02", "2026-12-03"):
+        clock.set(at(f"{day} 08:10"))
+        await chat.say("sun", "签到")
+    clock.set(at("2026-12-01 10:00"))
+    reply = await chat.text("li", "汇总 本月")
+    assert "日常签到 20%（1/5）" in reply
+    assert "孙预备 按时2 迟到0 缺1" in reply  # 按时 shows every check-in recorded
+    assert "王党员 按时1 迟到0 缺0" in reply
