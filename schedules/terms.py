@@ -10,7 +10,7 @@ recorded meanwhile silences them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -64,12 +64,33 @@ async def term_ends(s: AsyncSession) -> dict[str, date]:
             if b.id in current}  # fmt: skip
 
 
+def admin_notices(
+    ends: Sequence[date], first: date, last: date, calendar: HolidayCalendar
+) -> dict[date, str]:
+    """The admins' notice days from `first` to `last` and their kinds: each week's notice
+    day once some term has ended ("term_overdue"), and the first working day after a term
+    ends when that is not a week's notice day ("term_ended")."""
+    notices: dict[date, str] = {}
+    day = first
+    while day <= last:
+        # A weekly notice only when some term will have ended by then (rendered anew).
+        if weekly_day(day, calendar) == day and any(e <= day for e in ends):
+            notices[day] = "term_overdue"
+        day += timedelta(days=1)
+    for end in ends:
+        notice = first_notice_day(end, calendar)
+        if first <= notice <= last and notice != weekly_day(notice, calendar):
+            notices.setdefault(notice, "term_ended")  # else the week's notice names it
+    return notices
+
+
 def planned(
     ends: Mapping[str, date], year: int, calendar: HolidayCalendar, tz: ZoneInfo
 ) -> list[rules.Planned]:
-    """The year's 换届 pushes for `qingfeng calendar` and the 看板: the secretary's
-    reminders, and the admins' first notice once a term has ended (then weekly, until a
-    new election is recorded; each is sent only if it still applies then)."""
+    """The year's 换届 pushes for `qingfeng calendar` and the 看板, as `plan` would queue
+    them for terms as recorded now: the secretary's reminders and the admins' notices
+    (each sent only if it still applies then)."""
+    estimated = calendar.is_estimated(year)
     out = []
     for branch, end in ends.items():
         for months in REMIND_MONTHS:
@@ -78,13 +99,18 @@ def planned(
                 rules.Planned("term_due", f"term:{branch}:{months}m",
                               datetime.combine(day, AT, tz),
                               f"换届提醒（{end.isoformat()} 届满，提前{months}个月）",
-                              rules.SECRETARIES, "", branch=branch)
+                              rules.SECRETARIES, "", estimated=estimated, branch=branch)
             )  # fmt: skip
-        first = first_notice_day(end, calendar)
+    notices = admin_notices(list(ends.values()), date(year, 1, 1), date(year, 12, 31), calendar)
+    for day, kind in notices.items():
+        if kind == "term_ended":
+            names = "、".join(b for b, e in ends.items() if first_notice_day(e, calendar) == day)
+            label = f"换届督促：{names}任期届满"
+        else:
+            label = "换届督促：已到期未换届的支部一览（登记新一届后不再发）"
         out.append(
-            rules.Planned("term_ended", f"term_ended:{branch}", datetime.combine(first, AT, tz),
-                          f"{branch}换届已到期督促（未登记新一届时每周重复）",
-                          rules.ADMINS, "", branch=branch)
+            rules.Planned(kind, f"{kind}:{day.isoformat()}", datetime.combine(day, AT, tz),
+                          label, rules.ADMINS, "", estimated=estimated)
         )  # fmt: skip
     return [p for p in out if p.due.year == year]
 
@@ -133,17 +159,7 @@ async def plan(
     if not current:
         return rows
     ends = [term_end(t) for t in current.values()]
-    notices: dict[date, str] = {}
-    day, last = low.astimezone(tz).date(), high.astimezone(tz).date()
-    while day <= last:
-        # A weekly notice only when some term will have ended by then (rendered anew).
-        if weekly_day(day, calendar) == day and any(e <= day for e in ends):
-            notices[day] = "term_overdue"
-        day += timedelta(days=1)
-    for end in ends:
-        first = first_notice_day(end, calendar)
-        if first != weekly_day(first, calendar):  # else the week's notice names it
-            notices.setdefault(first, "term_ended")
+    notices = admin_notices(ends, low.astimezone(tz).date(), high.astimezone(tz).date(), calendar)
     admins = await reminders.admins(s)
     for day, kind in sorted(notices.items()):
         when = due(day)

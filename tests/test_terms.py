@@ -427,10 +427,12 @@ def test_cli_calendar_lists_the_term_pushes_and_the_yearly_check(config: Path) -
             and line.endswith(f"→ {SCHOOL}书记")
             for line in out
         ), day
-    assert (
-        f"2026-12-21 周一 09:00  {SCHOOL}换届已到期督促（未登记新一届时每周重复）  → 管理员（私信）"
-        in out
-    )
+    # It ends on Sunday 12-20: the admins' first notice is that week's, Monday 12-21,
+    # then every week until a new election is recorded.
+    overdue = "换届督促：已到期未换届的支部一览（登记新一届后不再发）  → 管理员（私信）"
+    assert [line[:19] for line in out if overdue in line] == [
+        "2026-12-21 周一 09:00", "2026-12-28 周一 09:00"
+    ]
     # The window's last working day: 02-28, a Saturday made a working day after 春节.
     yearly = "组织生活会、民主评议未召开支部名单（都已召开则不发）"
     assert f"2026-02-28 周六 17:00  {yearly}  → 管理员（私信）" in out
@@ -440,3 +442,23 @@ def test_cli_calendar_lists_the_term_pushes_and_the_yearly_check(config: Path) -
     other = calendar("2026", "--branch", BUREAU)
     assert not any("换届" in line for line in other)
     assert any("未召开支部名单" in line for line in other)
+
+
+def test_cli_calendar_shows_every_weekly_notice_of_a_term_long_ended(config: Path) -> None:
+    """A term that ended years ago brings the admins a notice every week, as planned; one
+    ending mid-week brings a first notice that day (a Wednesday here)."""
+    assert run(config, BUREAU, "--elected", "2020-01-06")[0] == 0  # ended 2023-01-06
+    assert run(config, SCHOOL, "--elected", "2023-12-16")[0] == 0  # ends Wed 2026-12-16
+    r = CliRunner().invoke(cli, ["calendar", "2026", "--config", str(config)])
+    assert r.exit_code == 0, r.output
+    out = r.output.splitlines()
+    weekly = [line for line in out if "已到期未换届的支部一览" in line]
+    # 52 weeks less 春节's (02-16 to 02-22 has no working day).
+    assert len(weekly) == 51 and weekly[0].startswith("2026-01-05 周一 09:00")
+    assert [line[:13] for line in weekly[5:7]] == ["2026-02-09 周一", "2026-02-24 周二"]
+    assert f"2026-12-16 周三 09:00  换届督促：{SCHOOL}任期届满  → 管理员（私信）" in out
+    # A year whose official holidays are not out yet: the dates are estimates.
+    r = CliRunner().invoke(cli, ["calendar", "2027", "--config", str(config)])
+    assert r.exit_code == 0, r.output
+    terms_lines = [line for line in r.output.splitlines() if "换届" in line]
+    assert terms_lines and all(line.endswith("[估算]") for line in terms_lines)
