@@ -13,7 +13,7 @@ from bot.clock import as_utc
 from bot.context import Context, Services
 from bot.export_tokens import LEDGER, ExportGrant, export_url
 from bot.messages import Reply
-from bot.router import ArgError, Command
+from bot.router import ArgError, Command, normalize
 from handlers import accounting, text
 from handlers.args import plain_text
 from handlers.events import numbered_meeting, parse_number_word, title
@@ -25,6 +25,7 @@ from storage.models import Event, MeetingNote, Role
 TOPIC_LIMIT = 100
 BODY_LIMIT = 1000  # per message; a record may take several
 IMAGE_LIMIT = 1000  # MeetingNote.image
+CAPTION_LIMIT = 200
 # A picture attaches to the meeting of the sender's last 纪要 within this long.
 IMAGE_WINDOW = timedelta(minutes=10)
 IMAGE_HINT = "图片只在发送「纪要 编号 …」后 10 分钟内附到那次会议的纪要，这张未作记录。"
@@ -151,7 +152,9 @@ async def attach_image(ctx: Context) -> Reply:
         return Reply(IMAGE_HINT)
     if event.cancelled_at is not None:
         return Reply(IMAGE_HINT)
-    await minutes.add(ctx.session, event.id, member.id, ctx.now, image=image)
+    # A caption ("会议现场") stays with the picture, for the 台账.
+    caption = normalize(ctx.msg.text)[:CAPTION_LIMIT]
+    await minutes.add(ctx.session, event.id, member.id, ctx.now, image=image, body=caption)
     notes = await minutes.notes_of(ctx.session, event.id)
     images = sum(1 for n in notes if n.image)
     # Only the platform's reference is kept, and those expire (a WeCom URL in minutes):

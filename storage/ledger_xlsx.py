@@ -38,7 +38,7 @@ def _row(m: LedgerMeeting, authors: dict[int, str], tz: ZoneInfo) -> list[object
     starts = e.starts_at if e.starts_at.tzinfo else e.starts_at.replace(tzinfo=UTC)
     local = starts.astimezone(tz)
     texts = [n for n in m.notes if not n.image]
-    images = [n.image for n in m.notes if n.image]
+    images = [f"{n.body}：{n.image}" if n.body else n.image for n in m.notes if n.image]
     topics = "；".join(dict.fromkeys(n.topic for n in texts if n.topic))
     record = "\n".join(
         f"{n.body}（{authors.get(n.by_member_id or 0, '')}）" if n.by_member_id else n.body

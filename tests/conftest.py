@@ -79,6 +79,7 @@ class Chat:
         direct: bool = False,
         platform: str = "wecom",
         message_id: str | None = None,
+        image: str = "",
     ) -> Reply:
         msg = IncomingMessage(
             platform=platform,
@@ -87,6 +88,7 @@ class Chat:
             chat_id=sender if direct else chat,
             sender_id=sender,
             text=f"@清风 {text}",
+            image=image,
         )
         return await self.app.dispatcher.handle(msg)
 

@@ -139,6 +139,9 @@ async def test_ledger_holds_each_meeting_with_its_names_and_record(
 ) -> None:
     await chat.text("li", f"纪要 {held} 学习贯彻全会精神；传达全会精神")
     await chat.text("li", f"纪要 {held} 大家交流发言")
+    # Two pictures right after, one with a caption.
+    await chat.text("li", "", image="https://wework.example/pic/a")
+    await chat.text("li", "会议现场", image="https://wework.example/pic/b")
     lecture = await _arrange(chat, clock, "党课 2026-12-04 15:00 报告厅")
     await _arrange(chat, clock, "主题党日 2026-12-20 15:00")  # not held yet: not in the book
     cancelled = await _arrange(chat, clock, "支委会 2026-12-02 15:00")
@@ -161,6 +164,9 @@ async def test_ledger_holds_each_meeting_with_its_names_and_record(
     assert row["出席"] == "李书记" and row["迟到"] == "王党员"
     assert row["请假"] == "孙预备（外出培训）" and row["缺席"] == "周管理"
     assert row["记录"] == "传达全会精神（李书记）\n大家交流发言（李书记）"
+    assert row["图片"] == (
+        "2 张\nhttps://wework.example/pic/a\n会议现场：https://wework.example/pic/b"
+    )
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
     lecture_row = [c.value for c in wb["党课"][2]]
     assert lecture_row[5] == lecture and lecture_row[12] in ("", None)
@@ -276,6 +282,8 @@ async def test_wecom_aibot_picture_in_the_group_within_10_minutes_is_attached(bo
     captioned = aibot_image("a-8", "li", url3, chatid="wr-0", text="会议现场")
     assert "图片 3 张" in (await bot.aibot_reply(captioned))["stream"]["content"]
     assert await _image_notes(bot.app) == [url, url2, url3]
+    # The caption stays with it (the words of a 纪要 command are the record, not a caption).
+    assert [n.body for n in await _notes(bot.app) if n.image] == ["", "", "会议现场"]
 
 
 async def test_wecom_aibot_picture_after_10_minutes_or_from_others_is_not_kept(bot, clock):
