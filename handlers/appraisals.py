@@ -94,7 +94,7 @@ async def _target(ctx: Context, args: AppraisalArgs, branch: Branch) -> Member |
     example = "评议 {name} " + args.grade
     if ctx.role is Role.ADMIN and _private(ctx):
         # The admin in a direct chat: anyone in the county.
-        return await county_who(ctx, args.name, example, branch.id)
+        return await county_who(ctx, args.name, example)
     return await _who(ctx, branch.id, args.name, example)
 
 

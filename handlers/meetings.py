@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -190,45 +191,49 @@ def parse_make_up_leave(rest: str) -> MakeUp:
     return MakeUp(plain_text(parts[0], "姓名", 60), _number(parts[1]), reason)
 
 
+_NOBODY = "本支部没有叫“{}”的同志。"
+
+
+async def _pick(
+    lookup: Callable[[str], Awaitable[Sequence[Member]]], written: str, example: str, where: str
+) -> Member | Reply | None:
+    """The one member `lookup` finds by name, or by name and phone tail ("王芳1234");
+    several: a reply asking for the tail; nobody: None."""
+    found = await lookup(written)
+    if not found and (m := _NAME_PHONE.fullmatch(half_width(written))):
+        found = [p for p in await lookup(m[1]) if p.phone.endswith(m[2])]
+    if not found:
+        return None
+    if len(found) > 1:
+        tails = "、".join(p.phone[-4:] for p in found)
+        first = found[0]
+        return Reply(
+            f"{where}有 {len(found)} 位“{first.name}”（手机尾号 {tails}），请在姓名后加"
+            f"手机后四位，如：{example.format(name=first.name + first.phone[-4:])}"
+        )
+    return found[0]
+
+
 async def _who(ctx: Context, branch_id: int, written: str, example: str) -> Member | Reply:
     """The branch's member of that name; with two of it, the one whose phone ends so."""
-    found = await members.named_in_branch(ctx.session, branch_id, written)
-    if not found and (m := _NAME_PHONE.fullmatch(half_width(written))):
-        name, tail = m[1], m[2]
-        same = await members.named_in_branch(ctx.session, branch_id, name)
-        found = [p for p in same if p.phone.endswith(tail)]
-    if not found:
-        return Reply(f"本支部没有叫“{shown(written)}”的同志。")
-    if len(found) > 1:
-        tails = "、".join(p.phone[-4:] for p in found)
-        first = found[0]
-        return Reply(
-            f"本支部有 {len(found)} 位“{first.name}”（手机尾号 {tails}），请在姓名后加"
-            f"手机后四位，如：{example.format(name=first.name + first.phone[-4:])}"
-        )
-    return found[0]
+
+    async def in_branch(name: str) -> Sequence[Member]:
+        return await members.named_in_branch(ctx.session, branch_id, name)
+
+    picked = await _pick(in_branch, written, example, "本支部")
+    return picked if picked is not None else Reply(_NOBODY.format(shown(written)))
 
 
-async def county_who(
-    ctx: Context, written: str, example: str, fallback_branch_id: int
-) -> Member | Reply:
+async def county_who(ctx: Context, written: str, example: str) -> Member | Reply:
     """The admin's pick from the whole county (a direct chat has no branch): the one person
     of that name, or of that name and phone tail; several are told apart by the tail as in
-    _who; nobody of that name anywhere: what _who says for `fallback_branch_id`."""
-    found = await members.members_named(ctx.session, written)
-    if not found and (m := _NAME_PHONE.fullmatch(half_width(written))):
-        same = await members.members_named(ctx.session, m[1])
-        found = [p for p in same if p.phone.endswith(m[2])]
-    if not found:
-        return await _who(ctx, fallback_branch_id, written, example)
-    if len(found) > 1:
-        tails = "、".join(p.phone[-4:] for p in found)
-        first = found[0]
-        return Reply(
-            f"全县有 {len(found)} 位“{first.name}”（手机尾号 {tails}），请在姓名后加"
-            f"手机后四位，如：{example.format(name=first.name + first.phone[-4:])}"
-        )
-    return found[0]
+    _who; nobody of that name anywhere: said as _who says it."""
+
+    async def in_county(name: str) -> Sequence[Member]:
+        return await members.members_named(ctx.session, name)
+
+    picked = await _pick(in_county, written, example, "全县")
+    return picked if picked is not None else Reply(_NOBODY.format(shown(written)))
 
 
 async def _make_up_target(

@@ -67,7 +67,7 @@ async def _target(ctx: Context, args: TalkArgs, branch: Branch) -> Member | Repl
     in_branch_group = ctx.group is not None and ctx.group.branch_id is not None
     if ctx.role is Role.ADMIN and not in_branch_group:
         # The admin in a direct chat: anyone in the county.
-        return await county_who(ctx, args.name, example, branch.id)
+        return await county_who(ctx, args.name, example)
     return await _who(ctx, branch.id, args.name, example)
 
 
