@@ -113,6 +113,18 @@ def test_branch_merge_moves_everything_and_removes_source(config: Path) -> None:
     assert SCHOOL not in out and f"{BUREAU}\t8 人" in out and "共 1 个支部。" in out
 
 
+def _add_empty_branch(config: Path, name: str) -> None:
+    """A branch with nobody in it, written straight to the database."""
+
+    async def add() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
+        async with db.write() as s:
+            await members.get_or_create_branch(s, name)
+        await db.dispose()
+
+    asyncio.run(add())
+
+
 def test_branch_remove_only_when_empty(config: Path) -> None:
     code, out = run(config, "branch", "remove", SCHOOL)
     assert code == 1
@@ -120,14 +132,7 @@ def test_branch_remove_only_when_empty(config: Path) -> None:
     assert len(out.strip().splitlines()) == 1
     code, out = run(config, "branch", "remove", "县第一中学")
     assert code == 1 and "您是不是要写" in out
-
-    async def add_empty() -> None:
-        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
-        async with db.write() as s:
-            await members.get_or_create_branch(s, "县一中党支布")
-        await db.dispose()
-
-    asyncio.run(add_empty())
+    _add_empty_branch(config, "县一中党支布")
     code, out = run(config, "branch", "remove", "县一中党支布")
     assert code == 0 and "已删除" in out
 
@@ -267,14 +272,7 @@ def test_merge_and_remove_with_the_branchs_year_recorded(config: Path) -> None:
     assert _db_rows(config, "SELECT branch_id, elected_on FROM branch_terms") == [
         (bureau_id, "2025-03-01")
     ]
-
-    async def add_empty() -> None:
-        db = Database(f"sqlite+aiosqlite:///{config.parent / 'q.db'}")
-        async with db.write() as s:
-            await members.get_or_create_branch(s, "县二中党支部")
-        await db.dispose()
-
-    asyncio.run(add_empty())
+    _add_empty_branch(config, "县二中党支部")
     assert run(config, "branch", "term", "县二中党支部", "--elected", "2024-06-01")[0] == 0
     code, out = run(config, "branch", "remove", "县二中党支部")
     assert code == 0 and "已删除" in out
