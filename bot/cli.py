@@ -360,10 +360,8 @@ def calendar_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """列出某年的全部提醒：日期、时间、类型和推送对象（未公布的年份标“估算”）。"""
-    from schedules import terms
     from schedules.holidays import HolidayCalendar
-    from schedules.report import calendar_lines
-    from schedules.rules import plan_year
+    from schedules.report import calendar_lines, year_plan
 
     settings = _settings(config)
     names, shapes, ends = _branches(settings)
@@ -371,12 +369,9 @@ def calendar_cmd(
         names = [n for n in names if n == branch] or [branch]
     cal = HolidayCalendar(settings.calendar.overrides)
     try:
-        planned = plan_year(settings, cal, year, names, shapes)
+        planned = year_plan(settings, cal, year, names, shapes, ends)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    ends = {n: end for n, end in ends.items() if n in names}
-    planned = sorted(planned + terms.planned(ends, year, cal, settings.tz),
-                     key=lambda p: (p.due, p.branch, p.label))  # fmt: skip
     if branch is not None:
         planned = [p for p in planned if p.branch in ("", branch)]
     if cal.is_estimated(year):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from bot.clock import as_utc
+from bot.config import Settings
 from handlers.text import WEEKDAYS
-from schedules import rules
+from schedules import rules, terms
+from schedules.holidays import HolidayCalendar
 from storage.models import Outbox
 
 ESTIMATED = "估算"
@@ -41,6 +44,22 @@ def kind_name(kind: str) -> str:
     if kind.startswith("holiday_"):
         kind = "holiday"
     return KIND_NAMES.get(kind, kind)
+
+
+def year_plan(
+    settings: Settings,
+    calendar: HolidayCalendar,
+    year: int,
+    branches: list[str],
+    shapes: dict[str, rules.BranchShape],
+    term_ends: Mapping[str, date],
+) -> list[rules.Planned]:
+    """What `qingfeng calendar` and the 看板's 提醒日历 show: the rule pushes of the year
+    (rules.plan_year) and the 换届 pushes of the branches' recorded terms, by time."""
+    ends = {name: end for name, end in term_ends.items() if name in branches}
+    planned = rules.plan_year(settings, calendar, year, branches, shapes)
+    planned += terms.planned(ends, year, calendar, settings.tz)
+    return sorted(planned, key=lambda p: (p.due, p.branch, p.label))
 
 
 def target_label(p: rules.Planned) -> str:

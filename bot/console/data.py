@@ -20,7 +20,6 @@ from handlers import accounting, terms
 from handlers.periods import Period
 from handlers.summary import Scope, SummaryData, load_summary
 from schedules import report, rules
-from schedules import terms as terms_plan
 from schedules.occurrences import branch_shapes
 from schedules.terms import term_ends
 from storage import accounting as ledger
@@ -326,10 +325,10 @@ async def calendar(
     names = [b.name for b in all_branches if branch_id is None or b.id == branch_id]
     by_id = await branch_shapes(s)
     shapes = {b.name: by_id[b.id] for b in all_branches if b.id in by_id}
-    ends = {n: end for n, end in (await term_ends(s)).items() if n in names}
-    planned = rules.plan_year(services.settings, services.calendar, month.year, names, shapes)
-    planned += terms_plan.planned(ends, month.year, services.calendar, tz)
-    planned.sort(key=lambda p: (p.due, p.branch, p.label))
+    ends = await term_ends(s)
+    planned = report.year_plan(
+        services.settings, services.calendar, month.year, names, shapes, ends
+    )
     rows = [
         PlannedRow(p.due, p.label, report.target_label(p), p.estimated)
         for p in planned
