@@ -30,7 +30,7 @@ The rules:
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -326,30 +326,44 @@ def meetings_counted(w: Window) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
-class _Tasks:
-    """The study tasks that count in a window, with each one's cut-off."""
+class _Kind:
+    """Study tasks or 廉洁承诺, counted alike: the item, whom one expects, its confirmations
+    (and their column naming the item)."""
 
+    model: Any
+    expected: Callable[[ColumnElement[datetime]], ColumnElement[bool]]
+    confirmation: Any
+    key: Any
+
+
+STUDY = _Kind(StudyTask, study_expected, StudyConfirmation, StudyConfirmation.task_id)
+PLEDGES = _Kind(Pledge, pledge_expected, PledgeConfirmation, PledgeConfirmation.pledge_id)
+
+
+@dataclass(frozen=True)
+class _Owed:
+    """The items of a kind that count (in a window, or one item), each with its cut-off."""
+
+    kind: _Kind
     cutoffs: tuple[tuple[int, datetime], ...]
 
     @property
     def ids(self) -> list[int]:
         return [t for t, _ in self.cutoffs]
 
-    def cutoff_expr(self) -> ColumnElement[datetime]:
-        by_cutoff: dict[datetime, list[int]] = {}
-        for task_id, cutoff in self.cutoffs:
-            by_cutoff.setdefault(cutoff, []).append(task_id)
-        if len(by_cutoff) == 1:
-            return literal(next(iter(by_cutoff)), UTCDateTime())
-        return case(
-            *(
-                (col(StudyTask.id).in_(ids), literal(c, UTCDateTime()))
-                for c, ids in by_cutoff.items()
-            )
-        )
-
     def joins(self) -> ColumnElement[bool]:
-        return and_(col(StudyTask.id).in_(self.ids), study_expected(self.cutoff_expr()))
+        """Join condition Member ↔ item: the items, and whom each one expects."""
+        item = self.kind.model
+        by_cutoff: dict[datetime, list[int]] = {}
+        for item_id, cutoff in self.cutoffs:
+            by_cutoff.setdefault(cutoff, []).append(item_id)
+        cutoff_expr: ColumnElement[datetime]
+        if len(by_cutoff) == 1:
+            cutoff_expr = literal(next(iter(by_cutoff)), UTCDateTime())
+        else:
+            whens = [(col(item.id).in_(i), literal(c, UTCDateTime())) for c, i in by_cutoff.items()]
+            cutoff_expr = case(*whens)
+        return and_(col(item.id).in_(self.ids), self.kind.expected(cutoff_expr))
 
 
 def _dated_in(due: date | None, created_at: datetime, w: Window) -> bool:
@@ -383,45 +397,14 @@ def _cutoffs(
     return tuple((i, task_cutoff(d, c, w.tz)) for i, d, c in rows if _dated_in(d, c, w))
 
 
-async def _tasks_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Window) -> _Tasks:
-    """Tasks whose date (due, else publish) falls in the window, visible to the branches."""
-    return _Tasks(_cutoffs(await _dated_rows(s, StudyTask, branch_ids, w), w))
-
-
-@dataclass(frozen=True)
-class _Pledges:
-    """The pledges that count in a window, with each one's cut-off."""
-
-    cutoffs: tuple[tuple[int, datetime], ...]
-
-    @property
-    def ids(self) -> list[int]:
-        return [p for p, _ in self.cutoffs]
-
-    def joins(self) -> ColumnElement[bool]:
-        by_cutoff: dict[datetime, list[int]] = {}
-        for pledge_id, cutoff in self.cutoffs:
-            by_cutoff.setdefault(cutoff, []).append(pledge_id)
-        cutoff_expr: ColumnElement[datetime]
-        if len(by_cutoff) == 1:
-            cutoff_expr = literal(next(iter(by_cutoff)), UTCDateTime())
-        else:
-            whens = [
-                (col(Pledge.id).in_(i), literal(c, UTCDateTime())) for c, i in by_cutoff.items()
-            ]
-            cutoff_expr = case(*whens)
-        return and_(col(Pledge.id).in_(self.ids), pledge_expected(cutoff_expr))
-
-
-async def _pledges_in(s: AsyncSession, branch_ids: Sequence[int] | None, w: Window) -> _Pledges:
-    """Pledges whose date (due, else publish) falls in the window, visible to the branches."""
-    return _Pledges(_cutoffs(await _dated_rows(s, Pledge, branch_ids, w), w))
+async def _owed_in(
+    s: AsyncSession, kind: _Kind, branch_ids: Sequence[int] | None, w: Window
+) -> _Owed:
+    """Items whose date (due, else publish) falls in the window, visible to the branches."""
+    return _Owed(kind, _cutoffs(await _dated_rows(s, kind.model, branch_ids, w), w))
 
 
 # ---- per member counts -----------------------------------------------------------------
-
-
-_NO_PLEDGES = _Pledges(())
 
 
 @dataclass(frozen=True)
@@ -430,8 +413,8 @@ class _Part:
 
     w: Window
     dues: Sequence[CheckinDue]
-    tasks: _Tasks
-    pledges: _Pledges = _NO_PLEDGES
+    tasks: _Owed
+    pledges: _Owed
 
 
 def _item_window(item_id: Any, ids: Sequence[Sequence[int]]) -> list[Any]:
@@ -443,16 +426,11 @@ def _item_window(item_id: Any, ids: Sequence[Sequence[int]]) -> list[Any]:
 
 
 def _confirmed_counts(
-    name: str,
-    item: Any,
-    confirmation: Any,
-    item_key: Any,
-    owed: _Tasks | _Pledges,
-    key: Sequence[Any],
-    scope: ColumnElement[bool],
+    name: str, owed: _Owed, key: Sequence[Any], scope: ColumnElement[bool]
 ) -> Any:
     """Per member in scope: the items owed (study tasks or pledges), confirmed, late; per
     window too when `key` (_item_window) numbers the items' windows."""
+    item, confirmation = owed.kind.model, owed.kind.confirmation
     return (
         select(
             *key,
@@ -463,7 +441,9 @@ def _confirmed_counts(
         )
         .select_from(Member)
         .join(item, owed.joins())
-        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
+        .outerjoin(
+            confirmation, and_(owed.kind.key == item.id, confirmation.member_id == Member.id)
+        )
         .where(scope)
         .group_by(*key, col(Member.id))
         .subquery(name)
@@ -569,17 +549,14 @@ def _member_counts(
     # left out when nothing of the kind counts in any window. An item is dated in one
     # window, so the windows' items together say whom each one expects.
     confirmed = []
-    for prefix, item, confirmation, fk, tasks in (
-        ("st", StudyTask, StudyConfirmation, StudyConfirmation.task_id, True),
-        ("pl", Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, False),
+    for prefix, kind, of in (
+        ("st", STUDY, [p.tasks for p in parts]),
+        ("pl", PLEDGES, [p.pledges for p in parts]),
     ):
-        of = [p.tasks if tasks else p.pledges for p in parts]
-        cutoffs = tuple(c for o in of for c in o.cutoffs)
-        if not cutoffs:
-            continue
-        owed = _Tasks(cutoffs) if tasks else _Pledges(cutoffs)
-        key = _item_window(item.id, [o.ids for o in of])
-        confirmed.append(_confirmed_counts(prefix, item, confirmation, fk, owed, key, scope))
+        owed = _Owed(kind, tuple(c for o in of for c in o.cutoffs))
+        if owed.cutoffs:
+            key = _item_window(kind.model.id, [o.ids for o in of])
+            confirmed.append(_confirmed_counts(prefix, owed, key, scope))
     by_name = {sq.name: sq for sq in confirmed}
     columns: list[Any] = []
     for prefix in ("st", "pl"):
@@ -710,8 +687,8 @@ async def member_summaries(
 ) -> list[MemberSummary]:
     """Per member of the branches (None: every branch; `member_ids`: only those), ordered
     by branch then member id."""
-    tasks = await _tasks_in(s, branch_ids, w)
-    pledges = await _pledges_in(s, branch_ids, w)
+    tasks = await _owed_in(s, STUDY, branch_ids, w)
+    pledges = await _owed_in(s, PLEDGES, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids, member_ids), dues)
     part = _Part(w, dues, tasks, pledges)
     sq = _member_counts(branch_ids, member_ids, [part], joins).subquery("mc")
@@ -726,8 +703,8 @@ async def branch_summaries(
     s: AsyncSession, branch_ids: Sequence[int] | None, w: Window, dues: Sequence[CheckinDue]
 ) -> list[BranchSummary]:
     """Per branch (None: every branch with members), the members' counts summed by SQL."""
-    tasks = await _tasks_in(s, branch_ids, w)
-    pledges = await _pledges_in(s, branch_ids, w)
+    tasks = await _owed_in(s, STUDY, branch_ids, w)
+    pledges = await _owed_in(s, PLEDGES, branch_ids, w)
     joins = await _joins_within(s, _scope(branch_ids), dues)
     sq = _member_counts(branch_ids, None, [_Part(w, dues, tasks, pledges)], joins).subquery("mc")
     stmt = (
@@ -769,7 +746,7 @@ async def branch_summaries_by_window(
     pledges = await _dated_rows(s, Pledge, branch_ids, span)
     joins = await _joins_within(s, _scope(branch_ids), [d for _, ds in windows for d in ds])
     parts = [
-        _Part(w, dues, _Tasks(_cutoffs(tasks, w)), _Pledges(_cutoffs(pledges, w)))
+        _Part(w, dues, _Owed(STUDY, _cutoffs(tasks, w)), _Owed(PLEDGES, _cutoffs(pledges, w)))
         for w, dues in windows
     ]
     sq = _member_counts(branch_ids, None, parts, joins).subquery("mc")
@@ -828,24 +805,19 @@ async def study_roll(
     """The members of the branches `task` expects, confirmed or not."""
     assert task.id is not None
     cutoff = task_cutoff(task.due, task.created_at, tz)
-    owed = and_(StudyTask.id == task.id, study_expected(cutoff))
-    return await _roll(s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, owed, branch_ids)
+    return await _roll(s, _Owed(STUDY, ((task.id, cutoff),)), branch_ids)
 
 
-async def _roll(
-    s: AsyncSession,
-    item: Any,
-    confirmation: Any,
-    item_key: Any,
-    owed: ColumnElement[bool],
-    branch_ids: Sequence[int],
-) -> StudyRoll:
+async def _roll(s: AsyncSession, owed: _Owed, branch_ids: Sequence[int]) -> StudyRoll:
     """Who in the branches owes the one study task or pledge (`owed`), confirmed or not."""
+    item, confirmation = owed.kind.model, owed.kind.confirmation
     stmt = (
         select(Member.branch_id, Member.name, Member.id, confirmation.id)
         .select_from(Member)
-        .join(item, owed)
-        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
+        .join(item, owed.joins())
+        .outerjoin(
+            confirmation, and_(owed.kind.key == item.id, confirmation.member_id == Member.id)
+        )
         .where(_scope(branch_ids))
         .order_by(col(Member.branch_id), col(Member.id))
     )
@@ -962,25 +934,19 @@ class StudyRow:
 async def study_rows(
     s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
 ) -> list[StudyRow]:
-    tasks = await _tasks_in(s, branch_ids, w)
+    tasks = await _owed_in(s, STUDY, branch_ids, w)
     if not tasks.cutoffs:
         return []
-    rows = await _confirmation_rows(
-        s, StudyTask, StudyConfirmation, StudyConfirmation.task_id, tasks.joins(), branch_ids
-    )
+    rows = await _confirmation_rows(s, tasks, branch_ids)
     return [StudyRow(*r) for r in rows]
 
 
 async def _confirmation_rows(
-    s: AsyncSession,
-    item: Any,
-    confirmation: Any,
-    item_key: Any,
-    owed: ColumnElement[bool],
-    branch_ids: Sequence[int] | None,
+    s: AsyncSession, owed: _Owed, branch_ids: Sequence[int] | None
 ) -> list[tuple[int, str, date | None, str, str, datetime | None, bool]]:
     """Each member owing each study task or pledge (`owed`): id, title, due, branch,
     name, when confirmed, late; by item, branch, member (the export's rows)."""
+    item, confirmation = owed.kind.model, owed.kind.confirmation
     stmt = (
         select(
             item.id,
@@ -992,9 +958,11 @@ async def _confirmation_rows(
             confirmation.late,
         )
         .select_from(item)
-        .join(Member, owed)
+        .join(Member, owed.joins())
         .join(Branch, Branch.id == Member.branch_id)
-        .outerjoin(confirmation, and_(item_key == item.id, confirmation.member_id == Member.id))
+        .outerjoin(
+            confirmation, and_(owed.kind.key == item.id, confirmation.member_id == Member.id)
+        )
         .where(_scope(branch_ids))
         .order_by(col(item.id), col(Member.branch_id), col(Member.id))
     )
@@ -1011,10 +979,7 @@ async def pledge_roll(
     """The members of the branches `pledge` expects, confirmed or not."""
     assert pledge.id is not None
     cutoff = task_cutoff(pledge.due, pledge.created_at, tz)
-    owed = and_(Pledge.id == pledge.id, pledge_expected(cutoff))
-    return await _roll(
-        s, Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, owed, branch_ids
-    )
+    return await _roll(s, _Owed(PLEDGES, ((pledge.id, cutoff),)), branch_ids)
 
 
 @dataclass(frozen=True)
@@ -1033,10 +998,8 @@ class PledgeRow:
 async def pledge_rows(
     s: AsyncSession, branch_ids: Sequence[int] | None, w: Window
 ) -> list[PledgeRow]:
-    pledges = await _pledges_in(s, branch_ids, w)
+    pledges = await _owed_in(s, PLEDGES, branch_ids, w)
     if not pledges.cutoffs:
         return []
-    rows = await _confirmation_rows(
-        s, Pledge, PledgeConfirmation, PledgeConfirmation.pledge_id, pledges.joins(), branch_ids
-    )
+    rows = await _confirmation_rows(s, pledges, branch_ids)
     return [PledgeRow(*r) for r in rows]
